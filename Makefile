@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+# Userspace build, tests and the entry points of README.md.
+
+include include/anypin/core.mk
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+AP_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Iinclude -Iuserspace
+B := build
+
+CORE_OBJS := $(ANYPIN_CORE:%=$(B)/core/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+UNIT_LIB := $(wildcard tests/unit/lib/*.c)
+HDRS := $(wildcard include/anypin/*.h userspace/*.h tests/unit/lib/*.h)
+
+.PHONY: all userspace deps unit lab check coverage kmod clean
+all: userspace kmod
+
+userspace: $(B)/libanypin-core.a $(UNIT_BINS)
+
+$(B)/core/%.o: include/anypin/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(AP_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/libanypin-core.a: $(CORE_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/tests/%: tests/unit/%.c $(UNIT_LIB) $(B)/libanypin-core.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(AP_CFLAGS) -Itests/unit/lib $(CFLAGS) -o $@ $< $(UNIT_LIB) $(B)/libanypin-core.a -lcmocka
+
+deps:
+	@tests/deps
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do $$t; done
+
+lab: userspace
+	tests/lab/run
+
+# The entry point of README.md and CI: installs what it needs, builds
+# everything, runs the unit tests and the lab.
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) lab
+
+# Line coverage of the shared core, from the unit tests alone.
+coverage: deps
+	$(MAKE) B=$(B)/cov CFLAGS="-O0 -g --coverage" unit
+	gcovr -r . --filter 'include/anypin/' --object-directory $(B)/cov \
+		--fail-under-line 90 --print-summary
+
+kmod:
+	$(MAKE) -C kmod
+
+clean:
+	rm -rf $(B)
+	$(MAKE) -C kmod clean
