@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Which decision a packet gets at which hook. Client entries are made by
+ * our own SYNs (OUT), responder entries by capable SYNs we receive (IN);
+ * everything else only ever finds an existing entry.
+ */
+#include <anypin/process.h>
+
+int ap_flow_match(const struct ap_flow *f, const struct ap_pkt *p, enum ap_find how)
+{
+	struct ap_addr a;
+
+	switch (how) {
+	case AP_FIND_OUT:
+		ap_pkt_daddr(p, &a);
+		return ap_addr_eq(&a, &f->anycast) ? 2 : 0;
+	case AP_FIND_SYNACK:
+		ap_pkt_saddr(p, &a);
+		if (ap_flow_pinned(f) && ap_addr_eq(&a, &f->unicast))
+			return 2;
+		return ap_flow_acks_syn(f, p) ? 2 : 1;
+	case AP_FIND_IN:
+		ap_pkt_saddr(p, &a);
+		if (ap_flow_pinned(f))
+			return ap_addr_eq(&a, &f->unicast) ? 2 : 0;
+		return f->state == AP_SYN_SENT && ap_addr_eq(&a, &f->anycast) ? 2 : 0;
+	case AP_FIND_RESP:
+		return 2;
+	case AP_FIND_ICMP:
+		if (f->key.role == AP_ROLE_CLIENT) {
+			ap_pkt_in_daddr(p, &a);
+			return ap_flow_pinned(f) && ap_addr_eq(&a, &f->unicast) ? 2 : 0;
+		}
+		ap_pkt_in_saddr(p, &a);
+		return ap_addr_eq(&a, &f->unicast) ? 2 : 0;
+	}
+	return 0;
+}
+
+struct ctx {
+	const struct ap_conf *c;
+	const struct ap_table_ops *ops;
+	void *t;
+	struct ap_pkt *p;
+	enum ap_csum_mode mode;
+	u32 now;
+	struct ap_verdict *v;
+};
+
+static void count(const struct ctx *x, u8 prefix, u8 stat)
+{
+	if (stat < AP_STAT_MAX)
+		x->ops->count(x->t, prefix, stat);
+}
+
+/* Applies @r to the packet and hands @f (if any) back to the table. */
+static void finish(const struct ctx *x, struct ap_flow *f, u8 old, u8 prefix,
+		   const struct ap_res *r)
+{
+	struct ap_pkt *p = x->p;
+
+	count(x, prefix, r->stat);
+	if (r->flags & AP_F_SEND_RST)
+		x->v->rst_len = ap_build_rst(p, x->v->rst);
+	switch (r->act) {
+	case AP_REWRITE_SRC:
+		ap_set_saddr(p, &r->to, x->mode);
+		break;
+	case AP_REWRITE_DST:
+		ap_set_daddr(p, &r->to, x->mode);
+		x->v->reroute = true;
+		break;
+	case AP_DROP:
+		x->v->drop = true;
+		break;
+	}
+	if (r->flags & AP_F_ADD_OPT) {
+		if (!ap_opt_insert(p, x->c->exid, x->mode)) {
+			x->v->grew = true;
+			count(x, prefix, AP_STAT_OPT_ADDED);
+		} else {
+			count(x, prefix, AP_STAT_OPT_NOROOM);
+		}
+	}
+	if (!f)
+		return;
+	if (r->flags & AP_F_FREE)
+		x->ops->remove(x->t, f);
+	else
+		x->ops->release(x->t, f, old);
+}
+
+static void decide_syn(const struct ctx *x, enum ap_role role, struct ap_flow *f, bool fresh,
+		       const struct ap_opts *o, const struct ap_pconf *pc, u8 prefix,
+		       struct ap_res *r)
+{
+	if (role == AP_ROLE_CLIENT)
+		ap_client_syn(f, fresh, x->p, o, prefix, x->now, r);
+	else
+		ap_resp_syn(f, fresh, x->p, o, pc, prefix, x->now, r);
+}
+
+/*
+ * A SYN to a prefix of @role: our own (client), to be sent with the option,
+ * or a capable client's (responder), to be answered from U. False if no
+ * prefix of that role governs it.
+ */
+static bool syn(const struct ctx *x, enum ap_role role)
+{
+	bool client = role == AP_ROLE_CLIENT;
+	const struct ap_pconf *pc;
+	struct ap_addr dst;
+	struct ap_opts o;
+	struct ap_key k;
+	struct ap_flow *f;
+	struct ap_res r;
+	u8 prefix, old;
+
+	ap_pkt_daddr(x->p, &dst);
+	pc = ap_conf_match(x->c, &dst, ntohs(x->p->dport), role);
+	if (!pc || ap_tcp_opts(x->p, x->c->exid, &o))
+		return false;
+	prefix = pc - x->c->prefixes;
+	ap_key_of(x->p, role, client, &k);
+	f = x->ops->find(x->t, &k, x->p, client ? AP_FIND_OUT : AP_FIND_RESP);
+	old = f ? f->state : 0;
+	decide_syn(x, role, f, false, &o, pc, prefix, &r);
+	if (r.flags & AP_F_CREATE) {
+		f = x->ops->create(x->t, &k);
+		/* Full: the SYN goes on as it would without anypin. */
+		if (!f)
+			return true;
+		old = f->state;
+		decide_syn(x, role, f, true, &o, pc, prefix, &r);
+	}
+	finish(x, f, old, prefix, &r);
+	return true;
+}
+
+static void client_synack(const struct ctx *x, struct ap_flow *f)
+{
+	struct ap_opts o;
+	struct ap_res r;
+	u8 old = f->state;
+
+	if (ap_tcp_opts(x->p, x->c->exid, &o)) {
+		x->ops->release(x->t, f, old);
+		return;
+	}
+	ap_client_synack(f, x->p, &o, x->c, x->now, &r);
+	finish(x, f, old, f->prefix, &r);
+}
+
+static void in_tcp(const struct ctx *x)
+{
+	struct ap_key k;
+	struct ap_flow *f;
+	struct ap_res r;
+	u8 flags = x->p->tcp_flags & (AP_TCP_SYN | AP_TCP_ACK | AP_TCP_RST);
+	u8 old;
+
+	if (flags == AP_TCP_SYN && syn(x, AP_ROLE_RESPONDER))
+		return;
+
+	ap_key_of(x->p, AP_ROLE_CLIENT, false, &k);
+	if (flags == (AP_TCP_SYN | AP_TCP_ACK)) {
+		f = x->ops->find(x->t, &k, x->p, AP_FIND_SYNACK);
+		if (f) {
+			client_synack(x, f);
+			return;
+		}
+	} else {
+		f = x->ops->find(x->t, &k, x->p, AP_FIND_IN);
+		if (f) {
+			old = f->state;
+			ap_client_in(f, x->p, x->now, &r);
+			finish(x, f, old, f->prefix, &r);
+			return;
+		}
+	}
+
+	/* To U of a connection we answer from U (a retried SYN included). */
+	ap_key_of(x->p, AP_ROLE_RESPONDER, false, &k);
+	f = x->ops->find(x->t, &k, x->p, AP_FIND_RESP);
+	if (f) {
+		old = f->state;
+		ap_resp_in(f, x->p, x->now, &r);
+		finish(x, f, old, f->prefix, &r);
+	}
+}
+
+static void in_icmp(const struct ctx *x)
+{
+	static const u8 roles[] = { AP_ROLE_CLIENT, AP_ROLE_RESPONDER };
+	struct ap_key k;
+	struct ap_flow *f;
+	struct ap_res r;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(roles); i++) {
+		ap_key_of_icmp(x->p, roles[i], &k);
+		f = x->ops->find(x->t, &k, x->p, AP_FIND_ICMP);
+		if (!f)
+			continue;
+		ap_icmp_in(f, x->p, &r);
+		if (r.act == AP_REWRITE_SRC)
+			ap_icmp_set_in_saddr(x->p, &r.to);
+		else if (r.act == AP_REWRITE_DST)
+			ap_icmp_set_in_daddr(x->p, &r.to);
+		count(x, f->prefix, r.stat);
+		x->ops->release(x->t, f, f->state);
+		return;
+	}
+}
+
+static void out_tcp(const struct ctx *x)
+{
+	struct ap_key k;
+	struct ap_flow *f;
+	struct ap_res r;
+	u8 old;
+
+	if ((x->p->tcp_flags & (AP_TCP_SYN | AP_TCP_ACK)) == AP_TCP_SYN &&
+	    syn(x, AP_ROLE_CLIENT))
+		return;
+	ap_key_of(x->p, AP_ROLE_CLIENT, true, &k);
+	f = x->ops->find(x->t, &k, x->p, AP_FIND_OUT);
+	if (!f)
+		return;
+	old = f->state;
+	ap_client_out(f, x->p, x->now, &r);
+	finish(x, f, old, f->prefix, &r);
+}
+
+static void post_tcp(const struct ctx *x)
+{
+	struct ap_key k;
+	struct ap_flow *f;
+	struct ap_res r;
+	u8 old;
+
+	ap_key_of(x->p, AP_ROLE_RESPONDER, true, &k);
+	f = x->ops->find(x->t, &k, x->p, AP_FIND_RESP);
+	if (!f)
+		return;
+	old = f->state;
+	ap_resp_out(f, x->p, x->now, &r);
+	finish(x, f, old, f->prefix, &r);
+}
+
+void ap_process(const struct ap_conf *c, const struct ap_table_ops *ops, void *t,
+		struct ap_pkt *p, enum ap_hook hook, enum ap_csum_mode mode, u32 now,
+		struct ap_verdict *v)
+{
+	struct ctx x = { c, ops, t, p, mode, now, v };
+
+	memset(v, 0, sizeof(*v));
+	if (ap_pkt_is_icmp(p)) {
+		if (hook == AP_HOOK_IN)
+			in_icmp(&x);
+		return;
+	}
+	switch (hook) {
+	case AP_HOOK_IN:
+		in_tcp(&x);
+		break;
+	case AP_HOOK_OUT:
+		out_tcp(&x);
+		break;
+	case AP_HOOK_POST:
+		post_tcp(&x);
+		break;
+	}
+}

@@ -1,0 +1,834 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/* The decisions of DESIGN.md's "Roles", transition by transition. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include <anypin/flow.h>
+
+/* Only the fields the decisions read: addresses, ports, numbers, flags. */
+struct tpkt {
+	u8 buf[128];
+	struct ap_pkt p;
+};
+
+static struct ap_addr addr(const char *s)
+{
+	struct ap_addr a;
+	const char *why;
+
+	assert_int_equal(ap_addr_parse(s, strlen(s), &a, &why), 0);
+	return a;
+}
+
+static void mk(struct tpkt *t, const char *src, const char *dst, u16 sport, u16 dport,
+	       u8 flags, u32 seq, u32 ack)
+{
+	struct ap_addr s = addr(src), d = addr(dst);
+	struct ap_pkt *p = &t->p;
+
+	memset(t, 0, sizeof(*t));
+	p->data = t->buf;
+	p->family = s.family;
+	p->proto = AP_IPPROTO_TCP;
+	if (s.family == AP_AF_INET) {
+		p->saddr_off = 12;
+		p->daddr_off = 16;
+		p->l4_off = 20;
+	} else {
+		p->saddr_off = 8;
+		p->daddr_off = 24;
+		p->l4_off = 40;
+	}
+	memcpy(t->buf + p->saddr_off, s.b, ap_addr_len(s.family));
+	memcpy(t->buf + p->daddr_off, d.b, ap_addr_len(d.family));
+	p->tcp_off = p->l4_off;
+	p->tcp_hlen = 20;
+	p->len = p->l4_off + 20;
+	p->sport = htons(sport);
+	p->dport = htons(dport);
+	p->tcp_flags = flags;
+	p->seq = seq;
+	p->ack = ack;
+}
+
+/* An ICMP error whose embedded packet went from @isrc to @idst. */
+static void mk_icmp(struct tpkt *t, const char *isrc, const char *idst, u16 sport, u16 dport)
+{
+	struct ap_addr s = addr(isrc), d = addr(idst);
+	struct ap_pkt *p = &t->p;
+	u16 in = s.family == AP_AF_INET ? 28 : 48;
+
+	mk(t, "192.0.2.254", "203.0.113.10", 0, 0, 0, 0, 0);
+	if (s.family == AP_AF_INET6)
+		mk(t, "2001:db8:ffff::1", "2001:db8:c::10", 0, 0, 0, 0, 0);
+	p->proto = s.family == AP_AF_INET ? AP_IPPROTO_ICMP : AP_IPPROTO_ICMPV6;
+	p->in_off = in;
+	p->in_saddr_off = in + (s.family == AP_AF_INET ? 12 : 8);
+	p->in_daddr_off = in + (s.family == AP_AF_INET ? 16 : 24);
+	memcpy(t->buf + p->in_saddr_off, s.b, ap_addr_len(s.family));
+	memcpy(t->buf + p->in_daddr_off, d.b, ap_addr_len(d.family));
+	p->sport = htons(sport);
+	p->dport = htons(dport);
+}
+
+static struct ap_conf conf;
+static const struct ap_opts no_opts, cap_opts = { .cap = true }, auth_opts = { .auth = true };
+
+#define SYN AP_TCP_SYN
+#define SYNACK (AP_TCP_SYN | AP_TCP_ACK)
+#define ACK AP_TCP_ACK
+
+static void set(const char *key, const char *val)
+{
+	const char *why = NULL;
+
+	if (ap_conf_set(&conf, key, strlen(key), val, strlen(val), &why))
+		fail_msg("%s = %s: %s", key, val, why);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	ap_conf_init(&conf);
+	set("net.anypin.prefixes", "svc=192.0.2.0/24 svc6=2001:db8:a::/48 other=198.18.0.0/15");
+	return 0;
+}
+
+/* A client flow after its SYN: 203.0.113.10:40000 -> 192.0.2.1:80, ISN 1000. */
+static void client_syn_sent(struct ap_flow *f, u32 syn_data)
+{
+	struct tpkt t;
+	struct ap_res r;
+
+	memset(f, 0, sizeof(*f));
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1000, 0);
+	t.p.tcp_paylen = syn_data;
+	ap_key_of(&t.p, AP_ROLE_CLIENT, true, &f->key);
+	ap_client_syn(f, true, &t.p, &no_opts, 0, 10, &r);
+	assert_int_equal(f->state, AP_SYN_SENT);
+}
+
+static void client_bound(struct ap_flow *f)
+{
+	struct tpkt t;
+	struct ap_res r;
+
+	client_syn_sent(f, 0);
+	mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
+	ap_client_synack(f, &t.p, &no_opts, &conf, 11, &r);
+	assert_int_equal(f->state, AP_BOUND);
+}
+
+static void test_key_of(void **state)
+{
+	struct tpkt t;
+	struct ap_key k;
+	struct ap_addr a;
+
+	(void)state;
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1, 0);
+	ap_key_of(&t.p, AP_ROLE_CLIENT, true, &k);
+	a = addr("203.0.113.10");
+	assert_true(ap_addr_eq(&k.addr, &a));
+	assert_int_equal(ntohs(k.port), 40000);
+	assert_int_equal(ntohs(k.svc_port), 80);
+	assert_int_equal(k.role, AP_ROLE_CLIENT);
+
+	mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, SYNACK, 1, 2);
+	ap_key_of(&t.p, AP_ROLE_CLIENT, false, &k);
+	assert_true(ap_addr_eq(&k.addr, &a));
+	assert_int_equal(ntohs(k.port), 40000);
+	assert_int_equal(ntohs(k.svc_port), 80);
+
+	/* Responder: keyed on the client's end both ways. */
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1, 0);
+	ap_key_of(&t.p, AP_ROLE_RESPONDER, false, &k);
+	assert_true(ap_addr_eq(&k.addr, &a));
+	assert_int_equal(ntohs(k.port), 40000);
+	assert_int_equal(ntohs(k.svc_port), 80);
+	assert_int_equal(k.role, AP_ROLE_RESPONDER);
+	mk(&t, "192.0.2.1", "203.0.113.10", 80, 40000, SYNACK, 1, 2);
+	ap_key_of(&t.p, AP_ROLE_RESPONDER, true, &k);
+	assert_true(ap_addr_eq(&k.addr, &a));
+	assert_int_equal(ntohs(k.port), 40000);
+	assert_int_equal(ntohs(k.svc_port), 80);
+
+	/* ICMP errors embed a packet we sent. */
+	mk_icmp(&t, "203.0.113.10", "198.51.100.11", 40000, 80);
+	ap_key_of_icmp(&t.p, AP_ROLE_CLIENT, &k);
+	assert_true(ap_addr_eq(&k.addr, &a));
+	assert_int_equal(ntohs(k.port), 40000);
+	assert_int_equal(ntohs(k.svc_port), 80);
+	mk_icmp(&t, "198.51.100.11", "203.0.113.10", 80, 40000);
+	ap_key_of_icmp(&t.p, AP_ROLE_RESPONDER, &k);
+	assert_true(ap_addr_eq(&k.addr, &a));
+	assert_int_equal(ntohs(k.port), 40000);
+	assert_int_equal(ntohs(k.svc_port), 80);
+
+	/* IPv6 addresses land whole. */
+	mk(&t, "2001:db8:c::10", "2001:db8:a::1", 40000, 443, SYN, 1, 0);
+	ap_key_of(&t.p, AP_ROLE_CLIENT, true, &k);
+	a = addr("2001:db8:c::10");
+	assert_true(ap_addr_eq(&k.addr, &a));
+}
+
+static void test_client_syn(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+	struct ap_addr a = addr("192.0.2.1");
+
+	(void)state;
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1000, 0);
+
+	ap_client_syn(NULL, false, &t.p, &no_opts, 0, 10, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, AP_F_CREATE);
+	assert_int_equal(r.stat, AP_STAT_MAX);
+
+	memset(&f, 0xff, sizeof(f));
+	ap_key_of(&t.p, AP_ROLE_CLIENT, true, &f.key);
+	t.p.tcp_paylen = 7;
+	ap_client_syn(&f, true, &t.p, &no_opts, 3, 10, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, AP_F_ADD_OPT);
+	assert_int_equal(r.stat, AP_STAT_SYN);
+	assert_int_equal(f.state, AP_SYN_SENT);
+	assert_int_equal(f.isn, 1000);
+	assert_int_equal(f.syn_data, 7);
+	assert_int_equal(f.last, 10);
+	assert_int_equal(f.prefix, 3);
+	assert_true(ap_addr_eq(&f.anycast, &a));
+	assert_int_equal(f.unicast.family, 0);
+
+	/* A retransmission refreshes; it already has the option this time. */
+	ap_client_syn(&f, false, &t.p, &cap_opts, 3, 12, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, 0);
+	assert_int_equal(r.stat, AP_STAT_SYN);
+	assert_int_equal(f.last, 12);
+	assert_int_equal(f.state, AP_SYN_SENT);
+
+	/* A new ISN is a new connection on the same key. */
+	t.p.seq = 77;
+	t.p.tcp_paylen = 0;
+	ap_client_syn(&f, false, &t.p, &no_opts, 3, 13, &r);
+	assert_int_equal(f.isn, 77);
+	assert_int_equal(f.syn_data, 0);
+	assert_int_equal(r.flags, AP_F_ADD_OPT);
+}
+
+static void test_client_syn_auth(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+
+	(void)state;
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 179, SYN, 1000, 0);
+	ap_client_syn(NULL, false, &t.p, &auth_opts, 0, 10, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, 0);
+	assert_int_equal(r.stat, AP_STAT_AUTH_SKIPPED);
+
+	client_syn_sent(&f, 0);
+	ap_client_syn(&f, false, &t.p, &auth_opts, 0, 10, &r);
+	assert_int_equal(r.flags, AP_F_FREE);
+	assert_int_equal(r.stat, AP_STAT_AUTH_SKIPPED);
+}
+
+static void test_client_syn_retry_bound(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+	struct ap_addr u1 = addr("198.51.100.11");
+
+	(void)state;
+	client_bound(&f);
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1000, 0);
+	ap_client_syn(&f, false, &t.p, &no_opts, 0, 20, &r);
+	assert_int_equal(r.act, AP_REWRITE_DST);
+	assert_true(ap_addr_eq(&r.to, &u1));
+	assert_int_equal(r.flags, AP_F_ADD_OPT);
+	assert_int_equal(f.state, AP_BOUND);
+	assert_int_equal(f.last, 20);
+
+	/* Same ISN after close is a new attempt, not a retry. */
+	f.state = AP_CLOSING;
+	ap_client_syn(&f, false, &t.p, &no_opts, 0, 21, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(f.state, AP_SYN_SENT);
+	assert_int_equal(f.unicast.family, 0);
+}
+
+static void test_client_bind(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+	struct ap_addr a = addr("192.0.2.1"), u1 = addr("198.51.100.11");
+
+	(void)state;
+	client_syn_sent(&f, 0);
+	mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, 11, &r);
+	assert_int_equal(r.act, AP_REWRITE_SRC);
+	assert_true(ap_addr_eq(&r.to, &a));
+	assert_int_equal(r.stat, AP_STAT_BOUND);
+	assert_int_equal(r.flags, 0);
+	assert_int_equal(f.state, AP_BOUND);
+	assert_true(ap_addr_eq(&f.unicast, &u1));
+	assert_int_equal(f.last, 11);
+
+	/* The same instance repeating its SYN-ACK is still rewritten. */
+	ap_client_synack(&f, &t.p, &no_opts, &conf, 12, &r);
+	assert_int_equal(r.act, AP_REWRITE_SRC);
+	assert_int_equal(r.stat, AP_STAT_REWRITTEN);
+	assert_int_equal(f.last, 12);
+}
+
+static void test_client_bind_v6(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+	struct ap_addr a = addr("2001:db8:a::1"), u = addr("2001:db8:1::11");
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	mk(&t, "2001:db8:c::10", "2001:db8:a::1", 40000, 443, SYN, 0xfffffff0, 0);
+	ap_key_of(&t.p, AP_ROLE_CLIENT, true, &f.key);
+	ap_client_syn(&f, true, &t.p, &no_opts, 1, 1, &r);
+	/* The ACK wraps past 2^32. */
+	mk(&t, "2001:db8:1::11", "2001:db8:c::10", 443, 40000, SYNACK, 9, 0xfffffff1);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, 2, &r);
+	assert_int_equal(r.stat, AP_STAT_BOUND);
+	assert_true(ap_addr_eq(&f.unicast, &u));
+	assert_true(ap_addr_eq(&r.to, &a));
+}
+
+static void expect_reject(const char *src, u16 sport, u16 dport, u32 ack,
+			  const struct ap_opts *o, u8 stat, u32 syn_data)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+
+	client_syn_sent(&f, syn_data);
+	mk(&t, src, "203.0.113.10", sport, dport, SYNACK, 5000, ack);
+	ap_client_synack(&f, &t.p, o, &conf, 11, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, 0);
+	assert_int_equal(r.stat, stat);
+	assert_int_equal(f.state, AP_SYN_SENT);
+	assert_int_equal(f.unicast.family, 0);
+}
+
+static void test_client_reject(void **state)
+{
+	(void)state;
+	expect_reject("198.51.100.11", 80, 40000, 1000, &no_opts, AP_STAT_REJ_ACK, 0);
+	expect_reject("198.51.100.11", 80, 40000, 1002, &no_opts, AP_STAT_REJ_ACK, 0);
+	expect_reject("198.51.100.11", 80, 40000, 0, &no_opts, AP_STAT_REJ_ACK, 0);
+	/* Fast Open: up to the data the SYN carried, not beyond. */
+	expect_reject("198.51.100.11", 80, 40000, 1001 + 101, &no_opts, AP_STAT_REJ_ACK, 100);
+	expect_reject("198.51.100.11", 81, 40000, 1001, &no_opts, AP_STAT_REJ_PORTS, 0);
+	expect_reject("198.51.100.11", 80, 40001, 1001, &no_opts, AP_STAT_REJ_PORTS, 0);
+	expect_reject("198.51.100.11", 80, 40000, 1001, &auth_opts, AP_STAT_REJ_AUTH, 0);
+	expect_reject("224.0.0.1", 80, 40000, 1001, &no_opts, AP_STAT_REJ_NOT_UNICAST, 0);
+	expect_reject("127.0.0.1", 80, 40000, 1001, &no_opts, AP_STAT_REJ_NOT_UNICAST, 0);
+	expect_reject("0.0.0.0", 80, 40000, 1001, &no_opts, AP_STAT_REJ_NOT_UNICAST, 0);
+	/* Another anycast address, even of a different prefix, is no instance. */
+	expect_reject("192.0.2.77", 80, 40000, 1001, &no_opts, AP_STAT_REJ_ANYCAST, 0);
+	expect_reject("198.19.0.1", 80, 40000, 1001, &no_opts, AP_STAT_REJ_ANYCAST, 0);
+
+	set("net.anypin.prefix.svc.responders", "198.51.100.0/28, 2001:db8:1::/64");
+	expect_reject("198.51.100.27", 80, 40000, 1001, &no_opts, AP_STAT_REJ_RESPONDERS, 0);
+	expect_reject("203.0.113.99", 80, 40000, 1001, &no_opts, AP_STAT_REJ_RESPONDERS, 0);
+	set("net.anypin.prefix.svc.responders", "");
+}
+
+static void test_client_fastopen(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+	u32 ack;
+
+	(void)state;
+	/* Every ACK from ISN+1 to ISN+1+data binds. */
+	for (ack = 1001; ack <= 1001 + 100; ack += 25) {
+		client_syn_sent(&f, 100);
+		mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, SYNACK, 5000, ack);
+		ap_client_synack(&f, &t.p, &no_opts, &conf, 11, &r);
+		assert_int_equal(r.stat, AP_STAT_BOUND);
+	}
+}
+
+static void test_client_allowlist_accepts(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+
+	(void)state;
+	set("net.anypin.prefix.svc.responders", "198.51.100.0/28");
+	client_syn_sent(&f, 0);
+	mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, 11, &r);
+	assert_int_equal(r.stat, AP_STAT_BOUND);
+	set("net.anypin.prefix.svc.responders", "");
+}
+
+static void test_client_plain(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+
+	(void)state;
+	client_syn_sent(&f, 0);
+	/* A forged answer from A cannot end the attempt. */
+	mk(&t, "192.0.2.1", "203.0.113.10", 80, 40000, SYNACK, 5000, 4);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, 11, &r);
+	assert_int_equal(r.stat, AP_STAT_REJ_ACK);
+	assert_int_equal(r.flags, 0);
+
+	mk(&t, "192.0.2.1", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, 11, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, AP_F_FREE);
+	assert_int_equal(r.stat, AP_STAT_PLAIN);
+}
+
+static void test_client_first_wins(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+	struct ap_addr u1 = addr("198.51.100.11");
+
+	(void)state;
+	client_bound(&f);
+	mk(&t, "198.51.100.27", "203.0.113.10", 80, 40000, SYNACK, 7000, 1001);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, 12, &r);
+	assert_int_equal(r.act, AP_DROP);
+	assert_int_equal(r.flags, AP_F_SEND_RST);
+	assert_int_equal(r.stat, AP_STAT_DUP_RESET);
+	assert_int_equal(f.state, AP_BOUND);
+	assert_true(ap_addr_eq(&f.unicast, &u1));
+
+	/* A late answer from A itself is a loser too. */
+	mk(&t, "192.0.2.1", "203.0.113.10", 80, 40000, SYNACK, 7000, 1001);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, 12, &r);
+	assert_int_equal(r.act, AP_DROP);
+	assert_int_equal(r.stat, AP_STAT_DUP_RESET);
+
+	/* We never reset anyone on the word of a wrong ACK. */
+	mk(&t, "198.51.100.27", "203.0.113.10", 80, 40000, SYNACK, 7000, 999);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, 12, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, 0);
+	assert_int_equal(r.stat, AP_STAT_REJ_ACK);
+}
+
+static void test_client_synack_wrong_role(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+
+	(void)state;
+	client_syn_sent(&f, 0);
+	f.state = AP_RESPONDING;
+	mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, 11, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, 0);
+	assert_int_equal(f.state, AP_RESPONDING);
+}
+
+static void test_client_out_in(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+	struct ap_addr a = addr("192.0.2.1"), u1 = addr("198.51.100.11");
+
+	(void)state;
+	client_bound(&f);
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, ACK, 1001, 5001);
+	ap_client_out(&f, &t.p, 30, &r);
+	assert_int_equal(r.act, AP_REWRITE_DST);
+	assert_true(ap_addr_eq(&r.to, &u1));
+	assert_int_equal(r.stat, AP_STAT_REWRITTEN);
+	assert_int_equal(f.last, 30);
+
+	mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, ACK, 5001, 1001);
+	ap_client_in(&f, &t.p, 31, &r);
+	assert_int_equal(r.act, AP_REWRITE_SRC);
+	assert_true(ap_addr_eq(&r.to, &a));
+	assert_int_equal(f.last, 31);
+
+	/* Someone else using the key's ports is left alone. */
+	mk(&t, "198.51.100.27", "203.0.113.10", 80, 40000, ACK, 5001, 1001);
+	ap_client_in(&f, &t.p, 32, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(f.last, 31);
+
+	/* FIN from us: closing, still rewritten. */
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, ACK | AP_TCP_FIN, 1001, 5001);
+	ap_client_out(&f, &t.p, 33, &r);
+	assert_int_equal(r.act, AP_REWRITE_DST);
+	assert_int_equal(f.state, AP_CLOSING);
+	mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, ACK, 5001, 1002);
+	ap_client_in(&f, &t.p, 34, &r);
+	assert_int_equal(r.act, AP_REWRITE_SRC);
+
+	/* RST from U closes too. */
+	client_bound(&f);
+	mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, AP_TCP_RST, 5001, 0);
+	ap_client_in(&f, &t.p, 35, &r);
+	assert_int_equal(r.act, AP_REWRITE_SRC);
+	assert_int_equal(f.state, AP_CLOSING);
+}
+
+static void test_client_unanswered(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+
+	(void)state;
+	client_syn_sent(&f, 0);
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, ACK, 1001, 0);
+	ap_client_out(&f, &t.p, 11, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, 0);
+
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, AP_TCP_RST, 1001, 0);
+	ap_client_out(&f, &t.p, 11, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, AP_F_FREE);
+
+	/* A refuses: its RST passes and the attempt is forgotten. */
+	mk(&t, "192.0.2.1", "203.0.113.10", 80, 40000, AP_TCP_RST | ACK, 0, 1001);
+	ap_client_in(&f, &t.p, 11, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, AP_F_FREE);
+
+	/* Data from A before any answer is not ours to touch. */
+	mk(&t, "192.0.2.1", "203.0.113.10", 80, 40000, ACK, 0, 1001);
+	ap_client_in(&f, &t.p, 11, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, 0);
+}
+
+static void resp_conf(void)
+{
+	set("net.anypin.prefix.svc.role", "responder");
+	set("net.anypin.prefix.svc.unicast", "198.51.100.11");
+}
+
+static void test_resp(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+	const struct ap_pconf *pc;
+	struct ap_addr a = addr("192.0.2.1"), u1 = addr("198.51.100.11");
+
+	(void)state;
+	resp_conf();
+	pc = &conf.prefixes[ap_conf_find(&conf, "svc", 3)];
+
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1000, 0);
+	ap_resp_syn(NULL, false, &t.p, &cap_opts, pc, 0, 10, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, AP_F_CREATE);
+
+	memset(&f, 0, sizeof(f));
+	ap_key_of(&t.p, AP_ROLE_RESPONDER, false, &f.key);
+	ap_resp_syn(&f, true, &t.p, &cap_opts, pc, 0, 10, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, 0);
+	assert_int_equal(r.stat, AP_STAT_RESP_SYN);
+	assert_int_equal(f.state, AP_RESPONDING);
+	assert_true(ap_addr_eq(&f.anycast, &a));
+	assert_true(ap_addr_eq(&f.unicast, &u1));
+
+	/* Retransmitted SYN: refreshed, not counted again. */
+	ap_resp_syn(&f, false, &t.p, &cap_opts, pc, 0, 11, &r);
+	assert_int_equal(r.stat, AP_STAT_MAX);
+	assert_int_equal(f.last, 11);
+
+	/* Our SYN-ACK leaves from U, with the option echoed. */
+	mk(&t, "192.0.2.1", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
+	ap_resp_out(&f, &t.p, 12, &r);
+	assert_int_equal(r.act, AP_REWRITE_SRC);
+	assert_true(ap_addr_eq(&r.to, &u1));
+	assert_int_equal(r.flags, AP_F_ADD_OPT);
+
+	mk(&t, "192.0.2.1", "203.0.113.10", 80, 40000, ACK, 5001, 1001);
+	ap_resp_out(&f, &t.p, 13, &r);
+	assert_int_equal(r.act, AP_REWRITE_SRC);
+	assert_int_equal(r.flags, 0);
+
+	/* Not from A (another local address): untouched. */
+	mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, ACK, 5001, 1001);
+	ap_resp_out(&f, &t.p, 13, &r);
+	assert_int_equal(r.act, AP_PASS);
+
+	mk(&t, "203.0.113.10", "198.51.100.11", 40000, 80, ACK, 1001, 5001);
+	ap_resp_in(&f, &t.p, 14, &r);
+	assert_int_equal(r.act, AP_REWRITE_DST);
+	assert_true(ap_addr_eq(&r.to, &a));
+	assert_int_equal(f.last, 14);
+
+	/* To A itself: nothing to undo. */
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, ACK, 1001, 5001);
+	ap_resp_in(&f, &t.p, 15, &r);
+	assert_int_equal(r.act, AP_PASS);
+
+	mk(&t, "203.0.113.10", "198.51.100.11", 40000, 80, ACK | AP_TCP_FIN, 1001, 5001);
+	ap_resp_in(&f, &t.p, 16, &r);
+	assert_int_equal(f.state, AP_CLOSING);
+
+	/* A new SYN on the closing key starts over. */
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1000, 0);
+	ap_resp_syn(&f, false, &t.p, &cap_opts, pc, 0, 17, &r);
+	assert_int_equal(f.state, AP_RESPONDING);
+	assert_int_equal(r.stat, AP_STAT_RESP_SYN);
+	t.p.seq = 3000;
+	ap_resp_syn(&f, false, &t.p, &cap_opts, pc, 0, 18, &r);
+	assert_int_equal(f.isn, 3000);
+	assert_int_equal(r.stat, AP_STAT_RESP_SYN);
+}
+
+static void test_resp_legacy(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+	const struct ap_pconf *pc;
+
+	(void)state;
+	resp_conf();
+	pc = &conf.prefixes[ap_conf_find(&conf, "svc", 3)];
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1000, 0);
+	ap_resp_syn(NULL, false, &t.p, &no_opts, pc, 0, 10, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, 0);
+	assert_int_equal(r.stat, AP_STAT_RESP_LEGACY);
+
+	memset(&f, 0, sizeof(f));
+	ap_resp_syn(&f, false, &t.p, &no_opts, pc, 0, 10, &r);
+	assert_int_equal(r.flags, AP_F_FREE);
+	ap_resp_syn(&f, false, &t.p, &auth_opts, pc, 0, 10, &r);
+	assert_int_equal(r.stat, AP_STAT_RESP_LEGACY);
+
+	/* Capable, but no unicast address of the family: answer as before. */
+	mk(&t, "2001:db8:c::10", "2001:db8:a::1", 40000, 80, SYN, 1000, 0);
+	ap_resp_syn(NULL, false, &t.p, &cap_opts, pc, 0, 10, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, 0);
+	assert_int_equal(r.stat, AP_STAT_RESP_NO_UNICAST);
+}
+
+static void test_icmp(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+	struct ap_addr a = addr("192.0.2.1");
+
+	(void)state;
+	client_syn_sent(&f, 0);
+	mk_icmp(&t, "203.0.113.10", "198.51.100.11", 40000, 80);
+	ap_icmp_in(&f, &t.p, &r);
+	assert_int_equal(r.act, AP_PASS);
+
+	client_bound(&f);
+	ap_icmp_in(&f, &t.p, &r);
+	assert_int_equal(r.act, AP_REWRITE_DST);
+	assert_true(ap_addr_eq(&r.to, &a));
+	assert_int_equal(r.stat, AP_STAT_ICMP);
+
+	/* About a packet to A: already what the socket knows. */
+	mk_icmp(&t, "203.0.113.10", "192.0.2.1", 40000, 80);
+	ap_icmp_in(&f, &t.p, &r);
+	assert_int_equal(r.act, AP_PASS);
+
+	memset(&f, 0, sizeof(f));
+	f.key.role = AP_ROLE_RESPONDER;
+	f.state = AP_RESPONDING;
+	f.anycast = a;
+	f.unicast = addr("198.51.100.11");
+	mk_icmp(&t, "198.51.100.11", "203.0.113.10", 80, 40000);
+	ap_icmp_in(&f, &t.p, &r);
+	assert_int_equal(r.act, AP_REWRITE_SRC);
+	assert_true(ap_addr_eq(&r.to, &a));
+	mk_icmp(&t, "192.0.2.1", "203.0.113.10", 80, 40000);
+	ap_icmp_in(&f, &t.p, &r);
+	assert_int_equal(r.act, AP_PASS);
+}
+
+static void test_expiry(void **state)
+{
+	struct ap_flow f;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	f.last = 0xfffffff0;	/* the clock wraps */
+
+	f.state = AP_SYN_SENT;
+	assert_false(ap_flow_expired(&f, &conf, f.last + 75));
+	assert_true(ap_flow_expired(&f, &conf, f.last + 76));
+	f.state = AP_CLOSING;
+	assert_false(ap_flow_expired(&f, &conf, f.last + 60));
+	assert_true(ap_flow_expired(&f, &conf, f.last + 61));
+	f.state = AP_BOUND;
+	assert_false(ap_flow_expired(&f, &conf, f.last + 432000));
+	assert_true(ap_flow_expired(&f, &conf, f.last + 432001));
+	f.state = AP_RESPONDING;
+	assert_false(ap_flow_expired(&f, &conf, f.last + 432000));
+	assert_true(ap_flow_expired(&f, &conf, f.last + 432001));
+
+	set("net.anypin.syn_timeout", "5");
+	f.state = AP_SYN_SENT;
+	assert_true(ap_flow_expired(&f, &conf, f.last + 6));
+}
+
+static void test_evict_rank(void **state)
+{
+	struct ap_flow f;
+	int syn, closing, resp, bound;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	f.state = AP_SYN_SENT;
+	syn = ap_flow_evict_rank(&f);
+	f.state = AP_CLOSING;
+	closing = ap_flow_evict_rank(&f);
+	f.state = AP_RESPONDING;
+	resp = ap_flow_evict_rank(&f);
+	f.state = AP_BOUND;
+	bound = ap_flow_evict_rank(&f);
+	assert_true(syn < closing);
+	assert_true(closing < resp);
+	assert_true(resp < bound);
+}
+
+static void test_format(void **state)
+{
+	struct ap_flow f;
+	char buf[256];
+	u32 n;
+
+	(void)state;
+	client_bound(&f);
+	n = ap_flow_format(&f, &conf, 42, buf, sizeof(buf));
+	assert_string_equal(buf,
+		"client svc bound 203.0.113.10 40000 192.0.2.1 80 198.51.100.11 31\n");
+	assert_int_equal(n, strlen(buf));
+	assert_int_equal(strlen(AP_FLOW_HEADER) > 0, 1);
+
+	client_syn_sent(&f, 0);
+	n = ap_flow_format(&f, &conf, 10, buf, sizeof(buf));
+	assert_string_equal(buf, "client svc syn_sent 203.0.113.10 40000 192.0.2.1 80 - 0\n");
+
+	/* A prefix removed since: the flow is still listed. */
+	set("net.anypin.prefixes", "svc6=2001:db8:a::/48");
+	ap_flow_format(&f, &conf, 10, buf, sizeof(buf));
+	assert_string_equal(buf, "client - syn_sent 203.0.113.10 40000 192.0.2.1 80 - 0\n");
+
+	/* Truncation keeps the NUL inside the buffer. */
+	memset(buf, 'x', sizeof(buf));
+	n = ap_flow_format(&f, &conf, 10, buf, 8);
+	assert_int_equal(n, 7);
+	assert_int_equal(buf[7], 0);
+	assert_int_equal(buf[8], 'x');
+	assert_int_equal(ap_flow_format(&f, &conf, 10, buf, 0), 0);
+}
+
+static void test_stats_format(void **state)
+{
+	u64 v[AP_STAT_MAX];
+	char buf[1024], want[1024], *w = want;
+	int i;
+
+	(void)state;
+	ap_stats_header(buf, sizeof(buf));
+	w += sprintf(w, "prefix");
+	for (i = 0; i < AP_STAT_MAX; i++)
+		w += sprintf(w, " %s", ap_stat_names[i]);
+	sprintf(w, "\n");
+	assert_string_equal(buf, want);
+
+	for (i = 0; i < AP_STAT_MAX; i++)
+		v[i] = (u64)i * 1000003ULL * (i & 1 ? 1 : 4294967311ULL);
+	v[0] = 0;
+	v[1] = UINT64_MAX;
+	v[2] = 10000000000000000000ULL;
+	v[3] = 9;
+	v[4] = 10;
+	w = want;
+	w += sprintf(w, "dns");
+	for (i = 0; i < AP_STAT_MAX; i++)
+		w += sprintf(w, " %llu", (unsigned long long)v[i]);
+	sprintf(w, "\n");
+	assert_int_equal(ap_stats_row("dns", v, buf, sizeof(buf)), strlen(want));
+	assert_string_equal(buf, want);
+
+	assert_int_equal(ap_stats_row("dns", v, buf, 4), 3);
+	assert_string_equal(buf, "dns");
+	assert_int_equal(ap_stats_row("dns", v, buf, 0), 0);
+	assert_int_equal(ap_stats_header(buf, 0), 0);
+}
+
+static void test_names(void **state)
+{
+	int i;
+
+	(void)state;
+	for (i = 0; i < AP_STAT_MAX; i++)
+		assert_non_null(ap_stat_names[i]);
+	for (i = 0; i < AP_STATE_MAX; i++)
+		assert_non_null(ap_state_names[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_key_of, setup),
+		cmocka_unit_test_setup(test_client_syn, setup),
+		cmocka_unit_test_setup(test_client_syn_auth, setup),
+		cmocka_unit_test_setup(test_client_syn_retry_bound, setup),
+		cmocka_unit_test_setup(test_client_bind, setup),
+		cmocka_unit_test_setup(test_client_bind_v6, setup),
+		cmocka_unit_test_setup(test_client_reject, setup),
+		cmocka_unit_test_setup(test_client_fastopen, setup),
+		cmocka_unit_test_setup(test_client_allowlist_accepts, setup),
+		cmocka_unit_test_setup(test_client_plain, setup),
+		cmocka_unit_test_setup(test_client_first_wins, setup),
+		cmocka_unit_test_setup(test_client_synack_wrong_role, setup),
+		cmocka_unit_test_setup(test_client_out_in, setup),
+		cmocka_unit_test_setup(test_client_unanswered, setup),
+		cmocka_unit_test_setup(test_resp, setup),
+		cmocka_unit_test_setup(test_resp_legacy, setup),
+		cmocka_unit_test_setup(test_icmp, setup),
+		cmocka_unit_test_setup(test_expiry, setup),
+		cmocka_unit_test_setup(test_evict_rank, setup),
+		cmocka_unit_test_setup(test_format, setup),
+		cmocka_unit_test(test_stats_format),
+		cmocka_unit_test(test_names),
+	};
+
+	return cmocka_run_group_tests_name("flow", tests, NULL, NULL);
+}

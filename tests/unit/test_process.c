@@ -1,0 +1,523 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Whole connections through ap_process(): a client host and two instance
+ * hosts, each with its own configuration and flow table, exchanging real
+ * packets built by pktgen. Every packet that leaves a hook is checked by
+ * full checksum recomputation.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include <anypin/process.h>
+#include "pktgen.h"
+
+#define SLOTS 8
+
+/* A small table: linear search, like the datapaths' contract says. */
+struct table {
+	bool used[SLOTS];
+	struct ap_flow f[SLOTS];
+	unsigned int locked;
+	unsigned int stats[AP_MAX_PREFIXES][AP_STAT_MAX];
+	bool full;
+};
+
+static struct table *tab(void *t)
+{
+	return t;
+}
+
+static struct ap_flow *t_find(void *t, const struct ap_key *k, const struct ap_pkt *p,
+			      enum ap_find how)
+{
+	struct ap_flow *best = NULL;
+	int i, m, bm = 0;
+
+	for (i = 0; i < SLOTS; i++) {
+		if (!tab(t)->used[i] || memcmp(&tab(t)->f[i].key, k, sizeof(*k)))
+			continue;
+		m = ap_flow_match(&tab(t)->f[i], p, how);
+		if (m > bm) {
+			bm = m;
+			best = &tab(t)->f[i];
+		}
+	}
+	if (best)
+		tab(t)->locked++;
+	return best;
+}
+
+static struct ap_flow *t_create(void *t, const struct ap_key *k)
+{
+	int i;
+
+	if (tab(t)->full)
+		return NULL;
+	for (i = 0; i < SLOTS; i++) {
+		if (tab(t)->used[i])
+			continue;
+		tab(t)->used[i] = true;
+		memset(&tab(t)->f[i], 0, sizeof(tab(t)->f[i]));
+		tab(t)->f[i].key = *k;
+		tab(t)->locked++;
+		return &tab(t)->f[i];
+	}
+	return NULL;
+}
+
+static void t_release(void *t, struct ap_flow *f, u8 old)
+{
+	(void)f;
+	(void)old;
+	assert_true(tab(t)->locked > 0);
+	tab(t)->locked--;
+}
+
+static void t_remove(void *t, struct ap_flow *f)
+{
+	tab(t)->used[f - tab(t)->f] = false;
+	t_release(t, f, 0);
+}
+
+static void t_count(void *t, u8 prefix, u8 stat)
+{
+	assert_true(prefix < AP_MAX_PREFIXES);
+	assert_true(stat < AP_STAT_MAX);
+	tab(t)->stats[prefix][stat]++;
+}
+
+static const struct ap_table_ops ops = {
+	.find = t_find,
+	.create = t_create,
+	.release = t_release,
+	.remove = t_remove,
+	.count = t_count,
+};
+
+struct host {
+	struct ap_conf c;
+	struct table t;
+};
+
+static struct host client, inst1, inst2, legacy;
+
+/* Per family: the lab's addresses. */
+struct net {
+	const char *c, *a, *u1, *u2, *router;
+};
+
+static const struct net net4 = {
+	"203.0.113.10", "192.0.2.1", "198.51.100.11", "198.51.100.27", "203.0.113.1"
+};
+
+static const struct net net6 = {
+	"2001:db8:c::10", "2001:db8:a::1", "2001:db8:1::11", "2001:db8:2::27", "2001:db8:c::1"
+};
+
+static void set(struct ap_conf *c, const char *key, const char *val)
+{
+	const char *why = NULL;
+
+	if (ap_conf_set(c, key, strlen(key), val, strlen(val), &why))
+		fail_msg("%s = %s: %s", key, val, why);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&client, 0, sizeof(client));
+	memset(&inst1, 0, sizeof(inst1));
+	memset(&inst2, 0, sizeof(inst2));
+	memset(&legacy, 0, sizeof(legacy));
+	ap_conf_init(&client.c);
+	ap_conf_init(&inst1.c);
+	ap_conf_init(&inst2.c);
+	ap_conf_init(&legacy.c);
+	set(&client.c, "net.anypin.prefixes", "svc=192.0.2.0/24 svc6=2001:db8:a::/48");
+	set(&client.c, "net.anypin.prefix.svc.responders", "198.51.100.0/24");
+	set(&inst1.c, "net.anypin.prefixes", "svc=192.0.2.0/24 svc6=2001:db8:a::/48");
+	set(&inst1.c, "net.anypin.prefix.svc.role", "responder");
+	set(&inst1.c, "net.anypin.prefix.svc.unicast", "198.51.100.11");
+	set(&inst1.c, "net.anypin.prefix.svc6.role", "responder");
+	set(&inst1.c, "net.anypin.prefix.svc6.unicast", "2001:db8:1::11");
+	inst2.c = inst1.c;
+	set(&inst2.c, "net.anypin.prefix.svc.unicast", "198.51.100.27");
+	set(&inst2.c, "net.anypin.prefix.svc6.unicast", "2001:db8:2::27");
+	return 0;
+}
+
+struct pkt {
+	u8 buf[2048];
+	struct ap_pkt p;
+	struct ap_verdict v;
+};
+
+static void build(struct pkt *k, const char *src, const char *dst, u16 sport, u16 dport,
+		  u8 flags, u32 seq, u32 ack, u32 paylen)
+{
+	struct pg_tcp t;
+	u32 len;
+
+	pg_tcp_init(&t, src, dst, sport, dport, flags);
+	t.seq = seq;
+	t.ack = ack;
+	t.paylen = paylen;
+	if (flags & AP_TCP_SYN) {
+		static const u8 mss[] = { 2, 4, 0x05, 0xb4 };
+
+		pg_tcp_add_opt(&t, mss, sizeof(mss));
+	}
+	len = pg_build_tcp(k->buf, &t, NULL);
+	assert_int_equal(ap_parse(&k->p, k->buf, len, len), AP_OK);
+}
+
+/* Runs one hook of @h and checks that what leaves it is a sound packet. */
+static void hook(struct host *h, struct pkt *k, enum ap_hook hk)
+{
+	u32 before = k->p.len;
+
+	ap_process(&h->c, &ops, &h->t, &k->p, hk, AP_CSUM_FULL, 100, &k->v);
+	assert_int_equal(h->t.locked, 0);
+	assert_int_equal(pg_verify(k->buf, k->p.len), 0);
+	assert_int_equal(k->p.len, before + (k->v.grew ? AP_OPT_LEN : 0));
+	/* What we changed must still parse the same way. */
+	assert_int_equal(ap_parse(&k->p, k->buf, k->p.len, k->p.len), AP_OK);
+}
+
+static void expect_addrs(const struct pkt *k, const char *src, const char *dst)
+{
+	struct ap_addr s, d, ws, wd;
+
+	pg_addr(&ws, src);
+	pg_addr(&wd, dst);
+	ap_pkt_saddr(&k->p, &s);
+	ap_pkt_daddr(&k->p, &d);
+	assert_true(ap_addr_eq(&s, &ws));
+	assert_true(ap_addr_eq(&d, &wd));
+}
+
+static bool has_cap(const struct pkt *k, u16 exid)
+{
+	struct ap_opts o;
+
+	assert_int_equal(ap_tcp_opts(&k->p, exid, &o), AP_OK);
+	return o.cap;
+}
+
+static u8 prefix_of(const struct net *n)
+{
+	return n == &net4 ? 0 : 1;
+}
+
+/* Client SYN -> inst1 -> SYN-ACK from U1 -> client bound; returns nothing. */
+static void handshake(const struct net *n)
+{
+	struct pkt k;
+
+	build(&k, n->c, n->a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_true(k.v.grew);
+	assert_false(k.v.reroute);
+	assert_true(has_cap(&k, AP_EXID_DEFAULT));
+	expect_addrs(&k, n->c, n->a);
+
+	hook(&inst1, &k, AP_HOOK_IN);
+	assert_false(k.v.drop);
+	expect_addrs(&k, n->c, n->a);
+
+	/* inst1's stack answers from A; it leaves from U1, option echoed. */
+	build(&k, n->a, n->c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001, 0);
+	hook(&inst1, &k, AP_HOOK_POST);
+	expect_addrs(&k, n->u1, n->c);
+	assert_true(has_cap(&k, AP_EXID_DEFAULT));
+
+	hook(&client, &k, AP_HOOK_IN);
+	expect_addrs(&k, n->a, n->c);
+	assert_false(k.v.drop);
+	assert_int_equal(client.t.stats[prefix_of(n)][AP_STAT_BOUND], 1);
+}
+
+static void connection(const struct net *n)
+{
+	struct pkt k;
+	u8 pi = prefix_of(n);
+
+	handshake(n);
+
+	/* Data to A goes to U1 and arrives at inst1's socket on A. */
+	build(&k, n->c, n->a, 40000, 80, AP_TCP_ACK | AP_TCP_PSH, 1001, 5001, 333);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_true(k.v.reroute);
+	expect_addrs(&k, n->c, n->u1);
+	hook(&inst1, &k, AP_HOOK_IN);
+	expect_addrs(&k, n->c, n->a);
+
+	build(&k, n->a, n->c, 80, 40000, AP_TCP_ACK, 5001, 1334, 1201);
+	hook(&inst1, &k, AP_HOOK_POST);
+	expect_addrs(&k, n->u1, n->c);
+	hook(&client, &k, AP_HOOK_IN);
+	expect_addrs(&k, n->a, n->c);
+
+	/* A router on the way to U1 has a smaller MTU. */
+	{
+		struct pkt big, e;
+		struct pg_icmp ic;
+		u32 len;
+
+		build(&big, n->c, n->a, 40000, 80, AP_TCP_ACK, 1334, 6202, 1400);
+		hook(&client, &big, AP_HOOK_OUT);
+		pg_icmp_init(&ic, n->router, n->c, n == &net4 ? 3 : 2, n == &net4 ? 4 : 0);
+		ic.rest = 1280;
+		len = pg_build_icmp(e.buf, &ic, big.buf, n == &net4 ? 28 + 20 : 1232, NULL);
+		assert_int_equal(ap_parse(&e.p, e.buf, len, len), AP_OK);
+		hook(&client, &e, AP_HOOK_IN);
+		assert_int_equal(client.t.stats[pi][AP_STAT_ICMP], 1);
+		{
+			struct ap_addr in, wa;
+
+			ap_pkt_in_daddr(&e.p, &in);
+			pg_addr(&wa, n->a);
+			assert_true(ap_addr_eq(&in, &wa));
+		}
+	}
+
+	/* Closing: both ends' FIN still travel the pinned path. */
+	build(&k, n->c, n->a, 40000, 80, AP_TCP_ACK | AP_TCP_FIN, 1334, 6202, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	expect_addrs(&k, n->c, n->u1);
+	hook(&inst1, &k, AP_HOOK_IN);
+	expect_addrs(&k, n->c, n->a);
+	assert_int_equal(inst1.t.f[0].state, AP_CLOSING);
+
+	build(&k, n->a, n->c, 80, 40000, AP_TCP_ACK | AP_TCP_FIN, 6202, 1335, 0);
+	hook(&inst1, &k, AP_HOOK_POST);
+	expect_addrs(&k, n->u1, n->c);
+	hook(&client, &k, AP_HOOK_IN);
+	expect_addrs(&k, n->a, n->c);
+
+	assert_int_equal(client.t.stats[pi][AP_STAT_SYN], 1);
+	assert_int_equal(client.t.stats[pi][AP_STAT_OPT_ADDED], 1);
+	assert_int_equal(inst1.t.stats[pi][AP_STAT_RESP_SYN], 1);
+	assert_int_equal(inst1.t.stats[pi][AP_STAT_OPT_ADDED], 1);
+}
+
+static void test_connection_v4(void **state)
+{
+	(void)state;
+	connection(&net4);
+}
+
+static void test_connection_v6(void **state)
+{
+	(void)state;
+	connection(&net6);
+}
+
+/* The SYN is retried and the route flips: both instances answer. */
+static void test_second_responder_reset(void **state)
+{
+	const struct net *n = &net4;
+	struct pkt k, rst;
+	u32 len;
+
+	(void)state;
+	build(&k, n->c, n->a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	hook(&inst1, &k, AP_HOOK_IN);
+	build(&k, n->c, n->a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_true(k.v.grew);
+	expect_addrs(&k, n->c, n->a);
+	hook(&inst2, &k, AP_HOOK_IN);
+
+	build(&k, n->a, n->c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001, 0);
+	hook(&inst1, &k, AP_HOOK_POST);
+	hook(&client, &k, AP_HOOK_IN);
+	expect_addrs(&k, n->a, n->c);
+	assert_int_equal(client.t.stats[0][AP_STAT_BOUND], 1);
+
+	build(&k, n->a, n->c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 9000, 1001, 0);
+	hook(&inst2, &k, AP_HOOK_POST);
+	expect_addrs(&k, n->u2, n->c);
+
+	hook(&client, &k, AP_HOOK_IN);
+	assert_true(k.v.drop);
+	assert_int_equal(client.t.stats[0][AP_STAT_DUP_RESET], 1);
+	len = k.v.rst_len;
+	assert_true(len == 40);
+	memcpy(rst.buf, k.v.rst, len);
+	assert_int_equal(ap_parse(&rst.p, rst.buf, len, len), AP_OK);
+	assert_int_equal(pg_verify(rst.buf, len), 0);
+	expect_addrs(&rst, n->c, n->u2);
+	assert_int_equal(rst.p.tcp_flags, AP_TCP_RST);
+	assert_int_equal(rst.p.seq, 1001);
+	assert_int_equal(ntohs(rst.p.sport), 40000);
+	assert_int_equal(ntohs(rst.p.dport), 80);
+
+	/* The RST reaches inst2 at U2 and is handed to its socket on A. */
+	hook(&inst2, &rst, AP_HOOK_IN);
+	expect_addrs(&rst, n->c, n->a);
+}
+
+/* Without anypin on the client: the instance answers as ever, from A. */
+static void test_legacy_client(void **state)
+{
+	struct pkt k;
+
+	(void)state;
+	build(&k, net4.c, net4.a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&legacy, &k, AP_HOOK_OUT);
+	assert_false(k.v.grew);
+	hook(&inst1, &k, AP_HOOK_IN);
+	assert_int_equal(inst1.t.stats[0][AP_STAT_RESP_LEGACY], 1);
+	build(&k, net4.a, net4.c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001, 0);
+	hook(&inst1, &k, AP_HOOK_POST);
+	expect_addrs(&k, net4.a, net4.c);
+	assert_false(has_cap(&k, AP_EXID_DEFAULT));
+}
+
+/* A server without the responder role answers from A: the flow is plain. */
+static void test_legacy_server(void **state)
+{
+	struct pkt k;
+
+	(void)state;
+	build(&k, net6.c, net6.a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	hook(&legacy, &k, AP_HOOK_IN);
+	build(&k, net6.a, net6.c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001, 0);
+	hook(&legacy, &k, AP_HOOK_POST);
+	hook(&client, &k, AP_HOOK_IN);
+	expect_addrs(&k, net6.a, net6.c);
+	assert_int_equal(client.t.stats[1][AP_STAT_PLAIN], 1);
+	assert_false(client.t.used[0]);
+
+	/* Later packets of the connection are not touched. */
+	build(&k, net6.c, net6.a, 40000, 80, AP_TCP_ACK, 1001, 5001, 10);
+	hook(&client, &k, AP_HOOK_OUT);
+	expect_addrs(&k, net6.c, net6.a);
+	assert_false(k.v.reroute);
+}
+
+static void test_forged_synacks(void **state)
+{
+	struct pkt k;
+
+	(void)state;
+	build(&k, net4.c, net4.a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+
+	/* Wrong ACK: left alone for the stack to refuse. */
+	build(&k, net4.u1, net4.c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 4242, 0);
+	hook(&client, &k, AP_HOOK_IN);
+	expect_addrs(&k, net4.u1, net4.c);
+	assert_int_equal(client.t.stats[0][AP_STAT_REJ_ACK], 1);
+
+	/* Outside the responders allowlist. */
+	build(&k, "203.0.113.66", net4.c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001, 0);
+	hook(&client, &k, AP_HOOK_IN);
+	expect_addrs(&k, "203.0.113.66", net4.c);
+	assert_int_equal(client.t.stats[0][AP_STAT_REJ_RESPONDERS], 1);
+
+	/* The real one still binds. */
+	build(&k, net4.u1, net4.c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001, 0);
+	hook(&client, &k, AP_HOOK_IN);
+	expect_addrs(&k, net4.a, net4.c);
+	assert_int_equal(client.t.stats[0][AP_STAT_BOUND], 1);
+}
+
+/* Our SYN-ACK was lost after binding: the retried SYN goes to U1 itself. */
+static void test_retried_syn_to_unicast(void **state)
+{
+	struct pkt k;
+
+	(void)state;
+	handshake(&net4);
+	build(&k, net4.c, net4.a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_true(k.v.reroute);
+	expect_addrs(&k, net4.c, net4.u1);
+	hook(&inst1, &k, AP_HOOK_IN);
+	expect_addrs(&k, net4.c, net4.a);
+}
+
+static void test_table_full(void **state)
+{
+	struct pkt k;
+
+	(void)state;
+	client.t.full = true;
+	build(&k, net4.c, net4.a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_false(k.v.grew);
+	assert_false(has_cap(&k, AP_EXID_DEFAULT));
+
+	inst1.t.full = true;
+	build(&k, net4.c, net4.a, 40001, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	hook(&inst1, &k, AP_HOOK_IN);
+	build(&k, net4.a, net4.c, 80, 40001, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001, 0);
+	hook(&inst1, &k, AP_HOOK_POST);
+	expect_addrs(&k, net4.a, net4.c);
+}
+
+/* A GSO/CHECKSUM_PARTIAL packet: only the pseudo-header sum is kept. */
+static void test_partial_checksum(void **state)
+{
+	struct pkt k;
+
+	(void)state;
+	handshake(&net6);
+	build(&k, net6.c, net6.a, 40000, 80, AP_TCP_ACK, 1001, 5001, 1000);
+	pg_set_pseudo(k.buf, k.p.len);
+	ap_process(&client.c, &ops, &client.t, &k.p, AP_HOOK_OUT, AP_CSUM_PSEUDO, 100, &k.v);
+	expect_addrs(&k, net6.c, net6.u1);
+	assert_int_equal(ap_get16(k.buf + k.p.tcp_off + 16), pg_tcp_pseudo(k.buf, k.p.len));
+}
+
+/* A port outside the prefix's ports, and a disabled prefix: untouched. */
+static void test_not_ours(void **state)
+{
+	struct pkt k;
+
+	(void)state;
+	set(&client.c, "net.anypin.prefix.svc.ports", "443,8000-8100");
+	build(&k, net4.c, net4.a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_false(k.v.grew);
+	build(&k, net4.c, net4.a, 40000, 8080, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_true(k.v.grew);
+
+	set(&client.c, "net.anypin.prefix.svc6.enabled", "0");
+	build(&k, net6.c, net6.a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_false(k.v.grew);
+
+	/* Outgoing ICMP and the POST hook of a client change nothing. */
+	build(&k, net4.c, net4.a, 40000, 8080, AP_TCP_ACK, 1001, 1, 0);
+	hook(&client, &k, AP_HOOK_POST);
+	expect_addrs(&k, net4.c, net4.a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_connection_v4, setup),
+		cmocka_unit_test_setup(test_connection_v6, setup),
+		cmocka_unit_test_setup(test_second_responder_reset, setup),
+		cmocka_unit_test_setup(test_legacy_client, setup),
+		cmocka_unit_test_setup(test_legacy_server, setup),
+		cmocka_unit_test_setup(test_forged_synacks, setup),
+		cmocka_unit_test_setup(test_retried_syn_to_unicast, setup),
+		cmocka_unit_test_setup(test_table_full, setup),
+		cmocka_unit_test_setup(test_partial_checksum, setup),
+		cmocka_unit_test_setup(test_not_ours, setup),
+	};
+
+	return cmocka_run_group_tests_name("process", tests, NULL, NULL);
+}
