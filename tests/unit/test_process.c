@@ -504,6 +504,105 @@ static void test_not_ours(void **state)
 	expect_addrs(&k, net4.c, net4.a);
 }
 
+/* Errors about packets inst1 sent from U1 reach its socket as about A. */
+static void test_responder_icmp(void **state)
+{
+	struct pkt big, e;
+	struct pg_icmp ic;
+	struct ap_addr in, wa;
+	u32 len;
+
+	(void)state;
+	handshake(&net4);
+	build(&big, net4.a, net4.c, 80, 40000, AP_TCP_ACK, 5001, 1001, 1400);
+	hook(&inst1, &big, AP_HOOK_POST);
+	expect_addrs(&big, net4.u1, net4.c);
+	pg_icmp_init(&ic, "198.51.100.1", net4.u1, 3, 4);
+	ic.rest = 1280;
+	len = pg_build_icmp(e.buf, &ic, big.buf, 48, NULL);
+	assert_int_equal(ap_parse(&e.p, e.buf, len, len), AP_OK);
+	hook(&inst1, &e, AP_HOOK_IN);
+	ap_pkt_in_saddr(&e.p, &in);
+	pg_addr(&wa, net4.a);
+	assert_true(ap_addr_eq(&in, &wa));
+	assert_int_equal(inst1.t.stats[0][AP_STAT_ICMP], 1);
+
+	/* An error about a connection nobody tracks is left alone. */
+	pg_icmp_init(&ic, "198.51.100.1", net4.c, 3, 4);
+	build(&big, net4.c, "198.51.100.99", 41000, 22, AP_TCP_ACK, 1, 1, 1400);
+	len = pg_build_icmp(e.buf, &ic, big.buf, 48, NULL);
+	assert_int_equal(ap_parse(&e.p, e.buf, len, len), AP_OK);
+	hook(&client, &e, AP_HOOK_IN);
+	ap_pkt_in_daddr(&e.p, &in);
+	pg_addr(&wa, "198.51.100.99");
+	assert_true(ap_addr_eq(&in, &wa));
+}
+
+/* A SYN whose 40 bytes of options leave no room goes out as it was. */
+static void test_syn_options_full(void **state)
+{
+	u8 nops[40];
+	struct pg_tcp t;
+	struct pkt k;
+	u32 len;
+
+	(void)state;
+	memset(nops, AP_TCPOPT_NOP, sizeof(nops));
+	pg_tcp_init(&t, net4.c, net4.a, 40000, 80, AP_TCP_SYN);
+	t.seq = 1000;
+	pg_tcp_add_opt(&t, nops, sizeof(nops));
+	len = pg_build_tcp(k.buf, &t, NULL);
+	assert_int_equal(ap_parse(&k.p, k.buf, len, len), AP_OK);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_false(k.v.grew);
+	assert_int_equal(client.t.stats[0][AP_STAT_OPT_NOROOM], 1);
+	assert_int_equal(client.t.stats[0][AP_STAT_OPT_ADDED], 0);
+	assert_true(client.t.used[0]);
+}
+
+/* A SYN-ACK with a broken option list is not ours to judge. */
+static void test_synack_bad_options(void **state)
+{
+	static const u8 bad[4] = { 8, 10, 0, 0 };	/* timestamps, length past the end */
+	struct pg_tcp t;
+	struct pkt k;
+	u32 len;
+
+	(void)state;
+	build(&k, net4.c, net4.a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	pg_tcp_init(&t, net4.u1, net4.c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK);
+	t.seq = 5000;
+	t.ack = 1001;
+	pg_tcp_add_opt(&t, bad, sizeof(bad));
+	len = pg_build_tcp(k.buf, &t, NULL);
+	assert_int_equal(ap_parse(&k.p, k.buf, len, len), AP_OK);
+	hook(&client, &k, AP_HOOK_IN);
+	expect_addrs(&k, net4.u1, net4.c);
+	assert_int_equal(client.t.f[0].state, AP_SYN_SENT);
+}
+
+/* The pinned instance repeats its SYN-ACK; A refuses another attempt. */
+static void test_repeats_and_refusals(void **state)
+{
+	struct pkt k;
+
+	(void)state;
+	handshake(&net4);
+	build(&k, net4.u1, net4.c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001, 0);
+	hook(&client, &k, AP_HOOK_IN);
+	expect_addrs(&k, net4.a, net4.c);
+	assert_false(k.v.drop);
+
+	build(&k, net4.c, net4.a, 40001, 80, AP_TCP_SYN, 3000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_true(client.t.used[1]);
+	build(&k, net4.a, net4.c, 80, 40001, AP_TCP_RST | AP_TCP_ACK, 0, 3001, 0);
+	hook(&client, &k, AP_HOOK_IN);
+	assert_false(client.t.used[1]);
+	assert_true(client.t.used[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -517,6 +616,10 @@ int main(void)
 		cmocka_unit_test_setup(test_table_full, setup),
 		cmocka_unit_test_setup(test_partial_checksum, setup),
 		cmocka_unit_test_setup(test_not_ours, setup),
+		cmocka_unit_test_setup(test_responder_icmp, setup),
+		cmocka_unit_test_setup(test_syn_options_full, setup),
+		cmocka_unit_test_setup(test_synack_bad_options, setup),
+		cmocka_unit_test_setup(test_repeats_and_refusals, setup),
 	};
 
 	return cmocka_run_group_tests_name("process", tests, NULL, NULL);
