@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+# shellcheck shell=bash
+#
+# Datapath "none": the baseline without anypin (the "without" half of every
+# scenario).  It is also the template of a datapath file: a datapath is a
+# file tests/lab/datapath/NAME.sh, sourced by a scenario after lab_up and
+# lab_serve, that defines three functions:
+#
+#   datapath_available  return 0 if it can run here; otherwise print the
+#                       reason (e.g. "build/anypind not built") and return 1,
+#                       and the scenario skips it (or FAILs, when it was
+#                       asked for by LAB_DATAPATHS)
+#   datapath_start      configure anypin on the client (client role for
+#                       PREFIX4/PREFIX6, see `lab_anypin_conf client`) and on
+#                       both instances (responder role with U1/U2, see
+#                       `lab_anypin_conf inst1`), and return once it is ready;
+#                       start daemons with `lab_bg NS NAME CMD...` so that
+#                       lab_down stops them even after a failure
+#   datapath_stop       undo datapath_start (lab_down calls it too)
+#
+# Scenarios run their "with NAME" half for every datapath file other than
+# this one (or for those in LAB_DATAPATHS="anypind kmod").
+
+datapath_available() {
+	return 0
+}
+
+datapath_start() {
+	:
+}
+
+datapath_stop() {
+	:
+}

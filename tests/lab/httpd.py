@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+"""HTTP server of the anypin lab instances (python3 standard library only).
+
+Serves the files of DIRECTORY on [::]:PORT (IPv4 too, dual-stack), like
+`python3 -m http.server`, plus:
+
+  ?rate=BYTES_PER_SECOND   paces the response body on the server side, so
+                           the TCP connection carries packets (and ACKs)
+                           all along; client-side curl --limit-rate reads in
+                           bursts and leaves the connection idle in between
+  X-Lab-Instance: NAME     response header naming the instance (also in the
+                           file /whoami)
+"""
+
+import argparse
+import http.server
+import socket
+import sys
+import time
+import urllib.parse
+
+CHUNK = 16 * 1024
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    instance = "?"
+
+    def end_headers(self):
+        self.send_header("X-Lab-Instance", self.instance)
+        super().end_headers()
+
+    def copyfile(self, source, outputfile):
+        query = urllib.parse.urlsplit(self.path).query
+        rate = urllib.parse.parse_qs(query).get("rate", ["0"])[0]
+        try:
+            rate = int(rate)
+        except ValueError:
+            rate = 0
+        if rate <= 0:
+            super().copyfile(source, outputfile)
+            return
+        start = time.monotonic()
+        sent = 0
+        while True:
+            buf = source.read(CHUNK)
+            if not buf:
+                break
+            outputfile.write(buf)
+            sent += len(buf)
+            ahead = start + sent / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+
+
+class Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+    daemon_threads = True
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+    def handle_error(self, request, client_address):
+        # A reset in the middle of a response is what the lab provokes.
+        err = sys.exc_info()[1]
+        print(f"{client_address[0]} {type(err).__name__}: {err}",
+              file=sys.stderr, flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=8080)
+    ap.add_argument("--bind", default="::")
+    ap.add_argument("--name", default="?")
+    ap.add_argument("directory")
+    args = ap.parse_args()
+
+    Handler.instance = args.name
+
+    def handler(*a, **kw):
+        return Handler(*a, directory=args.directory, **kw)
+
+    with Server((args.bind, args.port), handler) as srv:
+        print(f"serving {args.directory} on [{args.bind}]:{args.port}",
+              file=sys.stderr, flush=True)
+        srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
