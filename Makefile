@@ -14,7 +14,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 UNIT_LIB := $(wildcard tests/unit/lib/*.c)
 HDRS := $(wildcard include/anypin/*.h userspace/*.h tests/unit/lib/*.h)
 
-.PHONY: all userspace deps unit lab check coverage kmod clean
+.PHONY: all userspace deps unit lab check coverage demo kmod clean
 all: userspace kmod
 
 userspace: $(B)/libanypin-core.a $(UNIT_BINS)
@@ -46,6 +46,12 @@ check: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) lab
+
+# README's first command: the lab story, a download from the anycast
+# address while routing flips between the instances.
+demo: deps
+	$(MAKE) all
+	tests/lab/run route_flap
 
 # Line coverage of the shared core, from the unit tests alone.
 coverage: deps
