@@ -35,7 +35,7 @@ deps:
 	@tests/deps
 
 unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do $$t; done
+	@tests/unit/run $(UNIT_BINS)
 
 lab: userspace
 	tests/lab/run
