@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+# Shared by tests/vm/{deps,run,check}: where things are, which kernel a
+# name like "6.1" or "6.12" means.
+
+VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$VM_DIR/../.." && pwd)
+VM_BUILD=${ANYPIN_VM_BUILD:-$REPO/build/vm}
+VM_KERNELS_DEFAULT=(6.1 6.12)
+
+vm_die() { echo "vm: $*" >&2; exit 125; }
+vm_log() { echo "vm: $*" >&2; }
+
+# Meta-package whose dependency names the kernel of a series:
+# "6.1" is what linux-headers-amd64 points to on bookworm, any other "X.Y"
+# is the linux-headers-X.Y-amd64 meta-package (6.12 on bookworm-security).
+vm_meta_for() {
+	case $1 in
+	6.1 | default) echo linux-headers-amd64 ;;
+	*) echo "linux-headers-$1-amd64" ;;
+	esac
+}
+
+# Prints the kernel release (e.g. 6.12.117+deb12-amd64) for 6.1, 6.12 or a
+# full release. The installed meta-package wins over apt's candidate, so an
+# `apt-get update` alone never switches the harness to another kernel.
+vm_resolve_kernel() {
+	local arg=$1 meta dep
+	if ! [[ $arg =~ ^[0-9]+\.[0-9]+$ || $arg == default ]]; then
+		echo "$arg"
+		return
+	fi
+	meta=$(vm_meta_for "$arg")
+	if dpkg-query -W -f='${Status}' "$meta" 2>/dev/null | grep -q 'ok installed'; then
+		dep=$(dpkg-query -W -f='${Depends}' "$meta")
+	else
+		dep=$(apt-cache depends --important "$meta" 2>/dev/null |
+			sed -n 's/^ *Depends: //p' | head -n1)
+	fi
+	dep=$(printf '%s\n' "$dep" | tr ',|' '\n\n' | sed -n 's/^ *linux-headers-\([^ ]*\).*/\1/p' | head -n1)
+	[ -n "$dep" ] || return 1
+	case $arg in
+	default) ;;
+	*) [[ $dep == "$arg".* ]] || { vm_log "$meta points to $dep, not a $arg kernel"; return 1; } ;;
+	esac
+	echo "$dep"
+}
