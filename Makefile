@@ -14,10 +14,10 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 UNIT_LIB := $(wildcard tests/unit/lib/*.c)
 HDRS := $(wildcard include/anypin/*.h userspace/*.h tests/unit/lib/*.h)
 
-.PHONY: all userspace deps unit lab check coverage demo kmod clean
+.PHONY: all userspace deps unit lab check coverage demo kmod clean bench
 all: userspace kmod
 
-userspace: $(B)/libanypin-core.a $(UNIT_BINS)
+userspace: $(B)/libanypin-core.a $(UNIT_BINS) $(B)/anypind
 
 $(B)/core/%.o: include/anypin/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -30,6 +30,17 @@ $(B)/libanypin-core.a: $(CORE_OBJS)
 $(B)/tests/%: tests/unit/%.c $(UNIT_LIB) $(B)/libanypin-core.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(AP_CFLAGS) -Itests/unit/lib $(CFLAGS) -o $@ $< $(UNIT_LIB) $(B)/libanypin-core.a -lcmocka
+
+# anypind: userspace/*.c around the core, over NFQUEUE.
+ANYPIND_OBJS := $(patsubst userspace/%.c,$(B)/userspace/%.o,$(wildcard userspace/*.c))
+NFQ_PKGS := libnetfilter_queue libmnl
+
+$(B)/userspace/%.o: userspace/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(AP_CFLAGS) $(shell pkg-config --cflags $(NFQ_PKGS)) $(CFLAGS) -c -o $@ $<
+
+$(B)/anypind: $(ANYPIND_OBJS) $(B)/libanypin-core.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(NFQ_PKGS))
 
 deps:
 	@tests/deps
@@ -58,6 +69,19 @@ coverage: deps
 	$(MAKE) B=$(B)/cov CFLAGS="-O0 -g --coverage" unit
 	gcovr -r . --filter 'include/anypin/' --object-directory $(B)/cov \
 		--fail-under-line 90 --print-summary
+
+# Ratios with and without anypind on the lab path; never part of check.
+bench: deps
+	$(MAKE) userspace $(B)/bench/connrate $(B)/bench/table
+	tests/bench/run
+
+$(B)/bench/connrate: tests/bench/connrate.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -Wall -Wextra -Werror $(CFLAGS) -o $@ $<
+
+$(B)/bench/table: tests/bench/table.c $(B)/userspace/table.o $(B)/libanypin-core.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(AP_CFLAGS) $(CFLAGS) -o $@ $< $(B)/userspace/table.o $(B)/libanypin-core.a
 
 kmod:
 	$(MAKE) -C kmod

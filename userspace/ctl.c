@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The control socket (docs/anypind.md): a UNIX stream socket; a client
+ * sends one line, "flows", "stats" or "status", and reads the answer until
+ * the server closes. "flows" and "stats" are the content of the module's
+ * /proc/net/anypin/flows and /proc/net/anypin/stats, in the same core
+ * formats, so anypinctl reads either datapath alike.
+ *
+ * Answers are built whole when the request arrives (a snapshot) and
+ * written as the client reads, without blocking the packets.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "anypind.h"
+
+#define MAX_CLIENTS	16
+#define REQ_MAX		64
+#define CLIENT_SECS	5
+
+struct client {
+	int fd;
+	u32 since;
+	size_t inlen;
+	char in[REQ_MAX + 1];
+	char *out;
+	size_t outlen, outoff;
+};
+
+static int lfd = -1;
+static char *lpath;
+static struct client cl[MAX_CLIENTS];
+static int ncl;
+/* Which client each polled fd after the listener belongs to. */
+static int polled[MAX_CLIENTS];
+
+int ctl_open(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "%s: socket path too long", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	/* A socket someone answers on belongs to a running anypind. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		snprintf(err, errlen, "%s: another anypind is running there (see -s)", path);
+		return -1;
+	}
+	close(fd);
+	/* A stale socket of ours may go; anything else is not ours to remove. */
+	if (!lstat(path, &st) && !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s: exists and is not a socket", path);
+		return -1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT)
+		goto fail;
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, 0660) < 0 || listen(lfd, 16) < 0)
+		goto fail;
+	lpath = strdup(path);
+	return 0;
+fail:
+	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (lfd >= 0)
+		close(lfd);
+	lfd = -1;
+	return -1;
+}
+
+int ctl_pollfds(struct pollfd *pfd, int max)
+{
+	int i, n = 0;
+
+	if (lfd < 0 || max < 1)
+		return 0;
+	pfd[n].fd = lfd;
+	pfd[n++].events = ncl < MAX_CLIENTS ? POLLIN : 0;
+	for (i = 0; i < ncl && n < max; i++) {
+		pfd[n].fd = cl[i].fd;
+		pfd[n].events = cl[i].out ? POLLOUT : POLLIN;
+		polled[n - 1] = i;
+		n++;
+	}
+	return n;
+}
+
+struct stats_walk {
+	u64 flows[AP_MAX_PREFIXES + 1];
+};
+
+static void count_flow(const struct ap_flow *f, void *arg)
+{
+	struct stats_walk *w = arg;
+
+	w->flows[f->prefix < AP_MAX_PREFIXES ? f->prefix : AP_MAX_PREFIXES]++;
+}
+
+static void answer_stats(const struct ctl_info *ci, FILE *f)
+{
+	const struct table_stats *st = table_stats(ci->table);
+	struct stats_walk w;
+	u64 v[AP_STAT_MAX], total[AP_STAT_MAX];
+	char row[1024];
+	int i, j;
+
+	memset(&w, 0, sizeof(w));
+	memset(total, 0, sizeof(total));
+	table_walk(ci->table, count_flow, &w);
+	ap_stats_header(row, sizeof(row));
+	fputs(row, f);
+	for (i = 0; i <= AP_MAX_PREFIXES; i++) {
+		memcpy(v, st->v[i], sizeof(v));
+		v[AP_STAT_FLOWS] = w.flows[i];
+		for (j = 0; j < AP_STAT_MAX; j++)
+			total[j] += v[j];
+		if (i < ci->conf->nprefixes) {
+			ap_stats_row(ci->conf->prefixes[i].name, v, row, sizeof(row));
+			fputs(row, f);
+		}
+	}
+	/* Every entry, those of prefixes removed since included. */
+	total[AP_STAT_FLOWS] = table_count(ci->table);
+	ap_stats_row("total", total, row, sizeof(row));
+	fputs(row, f);
+}
+
+struct flows_walk {
+	const struct ap_conf *c;
+	u32 now;
+	FILE *f;
+};
+
+static void print_flow(const struct ap_flow *fl, void *arg)
+{
+	struct flows_walk *w = arg;
+	char line[256];
+
+	if (ap_flow_expired(fl, w->c, w->now))
+		return;
+	ap_flow_format(fl, w->c, w->now, line, sizeof(line));
+	fputs(line, w->f);
+}
+
+static void answer_status(const struct ctl_info *ci, FILE *f)
+{
+	u32 now = now_sec();
+	char line[256];
+	FILE *q;
+
+	fprintf(f, "version %s\n", ANYPIND_VERSION);
+	fprintf(f, "pid %ld\n", (long)getpid());
+	fprintf(f, "config %s\n", ci->conf_path);
+	fprintf(f, "prefixes %u\n", ci->conf->nprefixes);
+	fprintf(f, "queue %u\n", ci->queue);
+	fprintf(f, "rules %s\n", ci->rules ? "installed" : "operator");
+	fprintf(f, "uptime %u\n", now - ci->started);
+	fprintf(f, "flows %u\n", table_count(ci->table));
+	fprintf(f, "max_flows %u\n", ci->conf->max_flows);
+	fprintf(f, "packets %llu\n", (unsigned long long)qstats.packets);
+	fprintf(f, "changed %llu\n", (unsigned long long)qstats.changed);
+	fprintf(f, "dropped %llu\n", (unsigned long long)qstats.dropped);
+	fprintf(f, "unparsed %llu\n", (unsigned long long)qstats.unparsed);
+	fprintf(f, "truncated %llu\n", (unsigned long long)qstats.truncated);
+	fprintf(f, "rst_sent %llu\n", (unsigned long long)qstats.rst_sent);
+	fprintf(f, "rst_errors %llu\n", (unsigned long long)qstats.rst_errors);
+	fprintf(f, "verdict_errors %llu\n", (unsigned long long)qstats.verdict_errors);
+	fprintf(f, "ipset_errors %llu\n", (unsigned long long)ipset_errors);
+	fprintf(f, "reloads %llu\n", (unsigned long long)ci->reloads);
+	fprintf(f, "reload_errors %llu\n", (unsigned long long)ci->reload_errors);
+	/* The kernel's view of our queue: fail-open passes and drops. */
+	q = fopen("/proc/net/netfilter/nfnetlink_queue", "re");
+	while (q && fgets(line, sizeof(line), q)) {
+		unsigned int num, portid, total, mode, range, dropped, udropped, seq;
+
+		if (sscanf(line, "%u %u %u %u %u %u %u %u", &num, &portid, &total, &mode,
+			   &range, &dropped, &udropped, &seq) == 8 && num == ci->queue) {
+			fprintf(f, "queue_waiting %u\n", total);
+			fprintf(f, "queue_dropped %u\n", dropped);
+			fprintf(f, "queue_user_dropped %u\n", udropped);
+		}
+	}
+	if (q)
+		fclose(q);
+}
+
+static void answer(struct client *c, const struct ctl_info *ci)
+{
+	struct flows_walk w;
+	char *req = c->in;
+	size_t n;
+	FILE *f;
+
+	n = strcspn(req, "\r\n");
+	req[n] = 0;
+	f = open_memstream(&c->out, &c->outlen);
+	if (!f) {
+		c->out = NULL;
+		return;
+	}
+	if (!strcmp(req, "flows")) {
+		w.c = ci->conf;
+		w.now = now_sec();
+		w.f = f;
+		fputs(AP_FLOW_HEADER, f);
+		table_walk(ci->table, print_flow, &w);
+	} else if (!strcmp(req, "stats")) {
+		answer_stats(ci, f);
+	} else if (!strcmp(req, "status")) {
+		answer_status(ci, f);
+	} else {
+		fprintf(f, "error: unknown request '%.32s' (flows, stats or status)\n", req);
+	}
+	fclose(f);
+	c->outoff = 0;
+}
+
+static void drop_client(int i)
+{
+	close(cl[i].fd);
+	free(cl[i].out);
+	cl[i] = cl[--ncl];
+}
+
+static void accept_clients(void)
+{
+	int fd;
+
+	while (ncl < MAX_CLIENTS &&
+	       (fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		memset(&cl[ncl], 0, sizeof(cl[ncl]));
+		cl[ncl].fd = fd;
+		cl[ncl].since = now_sec();
+		ncl++;
+	}
+}
+
+/* False when the client is done with. */
+static bool serve(struct client *c, short ev, const struct ctl_info *ci)
+{
+	ssize_t r;
+
+	if (!c->out && (ev & (POLLIN | POLLHUP | POLLERR))) {
+		r = read(c->fd, c->in + c->inlen, REQ_MAX - c->inlen);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return true;
+		if (r > 0)
+			c->inlen += r;
+		c->in[c->inlen] = 0;
+		/* A whole line, or all the client will send. */
+		if (r > 0 && !memchr(c->in, '\n', c->inlen) && c->inlen < REQ_MAX)
+			return true;
+		if (r < 0 || (r == 0 && !c->inlen))
+			return false;
+		answer(c, ci);
+		if (!c->out)
+			return false;
+	}
+	if (c->out && c->outoff < c->outlen) {
+		r = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return true;
+		if (r < 0)
+			return false;
+		c->outoff += r;
+	}
+	return !(c->out && c->outoff >= c->outlen);
+}
+
+void ctl_run(struct pollfd *pfd, int n, struct ctl_info *ci)
+{
+	bool keep[MAX_CLIENTS];
+	u32 now = now_sec();
+	int i, k;
+
+	if (lfd < 0)
+		return;
+	for (i = 0; i < ncl; i++)
+		keep[i] = now - cl[i].since <= CLIENT_SECS;
+	for (k = 1; k < n; k++)
+		if (pfd[k].revents && keep[polled[k - 1]])
+			keep[polled[k - 1]] = serve(&cl[polled[k - 1]], pfd[k].revents, ci);
+	for (i = ncl - 1; i >= 0; i--)
+		if (!keep[i])
+			drop_client(i);
+	if (n > 0 && (pfd[0].revents & POLLIN))
+		accept_clients();
+}
+
+void ctl_close(void)
+{
+	while (ncl)
+		drop_client(ncl - 1);
+	if (lfd >= 0)
+		close(lfd);
+	lfd = -1;
+	if (lpath)
+		unlink(lpath);
+	free(lpath);
+	lpath = NULL;
+}

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The flow table: a hash table keyed on the whole struct ap_key (memcmp:
+ * the core zeroes keys, padding included), several entries per key
+ * (ap_flow_match() picks one), bounded by max_flows. The hash leaves out
+ * the service port, so every entry of one endpoint {role, address, port}
+ * shares a chain: that is how we know when the endpoint leaves the kernel
+ * set (ipset.c) that lets its packets reach us.
+ *
+ * Entries sit on one list per eviction class (ap_flow_evict_rank()),
+ * least recently active first: eviction takes the head of the lowest
+ * class, and the expiry sweep walks each head until a live entry.
+ *
+ * anypind is single-threaded, so the "locked until release" contract of
+ * struct ap_table_ops holds trivially.
+ */
+#include <stdlib.h>
+#include <sys/random.h>
+#include "anypind.h"
+
+#define NRANKS		4
+#define MIN_BUCKETS	256
+/* Evictions one new entry may cause (max_flows lowered under load). */
+#define EVICT_MAX	4
+
+struct ent {
+	struct ap_flow f;
+	struct ent *hnext;		/* hash chain */
+	struct ent *prev, *next;	/* class list */
+	u32 hash;
+	u32 seen;			/* f.last when last put on its list */
+	u8 rank;
+};
+
+struct table {
+	struct ent **b;
+	u32 mask;
+	u32 count;
+	u64 seed;
+	u32 now;
+	const struct ap_conf *c;
+	struct ent lists[NRANKS];	/* sentinels */
+	struct table_stats st;
+};
+
+static struct ent *to_ent(struct ap_flow *f)
+{
+	return (struct ent *)f;
+}
+
+static u32 endpoint_hash(const struct table *t, const struct ap_key *k)
+{
+	u64 h = t->seed;
+	u32 w[4];
+	int i;
+
+	memcpy(w, k->addr.b, sizeof(w));
+	for (i = 0; i < 4; i++) {
+		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	h = (h ^ ((u32)k->port | (u32)k->addr.family << 16 | (u32)k->role << 24)) *
+	    0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 32;
+	return (u32)h;
+}
+
+static bool same_endpoint(const struct ap_key *a, const struct ap_key *b)
+{
+	return a->role == b->role && a->port == b->port && ap_addr_eq(&a->addr, &b->addr);
+}
+
+static void list_del(struct ent *e)
+{
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+}
+
+static void list_add_tail(struct table *t, struct ent *e, int rank)
+{
+	struct ent *h = &t->lists[rank];
+
+	e->prev = h->prev;
+	e->next = h;
+	h->prev->next = e;
+	h->prev = e;
+	e->rank = rank;
+	e->seen = e->f.last;
+}
+
+static void count(struct table *t, u8 prefix, u8 stat)
+{
+	if (stat >= AP_STAT_MAX)
+		return;
+	if (!t->c || prefix >= t->c->nprefixes)
+		prefix = AP_MAX_PREFIXES;
+	t->st.v[prefix][stat]++;
+}
+
+struct table *table_new(const struct ap_conf *c)
+{
+	struct table *t = calloc(1, sizeof(*t));
+	int i;
+
+	if (!t)
+		return NULL;
+	t->b = calloc(MIN_BUCKETS, sizeof(*t->b));
+	if (!t->b) {
+		free(t);
+		return NULL;
+	}
+	t->mask = MIN_BUCKETS - 1;
+	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
+		t->seed = (u64)(uintptr_t)t ^ 0x5bd1e995;
+	for (i = 0; i < NRANKS; i++)
+		t->lists[i].prev = t->lists[i].next = &t->lists[i];
+	t->c = c;
+	return t;
+}
+
+/* Doubles the buckets when the chains get long; keeps going if it can't. */
+static void grow(struct table *t)
+{
+	u32 n = (t->mask + 1) * 2, i;
+	struct ent **b, *e, *next;
+
+	if (n > (1u << 24))
+		return;
+	b = calloc(n, sizeof(*b));
+	if (!b)
+		return;
+	for (i = 0; i <= t->mask; i++) {
+		for (e = t->b[i]; e; e = next) {
+			next = e->hnext;
+			e->hnext = b[e->hash & (n - 1)];
+			b[e->hash & (n - 1)] = e;
+		}
+	}
+	free(t->b);
+	t->b = b;
+	t->mask = n - 1;
+}
+
+/* Unlinks and frees @e; the endpoint leaves the set with its last entry. */
+static void kill(struct table *t, struct ent *e)
+{
+	struct ent **pp, *o;
+	bool last = true;
+
+	for (pp = &t->b[e->hash & t->mask]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == e) {
+			*pp = e->hnext;
+			break;
+		}
+	}
+	for (o = t->b[e->hash & t->mask]; o; o = o->hnext) {
+		if (same_endpoint(&o->f.key, &e->f.key)) {
+			last = false;
+			break;
+		}
+	}
+	if (last)
+		ipset_op(false, e->f.key.role, &e->f.key.addr, e->f.key.port);
+	list_del(e);
+	t->count--;
+	free(e);
+}
+
+static struct ap_flow *t_find(void *tp, const struct ap_key *k, const struct ap_pkt *p,
+			      enum ap_find how)
+{
+	struct table *t = tp;
+	u32 h = endpoint_hash(t, k);
+	struct ent *e, *next, *best = NULL;
+	int score, best_score = 0;
+
+	for (e = t->b[h & t->mask]; e; e = next) {
+		next = e->hnext;
+		if (e->hash != h || memcmp(&e->f.key, k, sizeof(*k)))
+			continue;
+		if (ap_flow_expired(&e->f, t->c, t->now)) {
+			count(t, e->f.prefix, AP_STAT_EXPIRED);
+			kill(t, e);
+			continue;
+		}
+		score = ap_flow_match(&e->f, p, how);
+		if (score > best_score) {
+			best = e;
+			best_score = score;
+		}
+	}
+	return best ? &best->f : NULL;
+}
+
+/*
+ * Room for one more: a new entry may push out half-open and closing
+ * entries, and a responder's also other responder entries (a flood of
+ * capable SYNs churns its own), never a bound client flow. The same
+ * policy as the module's.
+ */
+static bool reserve(struct table *t, u8 role)
+{
+	int maxrank = role == AP_ROLE_RESPONDER ? 2 : 1;
+	struct ent *v;
+	int n = 0, r;
+
+	while (t->count >= t->c->max_flows) {
+		if (n++ == EVICT_MAX)
+			return false;
+		v = NULL;
+		for (r = 0; r <= maxrank && !v; r++)
+			if (t->lists[r].next != &t->lists[r])
+				v = t->lists[r].next;
+		if (!v)
+			return false;
+		count(t, v->f.prefix, AP_STAT_EVICTED);
+		kill(t, v);
+	}
+	return true;
+}
+
+static struct ap_flow *t_create(void *tp, const struct ap_key *k)
+{
+	struct table *t = tp;
+	struct ent *e, *o;
+	bool first = true;
+
+	if (!reserve(t, k->role))
+		return NULL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->f.key = *k;
+	e->f.last = t->now;
+	e->f.prefix = AP_MAX_PREFIXES;
+	e->hash = endpoint_hash(t, k);
+	for (o = t->b[e->hash & t->mask]; o; o = o->hnext) {
+		if (same_endpoint(&o->f.key, k)) {
+			first = false;
+			break;
+		}
+	}
+	if (first)
+		ipset_op(true, k->role, &k->addr, k->port);
+	e->hnext = t->b[e->hash & t->mask];
+	t->b[e->hash & t->mask] = e;
+	list_add_tail(t, e, ap_flow_evict_rank(&e->f));
+	if (++t->count > t->mask + 1)
+		grow(t);
+	return &e->f;
+}
+
+static void t_release(void *tp, struct ap_flow *f, u8 old_state)
+{
+	struct table *t = tp;
+	struct ent *e = to_ent(f);
+	int rank = ap_flow_evict_rank(f);
+
+	(void)old_state;
+	if (rank != e->rank || f->last != e->seen) {
+		list_del(e);
+		list_add_tail(t, e, rank);
+	}
+}
+
+static void t_remove(void *tp, struct ap_flow *f)
+{
+	kill(tp, to_ent(f));
+}
+
+static void t_count(void *tp, u8 prefix, u8 stat)
+{
+	count(tp, prefix, stat);
+}
+
+const struct ap_table_ops table_ops = {
+	.find = t_find,
+	.create = t_create,
+	.release = t_release,
+	.remove = t_remove,
+	.count = t_count,
+};
+
+void table_set_now(struct table *t, u32 now)
+{
+	t->now = now;
+}
+
+/*
+ * A new configuration: @remap[i] is the new index of old prefix i (or
+ * AP_MAX_PREFIXES when it is gone), for the entries and the counters.
+ */
+void table_set_conf(struct table *t, const struct ap_conf *c, const u8 *remap)
+{
+	struct table_stats *old = malloc(sizeof(*old));
+	struct ent *e;
+	int r, i, j, n = t->c ? t->c->nprefixes : 0;
+
+	if (old && remap) {
+		*old = t->st;
+		memset(&t->st, 0, sizeof(t->st));
+		for (i = 0; i <= AP_MAX_PREFIXES; i++) {
+			j = i < n ? remap[i] : AP_MAX_PREFIXES;
+			for (r = 0; r < AP_STAT_MAX; r++)
+				t->st.v[j][r] += old->v[i][r];
+		}
+		for (r = 0; r < NRANKS; r++)
+			for (e = t->lists[r].next; e != &t->lists[r]; e = e->next)
+				e->f.prefix = e->f.prefix < n ? remap[e->f.prefix] :
+					      AP_MAX_PREFIXES;
+	}
+	free(old);
+	t->c = c;
+}
+
+/* Each class list is oldest first: stop at the first live entry. */
+void table_sweep(struct table *t)
+{
+	struct ent *e;
+	int r;
+
+	for (r = 0; r < NRANKS; r++) {
+		while ((e = t->lists[r].next) != &t->lists[r] &&
+		       ap_flow_expired(&e->f, t->c, t->now)) {
+			count(t, e->f.prefix, AP_STAT_EXPIRED);
+			kill(t, e);
+		}
+	}
+}
+
+u32 table_count(const struct table *t)
+{
+	return t->count;
+}
+
+const struct table_stats *table_stats(const struct table *t)
+{
+	return &t->st;
+}
+
+void table_walk(struct table *t, void (*fn)(const struct ap_flow *f, void *arg), void *arg)
+{
+	struct ent *e;
+	int r;
+
+	for (r = 0; r < NRANKS; r++)
+		for (e = t->lists[r].next; e != &t->lists[r]; e = e->next)
+			fn(&e->f, arg);
+}
+
+void table_free(struct table *t)
+{
+	struct ent *e, *next;
+	int r;
+
+	if (!t)
+		return;
+	for (r = 0; r < NRANKS; r++) {
+		for (e = t->lists[r].next; e != &t->lists[r]; e = next) {
+			next = e->next;
+			free(e);
+		}
+	}
+	free(t->b);
+	free(t);
+}
