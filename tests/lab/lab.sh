@@ -28,6 +28,18 @@ LAB_HOME=${LAB_HOME:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 LAB_STATE=${LAB_STATE:-${TMPDIR:-/tmp}/anypin-lab.${LAB%-}}
 LAB_PORT=${LAB_PORT:-8080}
 LAB_FILE_MB=${LAB_FILE_MB:-20}
+# How much slower than a 2-core host this machine is: scenarios divide
+# their default pace by it (and stretch their time bounds), so that their
+# transfers still last long enough for a flip to land in the middle.  4 in
+# the VM harness's guest (ANYPIN_VM=1), else 1.
+if [ -z "${LAB_SLOW:-}" ]; then
+	LAB_SLOW=1
+	[ "${ANYPIN_VM:-}" = 1 ] && LAB_SLOW=4
+fi
+# The runner's bound per scenario (tests/lab/run), stretched the same way.
+if [ "$LAB_SLOW" != 1 ] && [ -z "${LAB_TIMEOUT:-}" ]; then
+	LAB_TIMEOUT=$((60 * LAB_SLOW))
+fi
 LAB_IPT=${LAB_IPT:-iptables}
 LAB_IP6T=${LAB_IP6T:-ip6tables}
 if [ -z "${LAB_PYTHON:-}" ]; then
@@ -66,7 +78,7 @@ RESP6=2001:db8::/46
 
 # Devices: the client and the instances have eth0; the router has c0 (to the
 # client), i1 (to inst1) and i2 (to inst2).
-export LAB LAB_HOME LAB_STATE LAB_PORT LAB_PYTHON
+export LAB LAB_HOME LAB_STATE LAB_PORT LAB_PYTHON LAB_SLOW
 export NS_CLIENT NS_ROUTER NS_INST1 NS_INST2
 export C4 C6 R_C4 R_C6 U1_4 U1_6 R_I1_4 R_I1_6 U2_4 U2_6 R_I2_4 R_I2_6
 export A4 A6 PREFIX4 PREFIX6 RESP4 RESP6
@@ -293,17 +305,28 @@ lab__alive() {
 	[ "${stat%% *}" != Z ]
 }
 
+# Our child (forked by lab_bg, maybe not yet inside its namespace).
+lab__our_child() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	read -r _ stat _ <<<"$stat"
+	[ "$stat" = "$BASHPID" ]
+}
+
 # Stop one of the background processes we started (SIGTERM, then SIGKILL
-# after 1 s) and reap it if it is our child.  A PID that is no longer in one
-# of our namespaces is left alone (it may have been reused).
+# after 1 s) and reap it if it is our child.  A PID that is neither in one
+# of our namespaces nor our child is left alone (it may have been reused).
 lab__kill_wait() {
 	local i ns
 	ns=$(ip netns identify "$1" 2>/dev/null) || ns=
 	case $ns in
 	"$LAB"?*) ;;
 	*)
-		wait "$1" 2>/dev/null || true
-		return 0
+		if ! lab__our_child "$1"; then
+			wait "$1" 2>/dev/null || true
+			return 0
+		fi
 		;;
 	esac
 	kill "$1" 2>/dev/null || return 0
@@ -564,6 +587,20 @@ lab_count() {
 	printf '%s\n' "$n"
 }
 
+# lab_rsts 4|6: which instances sent RSTs since the counters were zeroed,
+# in words ("no RST seen", "1 RST from inst2", ...).
+lab_rsts() {
+	local r1 r2
+	r1=$(lab_count rst-from-inst1 "$1")
+	r2=$(lab_count rst-from-inst2 "$1")
+	case $r1:$r2 in
+	0:0) printf 'no RST seen' ;;
+	0:*) printf '%s RST from inst2' "$r2" ;;
+	*:0) printf '%s RST from inst1' "$r1" ;;
+	*) printf 'RSTs from inst1/inst2: %s/%s' "$r1" "$r2" ;;
+	esac
+}
+
 # lab_count_zero: reset all counters.
 lab_count_zero() {
 	lab_ns router "$LAB_IPT" -w -Z LABCNT &&
@@ -598,8 +635,8 @@ lab_serve() {
 		lab_bg "$i" "http-$i" "$LAB_PYTHON" "$LAB_HOME/httpd.py" \
 			--port "$LAB_PORT" --name "$i" "$LAB_STATE/www-$i"
 	done
-	lab_wait_listen inst1 "$LAB_PORT" 10 &&
-		lab_wait_listen inst2 "$LAB_PORT" 10
+	lab_wait_listen inst1 "$LAB_PORT" "${LAB_SERVE_WAIT:-30}" &&
+		lab_wait_listen inst2 "$LAB_PORT" "${LAB_SERVE_WAIT:-30}"
 }
 
 # lab_url ADDR [PATH]
@@ -643,7 +680,7 @@ lab_fetch_result() {
 	FETCH_SECS=$(printf '%d.%d' $((FETCH_US / 1000000)) \
 		$((FETCH_US % 1000000 / 100000)))
 	FETCH_BYTES=$(stat -c %s "$LAB_STATE/$1.out" 2>/dev/null || echo 0)
-	FETCH_SHA=$(sha256sum <"$LAB_STATE/$1.out" 2>/dev/null) || FETCH_SHA=
+	FETCH_SHA=$(sha256sum 2>/dev/null <"$LAB_STATE/$1.out") || FETCH_SHA=
 	FETCH_SHA=${FETCH_SHA%% *}
 	FETCH_ERR=$(head -n 1 "$LAB_STATE/$1.err" 2>/dev/null || true)
 	FETCH_ERR=${FETCH_ERR#curl: }
@@ -656,27 +693,193 @@ lab_fetch_result() {
 	rm -f "$LAB_STATE/$1.out"
 }
 
+# lab_fetch_bg NAME URL [CURL-ARGS...]: lab_fetch in the background; its PID
+# is added to LAB_FETCH_PIDS (lab_fetch_wait waits for all of them).
+LAB_FETCH_PIDS=
+lab_fetch_bg() {
+	lab_fetch "$@" &
+	LAB_FETCH_PIDS="$LAB_FETCH_PIDS $!"
+}
+
+# lab_fetch_wait: wait for every lab_fetch_bg/lab_upload_bg started so far.
+lab_fetch_wait() {
+	local p
+	for p in $LAB_FETCH_PIDS; do
+		wait "$p" 2>/dev/null || true
+	done
+	LAB_FETCH_PIDS=
+}
+
+# lab_fetch_bytes NAME: bytes a running (or finished) fetch has so far.
+lab_fetch_bytes() {
+	stat -c %s "$LAB_STATE/$1.out" 2>/dev/null || echo 0
+}
+
+lab__out_ge() {
+	[ "$(stat -c %s "$LAB_STATE/$1.out" 2>/dev/null || echo 0)" -ge "$2" ]
+}
+
+lab__out_ge_or_done() {
+	[ -e "$LAB_STATE/$1.res" ] || lab__out_ge "$1" "$2"
+}
+
+# lab_fetch_wait_bytes NAME BYTES [SECONDS]: wait until a running fetch has
+# received at least BYTES (default bound 5 s); fails if it ended before or
+# the time is up.  For uploads (lab_upload_bg) see lab_upload_wait_bytes.
+lab_fetch_wait_bytes() {
+	lab_wait_until "${3:-5}" lab__out_ge_or_done "$1" "$2"
+	lab__out_ge "$1" "$2"
+}
+
+# lab_mib BYTES: "1.5" (MiB, one decimal, rounded down).
+lab_mib() {
+	printf '%d.%d' $(($1 / 1048576)) $(($1 % 1048576 * 10 / 1048576))
+}
+
+# lab_fetch_describe: what went wrong (or right) with the last
+# lab_fetch_result, in words, for a PASS/FAIL detail.
+lab_fetch_describe() {
+	if [ "$FETCH_EXIT" != 0 ]; then
+		printf 'curl exit %s after %s s: %s; %s of %s MB arrived' \
+			"$FETCH_EXIT" "$FETCH_SECS" "${FETCH_ERR:-no message}" \
+			"$(lab_mib "$FETCH_BYTES")" "$(lab_mib "${LAB_DATA_BYTES:-0}")"
+	elif [ "$FETCH_EXACT" = 1 ]; then
+		printf '%s MB byte-exact in %s s' "$(lab_mib "$FETCH_BYTES")" \
+			"$FETCH_SECS"
+	else
+		printf 'complete after %s s but %s bytes, sha256 %.12s, expected %.12s' \
+			"$FETCH_SECS" "$FETCH_BYTES" "$FETCH_SHA" "$LAB_DATA_SHA"
+	fi
+}
+
+# ---------------------------------------------------------------------------
+# Upload sink (tests/lab/tools/sink.py) on port $LAB_SINK_PORT (8081) of
+# both instances: PUT/POST a body, get back "SHA256 BYTES INSTANCE";
+# ?rate=N paces the server's reading.
+
+LAB_SINK_PORT=${LAB_SINK_PORT:-8081}
+
+# lab_sink_serve: start the sinks (after lab_serve, which makes data.bin).
+lab_sink_serve() {
+	local i
+	for i in inst1 inst2; do
+		lab_bg "$i" "sink-$i" "$LAB_PYTHON" "$LAB_HOME/tools/sink.py" \
+			--port "$LAB_SINK_PORT" --name "$i"
+	done
+	lab_wait_listen inst1 "$LAB_SINK_PORT" "${LAB_SERVE_WAIT:-30}" &&
+		lab_wait_listen inst2 "$LAB_SINK_PORT" "${LAB_SERVE_WAIT:-30}"
+}
+
+# lab_sink_url ADDR [QUERY]
+lab_sink_url() {
+	case $1 in
+	*:*) printf 'http://[%s]:%s/up%s' "$1" "$LAB_SINK_PORT" "${2:+?$2}" ;;
+	*) printf 'http://%s:%s/up%s' "$1" "$LAB_SINK_PORT" "${2:+?$2}" ;;
+	esac
+}
+
+# lab_upload NAME URL [CURL-ARGS...]: upload data.bin from the client to
+# URL (a lab_sink_url); read the outcome with lab_upload_result NAME.
+lab_upload() {
+	local name=$1 url=$2
+	shift 2
+	lab_fetch "$name" "$url" -H 'Expect:' \
+		--upload-file "$LAB_STATE/www/data.bin" "$@"
+}
+
+lab__acked_ge() {
+	local n
+	n=$(lab_ns client ss "-$1" -Htni state established \
+		"dport = :$LAB_SINK_PORT" | grep -o 'bytes_acked:[0-9]*' |
+		sort -t: -k2 -n | tail -n 1)
+	[ "${n#bytes_acked:}" -ge "$2" ] 2>/dev/null
+}
+
+lab__acked_ge_or_done() {
+	[ -e "$LAB_STATE/$1.res" ] || lab__acked_ge "$2" "$3"
+}
+
+# lab_upload_wait_bytes NAME 4|6 BYTES [SECONDS]: wait until the upload
+# NAME (of that family; one at a time per family) has had BYTES
+# acknowledged (default bound 5 s); fails if it ended first or time is up.
+lab_upload_wait_bytes() {
+	lab_wait_until "${4:-5}" lab__acked_ge_or_done "$1" "$2" "$3" &&
+		[ ! -e "$LAB_STATE/$1.res" ]
+}
+
+# lab_upload_bg NAME URL [CURL-ARGS...]: lab_upload in the background.
+lab_upload_bg() {
+	lab_upload "$@" &
+	LAB_FETCH_PIDS="$LAB_FETCH_PIDS $!"
+}
+
+# lab_upload_result NAME: sets FETCH_EXIT, FETCH_SECS, FETCH_ERR (as
+# lab_fetch_result), UPLOAD_BYTES (bytes the sink got, 0 if no answer),
+# UPLOAD_INST (the sink's instance) and FETCH_EXACT (1 when the sink got
+# exactly data.bin); FETCH_BYTES = UPLOAD_BYTES, so lab_fetch_describe works.
+lab_upload_result() {
+	local sha='' n='' inst=''
+	if [ -s "$LAB_STATE/$1.out" ]; then
+		read -r sha n inst <"$LAB_STATE/$1.out" || true
+	fi
+	lab_fetch_result "$1"
+	UPLOAD_BYTES=${n:-0}
+	UPLOAD_INST=${inst:-}
+	FETCH_BYTES=$UPLOAD_BYTES
+	FETCH_EXACT=0
+	if [ "$FETCH_EXIT" = 0 ] && [ -n "$LAB_DATA_SHA" ] &&
+		[ "$sha" = "$LAB_DATA_SHA" ]; then
+		FETCH_EXACT=1
+	fi
+}
+
 # ---------------------------------------------------------------------------
 # anypin configuration for the lab (the sysctl.d syntax of DESIGN.md, which
-# both datapaths read): lab_anypin_conf client|inst1|inst2
+# both datapaths read): lab_anypin_conf client|inst1|inst2 [LINE...]
+#
+# Scenarios shape it through two variables, read when a datapath calls
+# lab_anypin_conf (i.e. at lab_datapath_start / lab_datapath_restart):
+#   LAB_ANYPIN_LEGACY  hosts that run without anypin ("inst2", "client"...):
+#                      their configuration has no prefixes at all, so the
+#                      datapath passes everything (a legacy server/client)
+#   LAB_ANYPIN_EXTRA   lines added to every other host's configuration, e.g.
+#                      "net.anypin.max_flows = 64" (one per line)
+# Extra LINE arguments are added too.
 
 lab_anypin_conf() {
+	local h=$1 l
+	shift
+	case $h in
+	client | inst1 | inst2) ;;
+	*) lab_log "lab_anypin_conf: unknown role '$h'"; return 1 ;;
+	esac
+	case " ${LAB_ANYPIN_LEGACY:-} " in
+	*" $h "*)
+		printf 'net.anypin.prefixes =\n'
+		return 0
+		;;
+	esac
 	printf 'net.anypin.prefixes = any4=%s any6=%s\n' "$PREFIX4" "$PREFIX6"
-	case $1 in
+	case $h in
 	client)
 		printf 'net.anypin.prefix.any4.responders = %s\n' "$RESP4"
 		printf 'net.anypin.prefix.any6.responders = %s\n' "$RESP6"
 		;;
 	inst1 | inst2)
 		local u4=$U1_4 u6=$U1_6
-		[ "$1" = inst2 ] && u4=$U2_4 && u6=$U2_6
+		[ "$h" = inst2 ] && u4=$U2_4 && u6=$U2_6
 		printf 'net.anypin.prefix.any4.role = responder\n'
 		printf 'net.anypin.prefix.any4.unicast = %s\n' "$u4"
 		printf 'net.anypin.prefix.any6.role = responder\n'
 		printf 'net.anypin.prefix.any6.unicast = %s\n' "$u6"
 		;;
-	*) lab_log "lab_anypin_conf: unknown role '$1'"; return 1 ;;
 	esac
+	if [ -n "${LAB_ANYPIN_EXTRA:-}" ]; then
+		printf '%s\n' "$LAB_ANYPIN_EXTRA"
+	fi
+	for l; do
+		printf '%s\n' "$l"
+	done
 }
 
 # ---------------------------------------------------------------------------
@@ -684,6 +887,12 @@ lab_anypin_conf() {
 #   datapath_available   succeeds if usable here; otherwise prints why
 #   datapath_start       configures anypin on the client and both instances
 #   datapath_stop        undoes it
+# and optionally
+#   datapath_stats HOST  prints HOST's counters table (client, inst1, inst2),
+#                        in the format of /proc/net/anypin/stats
+#   datapath_restart     the datapath dies and comes back under traffic
+#                        (kill -9 and start again; rmmod and insmod);
+#                        default: datapath_stop, then datapath_start
 # "none" is the baseline (no anypin).
 
 # lab_datapaths: the datapaths a scenario's "with" half runs: $LAB_DATAPATHS
@@ -707,7 +916,8 @@ lab_datapaths() {
 # LAB_DATAPATH_WHY) when the file is missing or it is unavailable here.
 lab_datapath_use() {
 	local f=$LAB_HOME/datapath/$1.sh
-	unset -f datapath_available datapath_start datapath_stop
+	unset -f datapath_available datapath_start datapath_stop \
+		datapath_stats datapath_restart
 	LAB_DATAPATH=
 	if [ ! -f "$f" ]; then
 		LAB_DATAPATH_WHY="no datapath file $f"
@@ -744,6 +954,50 @@ lab_datapath_start() {
 lab_datapath_stop() {
 	LAB_DATAPATH_ACTIVE=
 	datapath_stop
+}
+
+# lab_datapath_restart: the active datapath goes away and comes back
+# (datapath_restart if it has one, else datapath_stop + datapath_start).
+lab_datapath_restart() {
+	LAB_DATAPATH_ACTIVE=1
+	if declare -F datapath_restart >/dev/null; then
+		datapath_restart
+	else
+		datapath_stop && datapath_start
+	fi
+}
+
+# lab_stats HOST: the datapath's counters table of HOST (client, inst1,
+# inst2): a header line "prefix syn opt_added ... flows", then one row per
+# prefix and a row "total".  From datapath_stats if the datapath has it,
+# else from /proc/net/anypin/stats of HOST's namespace (DESIGN.md's
+# interface of the module) if that exists; fails otherwise.
+lab_stats() {
+	if declare -F datapath_stats >/dev/null; then
+		datapath_stats "$1"
+	elif [ -n "$LAB_DATAPATH" ] && lab_ns "$1" test -r /proc/net/anypin/stats; then
+		lab_ns "$1" cat /proc/net/anypin/stats
+	else
+		return 1
+	fi
+}
+
+# lab_stat HOST COUNTER [PREFIX]: one counter (PREFIX defaults to the row
+# "total", or the sum of all rows if there is none).  Prints nothing and
+# fails when the datapath gives no counters, or not that one.
+lab_stat() {
+	local t
+	t=$(lab_stats "$1" 2>/dev/null) || return 1
+	printf '%s\n' "$t" | awk -v c="$2" -v p="${3:-}" '
+		NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) col = i; next }
+		col && p != "" && $1 == p { v = $col; found = 1 }
+		col && p == "" && $1 == "total" { v = $col; found = 1; tot = 1 }
+		col && p == "" && !tot { sum += $col; any = 1 }
+		END {
+			if (found) print v
+			else if (p == "" && any) print sum
+			else exit 1
+		}'
 }
 
 # ---------------------------------------------------------------------------

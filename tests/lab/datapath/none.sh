@@ -18,6 +18,26 @@
 #                       lab_down stops them even after a failure
 #   datapath_stop       undo datapath_start (lab_down calls it too)
 #
+# and may define (scenarios call them through lab.sh, which copes with
+# their absence):
+#
+#   datapath_stats HOST print the counters table of HOST (client, inst1 or
+#                       inst2) in the format of /proc/net/anypin/stats: a
+#                       header "prefix syn opt_added ... flows", one row per
+#                       prefix, a row "total"; used through lab_stats and
+#                       lab_stat (without it, scenarios skip the checks
+#                       that need counters, e.g. syn_flood's table bound)
+#   datapath_restart    the datapath dies and comes back under traffic, as
+#                       harshly as it can happen (kill -9 and start again;
+#                       rmmod and insmod); used through lab_datapath_restart
+#                       (restart scenario), whose default is datapath_stop
+#                       followed by datapath_start
+#
+# datapath_start (and datapath_restart) take each host's configuration from
+# `lab_anypin_conf HOST` at the time they run: scenarios shape it with
+# LAB_ANYPIN_LEGACY (hosts without anypin) and LAB_ANYPIN_EXTRA (extra
+# lines such as max_flows), see lab.sh.
+#
 # Scenarios run their "with NAME" half for every datapath file other than
 # this one (or for those in LAB_DATAPATHS="anypind kmod").
 

@@ -1,0 +1,144 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+# shellcheck source-path=SCRIPTDIR
+#
+# Legacy server: inst1 is a responder, inst2 runs without anypin (an
+# ordinary anycast server, LAB_ANYPIN_LEGACY=inst2); the client has the
+# client role.  Paced downloads from A and A6, in three phases:
+#
+#   plain    A routed to inst2 (the legacy server), no flip: the download
+#            is byte-exact and its packets go to A, never to U2 (with
+#            anypin: the SYN-ACK comes from A, the flow falls back to
+#            plain, nothing is rewritten)
+#   legacy   A routed to inst2, one flip to inst1: the download breaks,
+#            with or without anypin (there is no unicast address to pin
+#            to; this is the expected, honest result)
+#   pinned   A routed to inst1 (the responder), one flip to inst2
+#
+# The check "plain" (phases plain + legacy) is a compatibility check: it
+# must pass both without and with anypin (anypin changes nothing for a
+# legacy server).  The check "pinned" is its contrast, which does depend on
+# anypin: without it the flip breaks the download, with it the download is
+# byte-exact.
+
+set -euo pipefail
+# shellcheck source=../lab.sh
+. "$(dirname "$0")/../lab.sh"
+
+MB=${LEGACY_MB:-2}
+RATE=${LEGACY_RATE:-$((1000000 / LAB_SLOW))}
+CURL_ARGS=(--max-time "${LEGACY_MAXTIME:-$((20 * LAB_SLOW))}" --speed-limit 1024 --speed-time $((3 * LAB_SLOW)))
+
+declare -A to_a to_u who at
+
+# phase TAG START FLIP: downloads from A and A6 with A routed to START; with
+# FLIP (an instance), A moves there once 100 kB have arrived.
+phase() {
+	local f r=$RATE
+	# (Without a flip, nothing needs the transfer to last: 4 times the pace.)
+	[ -n "${3:-}" ] || r=$((RATE * 4))
+	lab_route_a "$2"
+	lab_count_zero
+	lab_fetch_bg "$1-v4" "$(lab_url "$A4" "data.bin?rate=$r")" \
+		-D "$LAB_STATE/$1-v4.hdr" "${CURL_ARGS[@]}"
+	lab_fetch_bg "$1-v6" "$(lab_url "$A6" "data.bin?rate=$r")" \
+		-D "$LAB_STATE/$1-v6.hdr" "${CURL_ARGS[@]}"
+	if [ -n "${3:-}" ]; then
+		lab_fetch_wait_bytes "$1-v4" 100000 15 || true
+		lab_fetch_wait_bytes "$1-v6" 100000 15 || true
+		lab_route_a "$3"
+		at[$1-4]=$(lab_fetch_bytes "$1-v4")
+		at[$1-6]=$(lab_fetch_bytes "$1-v6")
+	fi
+	lab_fetch_wait
+	for f in 4 6; do
+		to_a[$1-$f]=$(($(lab_count a-to-inst1 "$f") + $(lab_count a-to-inst2 "$f")))
+		to_u[$1-$f]=$(($(lab_count u-to-inst1 "$f") + $(lab_count u-to-inst2 "$f")))
+		who[$1-$f]=$(sed -n 's/^X-Lab-Instance: *\([a-z0-9]*\).*/\1/p' \
+			"$LAB_STATE/$1-v$f.hdr" 2>/dev/null | head -n 1)
+	done
+	lab_route_a inst1
+}
+
+run() {
+	phase "$1-plain" inst2
+	phase "$1-legacy" inst2 inst1
+	phase "$1-pinned" inst1 inst2
+}
+
+# judge_plain TAG F NAME: the compatibility check.
+judge_plain() {
+	local t=$1 f=$2 plain
+	lab_fetch_result "$t-plain-v$f"
+	if [ "$FETCH_EXACT" != 1 ]; then
+		lab_fail "$3" "from the legacy server, no flip: $(lab_fetch_describe)"
+		return
+	fi
+	if [ "${who[$t-plain-$f]}" != inst2 ]; then
+		lab_fail "$3" "served by '${who[$t-plain-$f]}', expected the legacy inst2"
+		return
+	fi
+	if [ "${to_u[$t-plain-$f]}" != 0 ] || [ "${to_a[$t-plain-$f]}" -lt 10 ]; then
+		lab_fail "$3" "expected all packets to A: ${to_a[$t-plain-$f]} to A, ${to_u[$t-plain-$f]} to U1/U2"
+		return
+	fi
+	plain="$(lab_fetch_describe) from inst2, ${to_a[$t-plain-$f]} packets to A, none to U"
+	lab_fetch_result "$t-legacy-v$f"
+	if [ "$FETCH_EXACT" = 1 ]; then
+		lab_fail "$3" "$plain; but a download from the legacy server survived a flip byte-exact: the flip does not work"
+		return
+	fi
+	plain="$plain; a flip breaks it as it must (nothing to pin to: $(lab_fetch_describe))"
+	if [ "$LAB_DATAPATH" != "" ]; then
+		local n
+		n=$(lab_stat client plain "any$f") && plain="$plain; client counter plain=$n"
+	fi
+	lab_pass "$3" "$plain"
+}
+
+lab_up
+lab_serve "$MB"
+
+LAB_DATAPATH=
+run without
+for f in 4 6; do
+	judge_plain without "$f" "legacy-server-v$f plain without anypin"
+	lab_fetch_result "without-pinned-v$f"
+	name="legacy-server-v$f pinned without anypin"
+	if [ "$FETCH_EXACT" = 1 ]; then
+		lab_fail "$name" "byte-exact through a flip from inst1: the scenario proves nothing"
+	else
+		lab_pass "$name" "from inst1, one flip broke it as expected ($(lab_fetch_describe); $(lab_rsts "$f"))"
+	fi
+done
+
+for dp in $(lab_datapaths); do
+	if ! lab_datapath_use "$dp"; then
+		lab_datapath_unavailable "legacy-server-v4 plain with $dp" \
+			"legacy-server-v4 pinned with $dp" \
+			"legacy-server-v6 plain with $dp" \
+			"legacy-server-v6 pinned with $dp"
+		continue
+	fi
+	LAB_ANYPIN_LEGACY=inst2
+	lab_datapath_start
+	run "with-$dp"
+	for f in 4 6; do
+		judge_plain "with-$dp" "$f" "legacy-server-v$f plain with $dp"
+		lab_fetch_result "with-$dp-pinned-v$f"
+		name="legacy-server-v$f pinned with $dp"
+		if [ "$FETCH_EXACT" != 1 ]; then
+			lab_fail "$name" "from the responder inst1 through one flip: $(lab_fetch_describe); $(lab_rsts "$f")"
+		elif [ "${at[with-$dp-pinned-$f]}" -ge $((LAB_DATA_BYTES / 2)) ]; then
+			lab_fail "$name" "byte-exact, but the flip came only after $(lab_mib "${at[with-$dp-pinned-$f]}") MB had arrived: too late to prove anything"
+		elif [ "${to_u[with-$dp-pinned-$f]}" -lt 10 ]; then
+			lab_fail "$name" "byte-exact, but only ${to_u[with-$dp-pinned-$f]} packets to U1: was it pinned?"
+		else
+			lab_pass "$name" "from the responder inst1 through one flip: $(lab_fetch_describe), ${to_u[with-$dp-pinned-$f]} packets to U1"
+		fi
+	done
+	lab_datapath_stop
+	LAB_ANYPIN_LEGACY=
+done
+
+lab_done
