@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The module's own state: one struct anypin_net per network namespace,
+ * holding the configuration (RCU-published), the flow table, the counters,
+ * the sysctl tables and the proc files. The protocol itself is the shared
+ * core's (include/anypin/); these files are the glue around it.
+ */
+#ifndef ANYPIN_KMOD_H
+#define ANYPIN_KMOD_H
+
+#include <linux/mutex.h>
+#include <linux/rhashtable.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+#include <net/net_namespace.h>
+#include <anypin/process.h>
+
+/*
+ * Counter slots. A prefix keeps its slot while its name stays in
+ * "prefixes"; a new name takes a slot the previous configuration did not
+ * use, so twice as many slots as prefixes always suffice.
+ */
+#define AP_NSLOTS		(2 * AP_MAX_PREFIXES)
+#define AP_NO_SLOT		0xff
+/* Eviction classes, ap_flow_evict_rank(). */
+#define AP_NRANKS		4
+
+struct anypin_conf {
+	u8 slot[AP_MAX_PREFIXES];	/* counter slot of each prefix */
+	u8 index[AP_NSLOTS];		/* prefix owning each slot, or AP_NO_SLOT */
+	struct ap_conf c;
+};
+
+struct anypin_flow {
+	struct rhlist_head node;
+	union {
+		struct list_head lru;	/* in its eviction class, oldest first */
+		struct rcu_head rcu;	/* once unlinked */
+	};
+	spinlock_t lock;		/* held from find()/create() to release() */
+	u8 rank;			/* the class list it is on */
+	u8 slot;			/* counter slot of its prefix */
+	bool dead;			/* unlinked, waiting for RCU */
+	struct ap_flow f;
+};
+
+struct anypin_table {
+	struct rhltable ht;
+	spinlock_t lock;		/* the class lists and count */
+	struct list_head lists[AP_NRANKS];
+	unsigned int count;
+};
+
+struct anypin_stats {
+	u64 v[AP_NSLOTS][AP_STAT_MAX];
+};
+
+struct anypin_pdir;
+
+struct anypin_net {
+	struct net *net;
+	struct anypin_conf __rcu *conf;
+	struct mutex conf_lock;		/* writers of conf */
+	struct mutex dir_lock;		/* prefix directories, hooks */
+	struct anypin_stats __percpu *stats;
+	u8 next_slot;
+	bool hooks;
+	struct anypin_table table;
+	struct delayed_work gc;
+	struct ctl_table *sysctl_table;
+	struct ctl_table_header *sysctl;
+	struct anypin_pdir *pdirs[AP_MAX_PREFIXES];
+	struct proc_dir_entry *proc;
+};
+
+/* What one packet is processed with; the @t of struct ap_table_ops. */
+struct anypin_ctx {
+	struct anypin_net *an;
+	const struct anypin_conf *kc;
+	u32 now;
+};
+
+struct anypin_net *anypin_pernet(const struct net *net);
+u32 anypin_now(void);
+
+/* conf.c */
+int anypin_conf_init(struct anypin_net *an);
+void anypin_conf_exit(struct anypin_net *an);
+typedef int (*anypin_prepare_t)(struct anypin_net *an, const struct ap_conf *c);
+int anypin_conf_set(struct anypin_net *an, const char *key, u32 klen,
+		    const char *val, u32 vlen, anypin_prepare_t prepare);
+int anypin_conf_get(struct anypin_net *an, const char *key, u32 klen,
+		    char *buf, u32 size);
+
+/* stats.c */
+int anypin_stats_alloc(struct anypin_net *an);
+void anypin_stats_free(struct anypin_net *an);
+void anypin_stats_zero(struct anypin_net *an, u8 slot);
+void anypin_stats_inc(struct anypin_net *an, u8 slot, u8 stat);
+void anypin_stats_sum(struct anypin_net *an, u8 slot, u64 *v);
+
+/* flows.c */
+extern const struct ap_table_ops anypin_table_ops;
+int anypin_flows_cache_init(void);
+void anypin_flows_cache_exit(void);
+int anypin_flows_init(struct anypin_net *an);
+void anypin_flows_exit(struct anypin_net *an);
+void anypin_flows_gc_start(struct anypin_net *an);
+bool anypin_flows_has_key(struct anypin_net *an, const struct ap_key *k);
+unsigned int anypin_flows_count(struct anypin_net *an);
+/* Calls @fn on each live entry, locked, under RCU; may sleep in between. */
+void anypin_flows_walk(struct anypin_net *an,
+		       void (*fn)(struct anypin_flow *e, void *arg), void *arg);
+
+/* hooks.c */
+int anypin_hooks_register(struct anypin_net *an);
+void anypin_hooks_unregister(struct anypin_net *an);
+
+/* reset.c */
+void anypin_send_rst(struct net *net, const u8 *pkt, u32 len, u8 family);
+
+/* sysctl.c */
+int anypin_sysctl_init(struct anypin_net *an);
+void anypin_sysctl_exit(struct anypin_net *an);
+
+/* proc.c */
+int anypin_proc_init(struct anypin_net *an);
+void anypin_proc_exit(struct anypin_net *an);
+
+#endif

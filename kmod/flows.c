@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The flow table of a namespace: an rhltable keyed on the whole struct
+ * ap_key (the core zeroes keys, padding included), several entries per key
+ * (ap_flow_match() picks one). An entry handed to the core is locked until
+ * it comes back through release() or remove(). Unlinked entries are freed
+ * after an RCU grace period.
+ *
+ * Lock order: entry, then table. The table lock guards the eviction class
+ * lists and the count; whoever holds it takes entry locks only by trylock.
+ */
+#include <linux/slab.h>
+#include <linux/version.h>
+#include "anypin.h"
+
+#define AP_GC_INTERVAL		(5 * HZ)
+#define AP_GC_BATCH		128
+/* Entries looked at for the least recently used one of a class. */
+#define AP_EVICT_SCAN		8
+/* Evictions one new entry may cause (max_flows lowered: the rest by gc). */
+#define AP_EVICT_MAX		4
+
+static struct kmem_cache *anypin_flow_cache __read_mostly;
+
+static const struct rhashtable_params anypin_flow_params = {
+	.head_offset = offsetof(struct anypin_flow, node),
+	.key_offset = offsetof(struct anypin_flow, f.key),
+	.key_len = sizeof(struct ap_key),
+	.automatic_shrinking = true,
+};
+
+/*
+ * A cache of its own, not merged with others of its size, so slabinfo
+ * counts our entries alone. Before SLAB_NO_MERGE (6.5), SLAB_NOLEAKTRACE
+ * does that without the 8 bytes a constructor would add to each object.
+ */
+#ifdef SLAB_NO_MERGE
+#define AP_SLAB_FLAGS	SLAB_NO_MERGE
+#else
+#define AP_SLAB_FLAGS	SLAB_NOLEAKTRACE
+#endif
+
+int anypin_flows_cache_init(void)
+{
+	BUILD_BUG_ON(sizeof(struct anypin_flow) > 128);
+	anypin_flow_cache = kmem_cache_create("anypin_flow", sizeof(struct anypin_flow),
+					      0, AP_SLAB_FLAGS, NULL);
+	return anypin_flow_cache ? 0 : -ENOMEM;
+}
+
+void anypin_flows_cache_exit(void)
+{
+	kmem_cache_destroy(anypin_flow_cache);
+}
+
+static void anypin_flow_free_rcu(struct rcu_head *h)
+{
+	kmem_cache_free(anypin_flow_cache, container_of(h, struct anypin_flow, rcu));
+}
+
+static struct anypin_flow *to_entry(struct ap_flow *f)
+{
+	return container_of(f, struct anypin_flow, f);
+}
+
+/* @e locked, its table lock held: out of the table, no longer findable. */
+static void anypin_unlink_locked(struct anypin_table *tb, struct anypin_flow *e)
+{
+	e->dead = true;
+	list_del(&e->lru);
+	tb->count--;
+	rhltable_remove(&tb->ht, &e->node, anypin_flow_params);
+}
+
+/* @e locked: unlinks it, unlocks it and frees it after a grace period. */
+static void anypin_kill(struct anypin_table *tb, struct anypin_flow *e)
+{
+	spin_lock(&tb->lock);
+	anypin_unlink_locked(tb, e);
+	spin_unlock(&tb->lock);
+	spin_unlock_bh(&e->lock);
+	call_rcu(&e->rcu, anypin_flow_free_rcu);
+}
+
+/* The counters' view of @e: its slot, as an index of today's prefixes. */
+static void anypin_prefix_in(const struct anypin_ctx *x, struct anypin_flow *e)
+{
+	e->f.prefix = e->slot < AP_NSLOTS ? x->kc->index[e->slot] : AP_NO_SLOT;
+}
+
+static void anypin_prefix_out(const struct anypin_ctx *x, struct anypin_flow *e)
+{
+	if (e->f.prefix < x->kc->c.nprefixes)
+		e->slot = x->kc->slot[e->f.prefix];
+}
+
+static struct ap_flow *anypin_find(void *t, const struct ap_key *k,
+				   const struct ap_pkt *p, enum ap_find how)
+{
+	struct anypin_ctx *x = t;
+	struct anypin_table *tb = &x->an->table;
+	struct anypin_flow *e, *best = NULL;
+	struct rhlist_head *list, *pos;
+	int score, best_score = 0;
+
+	list = rhltable_lookup(&tb->ht, k, anypin_flow_params);
+	rhl_for_each_entry_rcu(e, pos, list, node) {
+		spin_lock_bh(&e->lock);
+		if (e->dead) {
+			spin_unlock_bh(&e->lock);
+			continue;
+		}
+		if (ap_flow_expired(&e->f, &x->kc->c, x->now)) {
+			anypin_stats_inc(x->an, e->slot, AP_STAT_EXPIRED);
+			anypin_kill(tb, e);
+			continue;
+		}
+		score = ap_flow_match(&e->f, p, how);
+		spin_unlock_bh(&e->lock);
+		if (score > best_score) {
+			best = e;
+			best_score = score;
+		}
+	}
+	if (!best)
+		return NULL;
+	/* It may have changed in between: judge it again, locked. */
+	spin_lock_bh(&best->lock);
+	if (best->dead || !ap_flow_match(&best->f, p, how)) {
+		spin_unlock_bh(&best->lock);
+		return NULL;
+	}
+	anypin_prefix_in(x, best);
+	return &best->f;
+}
+
+/*
+ * An entry to make room with, from class 0 up to @maxrank, locked: of the
+ * first few in a class (oldest by class entry) the one idle longest.
+ */
+static struct anypin_flow *anypin_victim(struct anypin_table *tb, int maxrank)
+{
+	struct anypin_flow *e, *best;
+	int r, n;
+
+	for (r = 0; r <= maxrank; r++) {
+		best = NULL;
+		n = 0;
+		list_for_each_entry(e, &tb->lists[r], lru) {
+			if (!best || (s32)(READ_ONCE(e->f.last) - READ_ONCE(best->f.last)) < 0)
+				best = e;
+			if (++n == AP_EVICT_SCAN)
+				break;
+		}
+		if (best && spin_trylock(&best->lock))
+			return best;
+		n = 0;
+		list_for_each_entry(e, &tb->lists[r], lru) {
+			if (spin_trylock(&e->lock))
+				return e;
+			if (++n == AP_EVICT_SCAN)
+				break;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Counts a new entry in, evicting if the table is full. A new entry may
+ * push out half-open and closing entries, and a responder's also other
+ * responder entries (a flood of capable SYNs churns its own), never a
+ * bound client flow: when only those are left the SYN goes without us.
+ */
+static bool anypin_reserve(struct anypin_ctx *x, u8 role)
+{
+	struct anypin_table *tb = &x->an->table;
+	int maxrank = role == AP_ROLE_RESPONDER ? 2 : 1;
+	struct anypin_flow *v;
+	int n = 0;
+
+	spin_lock_bh(&tb->lock);
+	while (tb->count >= x->kc->c.max_flows) {
+		v = n++ < AP_EVICT_MAX ? anypin_victim(tb, maxrank) : NULL;
+		if (!v) {
+			spin_unlock_bh(&tb->lock);
+			return false;
+		}
+		anypin_unlink_locked(tb, v);
+		anypin_stats_inc(x->an, v->slot, AP_STAT_EVICTED);
+		spin_unlock(&v->lock);
+		call_rcu(&v->rcu, anypin_flow_free_rcu);
+	}
+	tb->count++;
+	spin_unlock_bh(&tb->lock);
+	return true;
+}
+
+static struct ap_flow *anypin_create(void *t, const struct ap_key *k)
+{
+	struct anypin_ctx *x = t;
+	struct anypin_table *tb = &x->an->table;
+	struct anypin_flow *e;
+
+	if (!anypin_reserve(x, k->role))
+		return NULL;
+	e = kmem_cache_alloc(anypin_flow_cache, GFP_ATOMIC | __GFP_NOWARN);
+	if (!e)
+		goto unreserve;
+	memset(e, 0, sizeof(*e));
+	spin_lock_init(&e->lock);
+	e->f.key = *k;
+	e->slot = AP_NO_SLOT;
+	e->rank = ap_flow_evict_rank(&e->f);
+	spin_lock_bh(&e->lock);
+	spin_lock(&tb->lock);
+	list_add_tail(&e->lru, &tb->lists[e->rank]);
+	spin_unlock(&tb->lock);
+	if (rhltable_insert(&tb->ht, &e->node, anypin_flow_params)) {
+		spin_lock(&tb->lock);
+		list_del(&e->lru);
+		tb->count--;
+		spin_unlock(&tb->lock);
+		spin_unlock_bh(&e->lock);
+		kmem_cache_free(anypin_flow_cache, e);
+		return NULL;
+	}
+	return &e->f;
+
+unreserve:
+	spin_lock_bh(&tb->lock);
+	tb->count--;
+	spin_unlock_bh(&tb->lock);
+	return NULL;
+}
+
+static void anypin_release(void *t, struct ap_flow *f, u8 old_state)
+{
+	struct anypin_ctx *x = t;
+	struct anypin_table *tb = &x->an->table;
+	struct anypin_flow *e = to_entry(f);
+	int rank;
+
+	anypin_prefix_out(x, e);
+	rank = ap_flow_evict_rank(f);
+	if (rank != e->rank) {
+		spin_lock(&tb->lock);
+		list_move_tail(&e->lru, &tb->lists[rank]);
+		e->rank = rank;
+		spin_unlock(&tb->lock);
+	}
+	spin_unlock_bh(&e->lock);
+}
+
+static void anypin_remove(void *t, struct ap_flow *f)
+{
+	struct anypin_ctx *x = t;
+
+	anypin_kill(&x->an->table, to_entry(f));
+}
+
+static void anypin_count(void *t, u8 prefix, u8 stat)
+{
+	struct anypin_ctx *x = t;
+
+	if (prefix < x->kc->c.nprefixes)
+		anypin_stats_inc(x->an, x->kc->slot[prefix], stat);
+}
+
+const struct ap_table_ops anypin_table_ops = {
+	.find = anypin_find,
+	.create = anypin_create,
+	.release = anypin_release,
+	.remove = anypin_remove,
+	.count = anypin_count,
+};
+
+/* Whether any entry has key @k: the hooks' cheap test before any work. */
+bool anypin_flows_has_key(struct anypin_net *an, const struct ap_key *k)
+{
+	return rhltable_lookup(&an->table.ht, k, anypin_flow_params);
+}
+
+unsigned int anypin_flows_count(struct anypin_net *an)
+{
+	return READ_ONCE(an->table.count);
+}
+
+void anypin_flows_walk(struct anypin_net *an,
+		       void (*fn)(struct anypin_flow *e, void *arg), void *arg)
+{
+	struct rhashtable_iter it;
+	struct anypin_flow *e;
+	unsigned int n = 0;
+
+	rhashtable_walk_enter(&an->table.ht.ht, &it);
+	rhashtable_walk_start(&it);
+	while ((e = rhashtable_walk_next(&it))) {
+		if (IS_ERR(e)) {
+			if (PTR_ERR(e) == -EAGAIN)
+				continue;
+			break;
+		}
+		spin_lock_bh(&e->lock);
+		if (e->dead)
+			spin_unlock_bh(&e->lock);
+		else
+			fn(e, arg);	/* unlocks */
+		if (++n % AP_GC_BATCH == 0) {
+			rhashtable_walk_stop(&it);
+			cond_resched();
+			rhashtable_walk_start(&it);
+		}
+	}
+	rhashtable_walk_stop(&it);
+	rhashtable_walk_exit(&it);
+}
+
+static void anypin_gc_one(struct anypin_flow *e, void *arg)
+{
+	struct anypin_net *an = arg;
+	const struct anypin_conf *kc = rcu_dereference(an->conf);
+
+	if (ap_flow_expired(&e->f, &kc->c, anypin_now())) {
+		anypin_stats_inc(an, e->slot, AP_STAT_EXPIRED);
+		anypin_kill(&an->table, e);
+	} else {
+		spin_unlock_bh(&e->lock);
+	}
+}
+
+/* Back under max_flows after it was lowered, by the new entries' rule. */
+static void anypin_trim(struct anypin_net *an)
+{
+	struct anypin_table *tb = &an->table;
+	struct anypin_flow *v;
+	unsigned int n = 0;
+	u32 max;
+
+	for (;;) {
+		rcu_read_lock();
+		max = rcu_dereference(an->conf)->c.max_flows;
+		rcu_read_unlock();
+		spin_lock_bh(&tb->lock);
+		v = tb->count > max ? anypin_victim(tb, 2) : NULL;
+		if (!v) {
+			spin_unlock_bh(&tb->lock);
+			return;
+		}
+		anypin_unlink_locked(tb, v);
+		anypin_stats_inc(an, v->slot, AP_STAT_EVICTED);
+		spin_unlock(&v->lock);
+		spin_unlock_bh(&tb->lock);
+		call_rcu(&v->rcu, anypin_flow_free_rcu);
+		if (++n % AP_GC_BATCH == 0)
+			cond_resched();
+	}
+}
+
+static void anypin_gc(struct work_struct *w)
+{
+	struct anypin_net *an = container_of(to_delayed_work(w), struct anypin_net, gc);
+
+	if (anypin_flows_count(an)) {
+		anypin_flows_walk(an, anypin_gc_one, an);
+		anypin_trim(an);
+	}
+	queue_delayed_work(system_power_efficient_wq, &an->gc, AP_GC_INTERVAL);
+}
+
+void anypin_flows_gc_start(struct anypin_net *an)
+{
+	queue_delayed_work(system_power_efficient_wq, &an->gc, AP_GC_INTERVAL);
+}
+
+int anypin_flows_init(struct anypin_net *an)
+{
+	struct anypin_table *tb = &an->table;
+	int i;
+
+	spin_lock_init(&tb->lock);
+	for (i = 0; i < AP_NRANKS; i++)
+		INIT_LIST_HEAD(&tb->lists[i]);
+	tb->count = 0;
+	INIT_DELAYED_WORK(&an->gc, anypin_gc);
+	return rhltable_init(&tb->ht, &anypin_flow_params);
+}
+
+static void anypin_flow_destroy(void *ptr, void *arg)
+{
+	kmem_cache_free(anypin_flow_cache, ptr);
+}
+
+/* The hooks and proc files are gone: nobody else can see an entry now. */
+void anypin_flows_exit(struct anypin_net *an)
+{
+	cancel_delayed_work_sync(&an->gc);
+	rhltable_free_and_destroy(&an->table.ht, anypin_flow_destroy, NULL);
+}

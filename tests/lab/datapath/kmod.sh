@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+# shellcheck shell=bash
+#
+# Datapath "kmod": anypin.ko, configured by sysctl in each lab namespace
+# (the client role on the client, the responder role on both instances,
+# from `lab_anypin_conf`). The module must be loaded, or loadable from
+# $ANYPIN_KO (inside the VM harness: tests/vm/run sets it). A module this
+# file loads stays loaded: its state is per namespace, and lab_down
+# deletes the namespaces.
+
+kmod__loaded() {
+	[ -d /proc/sys/net/anypin ]
+}
+
+datapath_available() {
+	kmod__loaded && return 0
+	if [ -z "${ANYPIN_KO:-}" ]; then
+		echo "anypin.ko is not loaded and ANYPIN_KO is not set (run in the VM: tests/vm/run)"
+		return 1
+	fi
+	if [ ! -e "$ANYPIN_KO" ]; then
+		echo "no module at ANYPIN_KO=$ANYPIN_KO"
+		return 1
+	fi
+	if [ ! -e /proc/modules ]; then
+		echo "this kernel cannot load modules"
+		return 1
+	fi
+	return 0
+}
+
+# kmod__apply NS ROLE: the lab's configuration, line by line, as
+# systemd-sysctl would apply a sysctl.d file.
+kmod__apply() {
+	local line key value kvs=()
+	while IFS= read -r line; do
+		key=${line%%=*}
+		value=${line#*=}
+		key=${key%"${key##*[! ]}"}
+		value=${value#"${value%%[! ]*}"}
+		kvs+=("$key=$value")
+	done <<<"$(lab_anypin_conf "$2")"
+	lab_sysctl "$1" "${kvs[@]}"
+}
+
+datapath_start() {
+	local ns
+	if ! kmod__loaded; then
+		insmod "$ANYPIN_KO" || return 1
+	fi
+	kmod__apply client client || return 1
+	kmod__apply inst1 inst1 || return 1
+	kmod__apply inst2 inst2 || return 1
+	for ns in client inst1 inst2; do
+		lab_ns "$ns" test -e /proc/net/anypin/flows || return 1
+	done
+}
+
+datapath_stop() {
+	local ns
+	kmod__loaded || return 0
+	for ns in client inst1 inst2; do
+		lab_sysctl "$ns" net.anypin.prefixes= 2>/dev/null || true
+	done
+}

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+# shellcheck source-path=SCRIPTDIR disable=SC2016
+# (SC2016: bash -c and python scripts get their values as arguments.)
+#
+# anypin.ko under load, inside the VM guest:
+#
+#   tests/vm/run --kernel 6.12 -- tests/vm/kmod_stress.sh
+#
+#   large-table   10000 half-open entries: the flows file lists each once
+#                 (many reads of one walker), slab objects per entry
+#   churn         parallel downloads while prefixes are rewritten, max_flows
+#                 swings between 4 and 65536, SYN floods run and the proc
+#                 files are read in a loop: every download byte-exact
+#   rmmod-churn   unload in the middle of all that, then the kernel log
+#
+# STRESS_SECS (default 20) is the length of the churn.
+set -u
+
+[ "${ANYPIN_VM:-}" = 1 ] || { echo "kmod_stress: run me in the VM: tests/vm/run -- $0" >&2; exit 2; }
+if [ -z "${ANYPIN_KO:-}" ] || [ ! -e "$ANYPIN_KO" ]; then
+	echo "kmod_stress: no module (ANYPIN_KO)" >&2
+	exit 2
+fi
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+
+series=$(uname -r | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
+SECS=${STRESS_SECS:-20}
+npass=0
+nfail=0
+pass() { npass=$((npass + 1)); echo "PASS kmod-stress-$series $1: $2"; }
+fail() { nfail=$((nfail + 1)); echo "FAIL kmod-stress-$series $1: $2"; }
+say() { echo "kmod_stress: [${SECONDS}s] $*" >&2; }
+
+apstat() {
+	lab_ns "$1" awk -v c="$2" -v r="${3:-total}" '
+		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i }
+		$1 == r { print $col[c] }' /proc/net/anypin/stats
+}
+
+slab_objects() {
+	local d=/sys/kernel/slab/anypin_flow
+	[ -d $d ] || { echo 0; return; }
+	echo 1 > $d/shrink 2>/dev/null
+	cut -d' ' -f1 < $d/objects
+}
+
+dmesg_mark=$(dmesg | wc -l)
+insmod "$ANYPIN_KO" || { fail load "insmod failed"; exit 1; }
+
+export LAB=ks-
+# shellcheck source=../lab/lab.sh
+. tests/lab/lab.sh
+LAB_NO_TRAP=1
+# shellcheck source=../lab/datapath/kmod.sh
+. tests/lab/datapath/kmod.sh
+lab_up || { fail lab "lab_up failed"; exit 1; }
+lab_serve 2 || lab_wait_listen inst1 "$LAB_PORT" 30 || { fail lab "no HTTP server"; exit 1; }
+lab_wait_listen inst2 "$LAB_PORT" 30
+datapath_start || { fail lab "datapath_start failed"; exit 1; }
+lab_ns router iptables -w -I FORWARD -p tcp --dport 9 -j DROP
+lab_ns router ip6tables -w -I FORWARD -p tcp --dport 9 -j DROP
+
+# half_open N ADDR SECONDS: N connection attempts to ADDR port 9 (dropped
+# by the router), held SECONDS or until $LAB_STATE/ho-stop appears, from
+# one process.
+half_open() {
+	lab_ns client bash -c 'ulimit -n 65536; exec "$0" -c "$1" "${@:2}"' "$LAB_PYTHON" '
+import os, socket, sys, time
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(socket.AF_INET6 if ":" in sys.argv[2] else socket.AF_INET)
+    s.setblocking(False)
+    s.connect_ex((sys.argv[2], 9))
+    socks.append(s)
+end = time.time() + float(sys.argv[3])
+while time.time() < end and not os.path.exists(sys.argv[4]):
+    time.sleep(0.1)' "$@" "$LAB_STATE/ho-stop"
+}
+
+# ---------------------------------------------------------------------------
+say "large table"
+N=10000
+lab_sysctl client net.ipv4.ip_local_port_range="20000 60999"
+objs0=$(slab_objects)
+half_open $N "$A4" 60 &
+hpid=$!
+full() { [ "$(apstat client flows)" -ge $N ]; }
+lab_wait_until 60 full
+t0=${EPOCHREALTIME/./}
+lines=$(lab_ns client cat /proc/net/anypin/flows | tail -n +2 | grep -c ' syn_sent ')
+uniq=$(lab_ns client cat /proc/net/anypin/flows | awk '$3 == "syn_sent" { print $5 }' | sort -u | wc -l)
+t1=${EPOCHREALTIME/./}
+objs=$(($(slab_objects) - objs0))
+size=$(cat /sys/kernel/slab/anypin_flow/slab_size)
+if [ "$lines" = $N ] && [ "$uniq" = $N ]; then
+	pass large-table "$N half-open entries listed once each (two reads of the flows file in $(((t1 - t0) / 1000)) ms); $objs slab objects of $size bytes"
+else
+	fail large-table "flows file: $lines syn_sent lines, $uniq distinct ports, gauge $(apstat client flows)"
+fi
+touch "$LAB_STATE/ho-stop"
+wait "$hpid"
+rm -f "$LAB_STATE/ho-stop"
+lab_sysctl client net.anypin.syn_timeout=1
+empty() { [ "$(apstat client flows)" = 0 ]; }
+t0=${EPOCHREALTIME/./}
+if lab_wait_until 30 empty; then
+	t1=${EPOCHREALTIME/./}
+	pass large-expiry "$N entries expired and collected within $(((t1 - t0) / 1000)) ms (syn_timeout=1)"
+else
+	fail large-expiry "$(apstat client flows) entries left after 30 s"
+fi
+lab_sysctl client net.anypin.syn_timeout=75
+
+# ---------------------------------------------------------------------------
+say "churn for $SECS s"
+stop=$LAB_STATE/stop
+rm -f "$stop"
+loop_fetch() { # loop_fetch ID ADDR: downloads until stopped; counts results
+	local i=0 ok=0 bad=0
+	while [ ! -e "$stop" ]; do
+		i=$((i + 1))
+		lab_fetch "c$1" "$(lab_url "$2" "data.bin?rate=4000000")" --max-time 20
+		lab_fetch_result "c$1"
+		if [ "$FETCH_EXACT" = 1 ]; then
+			ok=$((ok + 1))
+		else
+			bad=$((bad + 1))
+			echo "fetch $1 #$i: $(lab_fetch_describe)" >> "$LAB_STATE/churn-errors"
+		fi
+	done
+	echo "$ok $bad" > "$LAB_STATE/churn-$1"
+}
+loop_conf() {
+	local n=0
+	while [ ! -e "$stop" ]; do
+		n=$((n + 1))
+		lab_sysctl client "net.anypin.prefixes=x=10.0.0.0/8 any6=$PREFIX6 any4=$PREFIX4" \
+			net.anypin.max_flows=4
+		lab_sysctl client "net.anypin.prefixes=any4=$PREFIX4 any6=$PREFIX6" \
+			net.anypin.max_flows=65536
+		lab_sysctl inst1 net.anypin.prefix.any4.ports=1-65535 net.anypin.prefix.any4.ports=
+	done
+	echo "$n" > "$LAB_STATE/churn-conf"
+}
+loop_read() {
+	local n=0
+	while [ ! -e "$stop" ]; do
+		n=$((n + 1))
+		for ns in client inst1; do
+			lab_ns $ns cat /proc/net/anypin/flows /proc/net/anypin/stats > /dev/null
+		done
+	done
+	echo "$n" > "$LAB_STATE/churn-read"
+}
+loop_flood() {
+	while [ ! -e "$stop" ]; do
+		half_open 200 "$A4" 1
+		half_open 200 "$A6" 1
+	done
+}
+pids=()
+for i in 1 2 3; do
+	loop_fetch "4-$i" "$A4" &
+	pids+=($!)
+	loop_fetch "6-$i" "$A6" &
+	pids+=($!)
+done
+loop_conf &
+pids+=($!)
+loop_read &
+pids+=($!)
+loop_flood &
+pids+=($!)
+sleep "$SECS"
+touch "$stop"
+wait "${pids[@]}"
+ok=0
+bad=0
+for f in "$LAB_STATE"/churn-[46]-*; do
+	read -r o b < "$f"
+	ok=$((ok + o))
+	bad=$((bad + b))
+done
+if [ "$bad" = 0 ] && [ "$ok" -ge 6 ]; then
+	pass churn "$ok downloads byte-exact while prefixes were rewritten $(cat "$LAB_STATE/churn-conf") times, max_flows swung 4 <-> 65536, SYN floods ran and the proc files were read $(cat "$LAB_STATE/churn-read") times ($(apstat client evicted) evicted, $(apstat client bound) bound)"
+else
+	fail churn "$ok byte-exact, $bad not: $(head -n 3 "$LAB_STATE/churn-errors" 2>/dev/null | tr '\n' '|')"
+fi
+
+# ---------------------------------------------------------------------------
+say "unload during churn"
+rm -f "$stop"
+pids=()
+for i in 1 2; do
+	loop_fetch "u4-$i" "$A4" &
+	pids+=($!)
+	loop_fetch "u6-$i" "$A6" &
+	pids+=($!)
+done
+loop_read &
+pids+=($!)
+loop_flood &
+pids+=($!)
+sleep 3
+if rmmod anypin; then
+	pass rmmod-churn "rmmod with downloads, SYN floods and proc readers running"
+else
+	fail rmmod-churn "rmmod failed"
+fi
+sleep 1
+touch "$stop"
+wait "${pids[@]}" 2>/dev/null
+lab_down
+
+bad=$(dmesg | tail -n +"$((dmesg_mark + 1))" |
+	grep -E 'WARNING|BUG|Oops|Call Trace|leak|still has objects|refcount|general protection' |
+	head -n 5)
+if [ -z "$bad" ]; then
+	pass dmesg "no warning, bug or leak in the kernel log"
+else
+	fail dmesg "$(tr '\n' '|' <<<"$bad")"
+fi
+echo "kmod_stress ($(uname -r)): $npass passed, $nfail failed"
+[ "$nfail" = 0 ]
