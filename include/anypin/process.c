@@ -192,6 +192,7 @@ static void in_tcp(const struct ctx *x)
 static void in_icmp(const struct ctx *x)
 {
 	static const u8 roles[] = { AP_ROLE_CLIENT, AP_ROLE_RESPONDER };
+	struct ap_addr dst;
 	struct ap_key k;
 	struct ap_flow *f;
 	struct ap_res r;
@@ -203,10 +204,20 @@ static void in_icmp(const struct ctx *x)
 		if (!f)
 			continue;
 		ap_icmp_in(f, x->p, &r);
-		if (r.act == AP_REWRITE_SRC)
+		if (r.act == AP_REWRITE_SRC) {
 			ap_icmp_set_in_saddr(x->p, &r.to);
-		else if (r.act == AP_REWRITE_DST)
+			/*
+			 * An error about A's packet goes to A: conntrack relates
+			 * an error only to the end it is addressed to.
+			 */
+			ap_pkt_daddr(x->p, &dst);
+			if (ap_addr_eq(&dst, &f->unicast)) {
+				ap_set_daddr(x->p, &r.to, AP_CSUM_FULL);
+				x->v->reroute = true;
+			}
+		} else if (r.act == AP_REWRITE_DST) {
 			ap_icmp_set_in_daddr(x->p, &r.to);
+		}
 		count(x, f->prefix, r.stat);
 		x->ops->release(x->t, f, f->state);
 		return;

@@ -504,28 +504,37 @@ static void test_not_ours(void **state)
 	expect_addrs(&k, net4.c, net4.a);
 }
 
-/* Errors about packets inst1 sent from U1 reach its socket as about A. */
+/*
+ * Errors about packets inst1 sent from U1 reach its socket as about A, and
+ * are addressed to A (conntrack relates them only then).
+ */
 static void test_responder_icmp(void **state)
 {
 	struct pkt big, e;
 	struct pg_icmp ic;
 	struct ap_addr in, wa;
+	const struct net *n;
 	u32 len;
+	int f;
 
 	(void)state;
-	handshake(&net4);
-	build(&big, net4.a, net4.c, 80, 40000, AP_TCP_ACK, 5001, 1001, 1400);
-	hook(&inst1, &big, AP_HOOK_POST);
-	expect_addrs(&big, net4.u1, net4.c);
-	pg_icmp_init(&ic, "198.51.100.1", net4.u1, 3, 4);
-	ic.rest = 1280;
-	len = pg_build_icmp(e.buf, &ic, big.buf, 48, NULL);
-	assert_int_equal(ap_parse(&e.p, e.buf, len, len), AP_OK);
-	hook(&inst1, &e, AP_HOOK_IN);
-	ap_pkt_in_saddr(&e.p, &in);
-	pg_addr(&wa, net4.a);
-	assert_true(ap_addr_eq(&in, &wa));
-	assert_int_equal(inst1.t.stats[0][AP_STAT_ICMP], 1);
+	for (f = 0; f < 2; f++) {
+		n = f ? &net6 : &net4;
+		handshake(n);
+		build(&big, n->a, n->c, 80, 40000, AP_TCP_ACK, 5001, 1001, 1400);
+		hook(&inst1, &big, AP_HOOK_POST);
+		expect_addrs(&big, n->u1, n->c);
+		pg_icmp_init(&ic, n->router, n->u1, f ? 2 : 3, f ? 0 : 4);
+		ic.rest = 1280;
+		len = pg_build_icmp(e.buf, &ic, big.buf, f ? 1232 : 48, NULL);
+		assert_int_equal(ap_parse(&e.p, e.buf, len, len), AP_OK);
+		hook(&inst1, &e, AP_HOOK_IN);
+		pg_addr(&wa, n->a);
+		ap_pkt_in_saddr(&e.p, &in);
+		assert_true(ap_addr_eq(&in, &wa));
+		expect_addrs(&e, n->router, n->a);
+		assert_int_equal(inst1.t.stats[f][AP_STAT_ICMP], 1);
+	}
 
 	/* An error about a connection nobody tracks is left alone. */
 	pg_icmp_init(&ic, "198.51.100.1", net4.c, 3, 4);
