@@ -14,7 +14,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 UNIT_LIB := $(wildcard tests/unit/lib/*.c)
 HDRS := $(wildcard include/anypin/*.h userspace/*.h tests/unit/lib/*.h)
 
-.PHONY: all userspace deps unit lab check coverage demo kmod clean bench
+.PHONY: all userspace deps unit lab vm check coverage demo kmod clean bench
 all: userspace kmod
 
 userspace: $(B)/libanypin-core.a $(UNIT_BINS) $(B)/anypind
@@ -51,12 +51,19 @@ unit: $(UNIT_BINS)
 lab: userspace
 	tests/lab/run
 
+# anypin.ko inside qemu on Debian's 6.1 and 6.12 kernels (tests/vm/).
+vm:
+	tests/vm/deps
+	tests/vm/check
+
 # The entry point of README.md and CI: installs what it needs, builds
-# everything, runs the unit tests and the lab.
+# everything, runs the unit tests, the lab on this host (anypind) and the
+# module's tests in the VM.
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) lab
+	$(MAKE) vm
 
 # README's first command: the lab story, a download from the anycast
 # address while routing flips between the instances.
