@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import http.server
 import socket
+import socketserver
 import sys
 import time
 import urllib.parse
@@ -88,7 +89,11 @@ class Server(http.server.ThreadingHTTPServer):
 
     def server_bind(self):
         self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        super().server_bind()
+        # Not HTTPServer's: its getfqdn() waits seconds for a resolver
+        # that the lab (and the VM) does not have.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = "lab"
+        self.server_port = self.server_address[1]
 
     def handle_error(self, request, client_address):
         err = sys.exc_info()[1]
