@@ -539,23 +539,24 @@ lab_withdraw() {
 # lab_count_add NAME 4|6 MATCH... adds more (e.g. in a scenario).
 
 lab__counters() {
-	local ipt i
-	for ipt in "$LAB_IPT" "$LAB_IP6T"; do
-		lab_ns router "$ipt" -w -N LABCNT || return 1
-		lab_ns router "$ipt" -w -A FORWARD -j LABCNT || return 1
-	done
+	local i r4 r6
+	r4=("*filter" ":LABCNT - [0:0]" "-A FORWARD -j LABCNT")
+	r6=("${r4[@]}")
 	for i in 1 2; do
-		lab_count_add "rst-from-inst$i" 46 -i "i$i" -p tcp \
-			--tcp-flags RST RST || return 1
-		lab_count_add "rst-to-inst$i" 46 -o "i$i" -p tcp \
-			--tcp-flags RST RST || return 1
-		lab_count_add "a-to-inst$i" 4 -o "i$i" -d "$A4" || return 1
-		lab_count_add "a-to-inst$i" 6 -o "i$i" -d "$A6" || return 1
+		r4+=("-A LABCNT -i i$i -p tcp --tcp-flags RST RST -m comment --comment rst-from-inst$i"
+			"-A LABCNT -o i$i -p tcp --tcp-flags RST RST -m comment --comment rst-to-inst$i"
+			"-A LABCNT -o i$i -d $A4 -m comment --comment a-to-inst$i")
+		r6+=("-A LABCNT -i i$i -p tcp --tcp-flags RST RST -m comment --comment rst-from-inst$i"
+			"-A LABCNT -o i$i -p tcp --tcp-flags RST RST -m comment --comment rst-to-inst$i"
+			"-A LABCNT -o i$i -d $A6 -m comment --comment a-to-inst$i")
 	done
-	lab_count_add u-to-inst1 4 -o i1 -d "$U1_4" || return 1
-	lab_count_add u-to-inst1 6 -o i1 -d "$U1_6" || return 1
-	lab_count_add u-to-inst2 4 -o i2 -d "$U2_4" || return 1
-	lab_count_add u-to-inst2 6 -o i2 -d "$U2_6" || return 1
+	r4+=("-A LABCNT -o i1 -d $U1_4 -m comment --comment u-to-inst1"
+		"-A LABCNT -o i2 -d $U2_4 -m comment --comment u-to-inst2" COMMIT)
+	r6+=("-A LABCNT -o i1 -d $U1_6 -m comment --comment u-to-inst1"
+		"-A LABCNT -o i2 -d $U2_6 -m comment --comment u-to-inst2" COMMIT)
+	# One restore per family: a rule at a time is slow under emulation.
+	printf '%s\n' "${r4[@]}" | lab_ns router "$LAB_IPT-restore" -w --noflush &&
+		printf '%s\n' "${r6[@]}" | lab_ns router "$LAB_IP6T-restore" -w --noflush
 }
 
 # lab_count_add NAME 4|6|46 MATCH...
