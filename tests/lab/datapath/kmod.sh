@@ -6,7 +6,8 @@
 # from `lab_anypin_conf`). The module must be loaded, or loadable from
 # $ANYPIN_KO (inside the VM harness: tests/vm/run sets it). A module this
 # file loads stays loaded: its state is per namespace, and lab_down
-# deletes the namespaces.
+# deletes the namespaces.  datapath_restart unloads it (with its flows,
+# in every namespace) and loads it again.
 
 kmod__loaded() {
 	[ -d /proc/sys/net/anypin ]
@@ -46,7 +47,12 @@ kmod__apply() {
 datapath_start() {
 	local ns
 	if ! kmod__loaded; then
-		insmod "$ANYPIN_KO" || return 1
+		# A module installed on the system (DKMS) when ANYPIN_KO is unset.
+		if [ -n "${ANYPIN_KO:-}" ]; then
+			insmod "$ANYPIN_KO" || return 1
+		else
+			modprobe anypin || return 1
+		fi
 	fi
 	kmod__apply client client || return 1
 	kmod__apply inst1 inst1 || return 1
@@ -62,4 +68,11 @@ datapath_stop() {
 	for ns in client inst1 inst2; do
 		lab_sysctl "$ns" net.anypin.prefixes= 2>/dev/null || true
 	done
+}
+
+datapath_restart() {
+	if kmod__loaded; then
+		rmmod anypin || return 1
+	fi
+	datapath_start
 }
