@@ -9,7 +9,7 @@
  *   table.c  the flow table behind struct ap_table_ops, and the counters
  *   ipset.c  the kernel sets naming the flows' endpoints, for the rules
  *   rules.c  the iptables/ip6tables rules that send packets to the queue
- *   ctl.c    the control socket: flows, stats, status
+ *   ctl.c    the control socket: flows, stats, status, get, set
  *   raw.c    raw sockets for the RSTs to losing responders
  */
 #ifndef ANYPIND_H
@@ -19,8 +19,12 @@
 #include <stdio.h>
 #include <anypin/process.h>
 
-#define ANYPIND_VERSION		"0.1"
-#define ANYPIND_CONF		"/etc/anypin.conf"
+/* The Makefile passes the top VERSION file's content. */
+#ifndef ANYPIN_VERSION
+#define ANYPIN_VERSION		"unknown"
+#endif
+#define ANYPIND_VERSION		ANYPIN_VERSION
+#define ANYPIND_CONF		"/etc/anypin/anypind.conf"
 #define ANYPIND_SOCK		"/run/anypind.sock"
 /* 0xA7C1, the default ExID: unlikely to meet another program's queue. */
 #define ANYPIND_QUEUE		42945
@@ -104,8 +108,15 @@ struct ctl_info {
 	bool rules;
 	u32 started;
 	u64 reloads, reload_errors;
+	u64 sets, set_errors;
 	const struct ap_conf *conf;
 	struct table *table;
+	/*
+	 * "set KEY VALUE": main.c applies the key to a copy of the running
+	 * configuration and takes it as a reload would; 0, or -1 with @err.
+	 */
+	int (*set)(struct ctl_info *ci, const char *key, const char *val,
+		   char *err, size_t errlen);
 };
 int ctl_open(const char *path, char *err, size_t errlen);
 /* Adds the fds to poll (up to @max), returns how many. */

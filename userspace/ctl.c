@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * The control socket (docs/anypind.md): a UNIX stream socket; a client
- * sends one line, "flows", "stats" or "status", and reads the answer until
- * the server closes. "flows" and "stats" are the content of the module's
- * /proc/net/anypin/flows and /proc/net/anypin/stats, in the same core
- * formats, so anypinctl reads either datapath alike.
+ * sends one line, "flows", "stats", "status", "get KEY" or "set KEY VALUE",
+ * and reads the answer until the server closes. "flows" and "stats" are the
+ * content of the module's /proc/net/anypin/flows and /proc/net/anypin/stats,
+ * in the same core formats, and "get"/"set" read and write a key as its
+ * sysctl file does, so anypinctl handles either datapath alike.
  *
  * Answers are built whole when the request arrives (a snapshot) and
  * written as the client reads, without blocking the packets.
@@ -21,7 +22,8 @@
 #include "anypind.h"
 
 #define MAX_CLIENTS	16
-#define REQ_MAX		64
+/* "set", a key and the longest value the core takes. */
+#define REQ_MAX		(AP_VALUE_MAX + 128)
 #define CLIENT_SECS	5
 
 struct client {
@@ -184,6 +186,8 @@ static void answer_status(const struct ctl_info *ci, FILE *f)
 	fprintf(f, "ipset_errors %llu\n", (unsigned long long)ipset_errors);
 	fprintf(f, "reloads %llu\n", (unsigned long long)ci->reloads);
 	fprintf(f, "reload_errors %llu\n", (unsigned long long)ci->reload_errors);
+	fprintf(f, "sets %llu\n", (unsigned long long)ci->sets);
+	fprintf(f, "set_errors %llu\n", (unsigned long long)ci->set_errors);
 	/* The kernel's view of our queue: fail-open passes and drops. */
 	q = fopen("/proc/net/netfilter/nfnetlink_queue", "re");
 	while (q && fgets(line, sizeof(line), q)) {
@@ -200,21 +204,64 @@ static void answer_status(const struct ctl_info *ci, FILE *f)
 		fclose(q);
 }
 
-static void answer(struct client *c, const struct ctl_info *ci)
+/* "get KEY": the value as its sysctl file reads, or an error. */
+static void answer_get(const struct ctl_info *ci, const char *key, FILE *f)
+{
+	char *v = malloc(AP_VALUE_MAX);
+
+	if (!v) {
+		fputs("error: out of memory\n", f);
+	} else if (ap_conf_get(ci->conf, key, (u32)strlen(key), v, AP_VALUE_MAX) < 0) {
+		fprintf(f, "error: unknown key '%.*s'\n", 100, key);
+	} else {
+		fprintf(f, "%s\n", v);
+	}
+	free(v);
+}
+
+/* "set KEY VALUE" (the value may be empty): "ok" or "error: reason". */
+static void answer_set(struct ctl_info *ci, char *arg, FILE *f)
+{
+	char err[512], *val;
+
+	val = arg + strcspn(arg, " \t");
+	if (*val)
+		*val++ = 0;
+	if (!*arg || !ci->set) {
+		fputs("error: expected 'set KEY VALUE'\n", f);
+		return;
+	}
+	if (ci->set(ci, arg, val, err, sizeof(err))) {
+		ci->set_errors++;
+		fprintf(f, "error: %s\n", err);
+		return;
+	}
+	ci->sets++;
+	fputs("ok\n", f);
+}
+
+static void answer(struct client *c, struct ctl_info *ci)
 {
 	struct flows_walk w;
 	char *req = c->in;
+	bool whole;
 	size_t n;
 	FILE *f;
 
+	whole = memchr(c->in, '\n', c->inlen) || c->inlen < REQ_MAX;
 	n = strcspn(req, "\r\n");
+	/* A NUL would cut a value short: refuse rather than set a part. */
+	if (n < c->inlen && req[n] != '\n' && req[n] != '\r')
+		whole = false;
 	req[n] = 0;
 	f = open_memstream(&c->out, &c->outlen);
 	if (!f) {
 		c->out = NULL;
 		return;
 	}
-	if (!strcmp(req, "flows")) {
+	if (!whole) {
+		fprintf(f, "error: bad request (a NUL byte, or longer than %d bytes)\n", REQ_MAX);
+	} else if (!strcmp(req, "flows")) {
 		w.c = ci->conf;
 		w.now = now_sec();
 		w.f = f;
@@ -224,8 +271,16 @@ static void answer(struct client *c, const struct ctl_info *ci)
 		answer_stats(ci, f);
 	} else if (!strcmp(req, "status")) {
 		answer_status(ci, f);
+	} else if (!strncmp(req, "get ", 4)) {
+		n = strlen(req);
+		while (n > 4 && (req[n - 1] == ' ' || req[n - 1] == '\t'))
+			req[--n] = 0;
+		answer_get(ci, req + 4, f);
+	} else if (!strncmp(req, "set ", 4)) {
+		answer_set(ci, req + 4, f);
 	} else {
-		fprintf(f, "error: unknown request '%.32s' (flows, stats or status)\n", req);
+		fprintf(f, "error: unknown request '%.32s' (flows, stats, status, get or set)\n",
+			req);
 	}
 	fclose(f);
 	c->outoff = 0;
@@ -233,6 +288,12 @@ static void answer(struct client *c, const struct ctl_info *ci)
 
 static void drop_client(int i)
 {
+	char buf[4096];
+	int k;
+
+	/* Unread bytes (a request too long) would turn our close into a reset. */
+	for (k = 0; k < 16 && read(cl[i].fd, buf, sizeof(buf)) > 0; k++)
+		;
 	close(cl[i].fd);
 	free(cl[i].out);
 	cl[i] = cl[--ncl];
@@ -252,7 +313,7 @@ static void accept_clients(void)
 }
 
 /* False when the client is done with. */
-static bool serve(struct client *c, short ev, const struct ctl_info *ci)
+static bool serve(struct client *c, short ev, struct ctl_info *ci)
 {
 	ssize_t r;
 

@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -174,13 +175,46 @@ struct state {
 	bool rules;
 };
 
+/*
+ * Makes @n the running configuration: its rules, the counters and flows
+ * remapped to its prefixes by name. On failure (@err set, @what names the
+ * caller in the log) nothing changed and @n is freed.
+ */
+static int take_conf(struct state *s, struct ap_conf *n, const char *what,
+		     char *err, size_t errlen)
+{
+	u8 remap[AP_MAX_PREFIXES];
+	char e[512];
+	int i, j;
+
+	if (s->rules && rules_install(&s->o.rc, n, err, errlen)) {
+		/* One family may have taken the new rules: put the old back. */
+		if (rules_install(&s->o.rc, s->conf, e, sizeof(e)))
+			logmsg("%s: restoring the rules: %s", what, e);
+		free(n);
+		return -1;
+	}
+	for (i = 0; i < s->conf->nprefixes; i++) {
+		j = ap_conf_find(n, s->conf->prefixes[i].name,
+				 strlen(s->conf->prefixes[i].name));
+		remap[i] = j < 0 ? AP_MAX_PREFIXES : (u8)j;
+	}
+	table_set_conf(s->table, n, remap);
+	free(s->conf);
+	s->conf = n;
+	s->ci.conf = n;
+	if (!s->rules) {
+		logmsg("rules are the operator's (--no-rules); these are needed now:");
+		print_rules(&s->o.rc, n, stdout);
+	}
+	return 0;
+}
+
 /* SIGHUP: a good file replaces the configuration, flows stay. */
 static void reload(struct state *s)
 {
 	struct ap_conf *n = malloc(sizeof(*n));
-	u8 remap[AP_MAX_PREFIXES];
 	char err[512];
-	int i, j;
 
 	if (!n) {
 		logmsg("reload: out of memory; keeping the running configuration");
@@ -193,31 +227,45 @@ static void reload(struct state *s)
 		free(n);
 		return;
 	}
-	if (s->rules && rules_install(&s->o.rc, n, err, sizeof(err))) {
+	if (take_conf(s, n, "reload", err, sizeof(err))) {
 		logmsg("reload: %s; keeping the running configuration", err);
-		/* One family may have taken the new rules: put the old back. */
-		if (rules_install(&s->o.rc, s->conf, err, sizeof(err)))
-			logmsg("reload: restoring the rules: %s", err);
 		s->ci.reload_errors++;
-		free(n);
 		return;
 	}
-	for (i = 0; i < s->conf->nprefixes; i++) {
-		j = ap_conf_find(n, s->conf->prefixes[i].name,
-				 strlen(s->conf->prefixes[i].name));
-		remap[i] = j < 0 ? AP_MAX_PREFIXES : (u8)j;
-	}
-	table_set_conf(s->table, n, remap);
-	free(s->conf);
-	s->conf = n;
-	s->ci.conf = n;
 	s->ci.reloads++;
-	logmsg("reloaded %s: %u prefixes, %u flows kept", s->o.conf, n->nprefixes,
+	logmsg("reloaded %s: %u prefixes, %u flows kept", s->o.conf, s->conf->nprefixes,
 	       table_count(s->table));
-	if (!s->rules) {
-		logmsg("rules are the operator's (--no-rules); these are needed now:");
-		print_rules(&s->o.rc, n, stdout);
+}
+
+/*
+ * The control socket's "set KEY VALUE": one key through the core's
+ * ap_conf_set() on a copy, as one sysctl write changes the module (and,
+ * as there, without the whole-configuration checks: a responder's role
+ * comes before its unicast address). Runtime only: SIGHUP reads the file.
+ */
+static int set_key(struct ctl_info *ci, const char *key, const char *val,
+		   char *err, size_t errlen)
+{
+	struct state *s = (struct state *)((char *)ci - offsetof(struct state, ci));
+	struct ap_conf *n = malloc(sizeof(*n));
+	const char *why = NULL;
+
+	if (!n) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
+	memcpy(n, s->conf, sizeof(*n));
+	if (ap_conf_set(n, key, (u32)strlen(key), val, (u32)strlen(val), &why)) {
+		snprintf(err, errlen, "%s", why);
+		free(n);
+		return -1;
+	}
+	if (take_conf(s, n, "set", err, errlen)) {
+		logmsg("set %.100s: %s; keeping the running configuration", key, err);
+		return -1;
+	}
+	logmsg("set %.100s = %.200s (control socket; until the next reload)", key, val);
+	return 0;
 }
 
 #define NPOLL	24
@@ -340,6 +388,7 @@ int main(int argc, char **argv)
 	s.ci.started = now_sec();
 	s.ci.conf = s.conf;
 	s.ci.table = s.table;
+	s.ci.set = set_key;
 	logmsg("ready: queue %u, %u prefixes, control socket %s", s.o.rc.queue,
 	       s.conf->nprefixes, s.o.sock);
 
