@@ -1,0 +1,118 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+# shellcheck source-path=SCRIPTDIR
+#
+# The host half of `make bench` (tests/bench/run): on the lab path (client
+# -> router -> inst1, A routed to inst1), in every round each metric
+#   without   no anypin
+#   anypind   anypind on the client and both instances
+#   dnat      a static DNAT of A to U1 on the client (iptables -t nat),
+#             nothing on the instances: what an operator does today
+# with the order of the three rotated from round to round; then anypind's
+# flow table alone (table.c): memory per flow, insertion and lookup at
+# 10k and 1M flows. Results to $BENCH_RAW (see lib.sh).
+#
+# Environment: BENCH_ROUNDS (3), BENCH_SECS (4, per measurement),
+# BENCH_FAMILY (4 or 6), BENCH_RAW (build/bench/raw-host.txt), LAB (hb-).
+
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+export LAB=${LAB:-hb-}
+# shellcheck source=../lab/lab.sh
+. "$root/tests/lab/lab.sh"
+# shellcheck source=../lab/datapath/anypind.sh
+. "$root/tests/lab/datapath/anypind.sh"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
+BENCH_ME=tests/bench/host.sh
+ROUNDS=${BENCH_ROUNDS:-3}
+BENCH_CONNRATE=${BENCH_CONNRATE:-$root/build/bench/connrate}
+TABLE=${BENCH_TABLE:-$root/build/bench/table}
+BENCH_RAW=${BENCH_RAW:-$root/build/bench/raw-host.txt}
+METRICS=(bulk1 bulk8 bulkR conn1 conn8)
+
+if [ "$(id -u)" != 0 ]; then
+	echo "$BENCH_ME: must run as root (network namespaces)" >&2
+	exit 2
+fi
+for t in iperf3 $LAB_TOOLS; do
+	command -v "$t" >/dev/null || { echo "$BENCH_ME: missing $t" >&2; exit 2; }
+done
+if ! why=$(datapath_available); then
+	echo "$BENCH_ME: $why" >&2
+	exit 2
+fi
+for t in "$BENCH_CONNRATE" "$TABLE"; do
+	if [ ! -x "$t" ]; then
+		echo "$BENCH_ME: $t not built (make bench builds it)" >&2
+		exit 2
+	fi
+done
+mkdir -p "$(dirname "$BENCH_RAW")"
+: >"$BENCH_RAW"
+bench_family
+
+# The CPU seconds the anypinds have used so far.
+anypind_cpu() {
+	local ns pid t=0 s
+	for ns in client inst1 inst2; do
+		pid=$(anypind_pid "$ns")
+		[ -n "$pid" ] || continue
+		s=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+		t=$((t + s))
+	done
+	awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+}
+
+lab_up
+bench_servers "$BENCH_CONNRATE"
+
+bench_rec info host where "this host's kernel $(uname -r), $(nproc) CPUs, veth lab (tests/lab)"
+bench_rec info host run "IPv$BENCH_FAMILY, $ROUNDS rounds of $BENCH_SECS s per measurement, load average before $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_log "IPv$BENCH_FAMILY, $ROUNDS rounds of ${BENCH_SECS} s per measurement, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+for r in $(seq "$ROUNDS"); do
+	for mode in $(bench_order "$r" without anypind dnat); do
+		bench_log "round $r/$ROUNDS: $mode"
+		case $mode in
+		without)
+			bench_measure host without "$r" "${METRICS[@]}"
+			;;
+		anypind)
+			datapath_start
+			for m in "${METRICS[@]}"; do
+				c0=$(anypind_cpu)
+				t0=${EPOCHREALTIME/./}
+				bench_measure host anypind "$r" "$m"
+				bench_rec sample host "cpu_$m" anypind "$r" "$(awk -v a="$c0" \
+					-v b="$(anypind_cpu)" -v t="$(( ${EPOCHREALTIME/./} - t0 ))" \
+					'BEGIN { printf "%.0f", (b - a) / (t / 1e6) * 100 }')"
+			done
+			status=$(anypind_query client status)
+			datapath_stop
+			bench_flush client inst1 inst2
+			;;
+		dnat)
+			bench_dnat_on
+			bench_measure host dnat "$r" "${METRICS[@]}"
+			bench_dnat_off
+			;;
+		esac
+	done
+done
+bench_rec info host anypind "client anypind after its last round: $(printf '%s\n' "$status" |
+	awk '$1 ~ /^(packets|changed|queue_dropped|queue_user_dropped|truncated|unparsed|verdict_errors|ipset_errors)$/ { printf "%s %s, ", $1, $2 }' | sed 's/, $//')"
+bench_rec info host load "load average after $(cut -d' ' -f1-3 /proc/loadavg)"
+
+bench_log "anypind's flow table alone (table.c)"
+"$TABLE" 10000 1000000 | while read -r _ n _ bytes _ ins _ look _; do
+	case $n in
+	10000) at=10k ;;
+	1000000) at=1M ;;
+	*) at=$n ;;
+	esac
+	bench_rec value host "mem@$at" anypind "$bytes"
+	bench_rec value host "insert_ns@$at" anypind "$ins"
+	bench_rec value host "lookup_ns@$at" anypind "$look"
+done
