@@ -14,10 +14,10 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 UNIT_LIB := $(wildcard tests/unit/lib/*.c)
 HDRS := $(wildcard include/anypin/*.h userspace/*.h tests/unit/lib/*.h)
 
-.PHONY: all userspace deps unit lab vm check coverage demo kmod clean bench
+.PHONY: all userspace deps unit lab vm check coverage demo kmod clean bench ctl-test
 all: userspace kmod
 
-userspace: $(B)/libanypin-core.a $(UNIT_BINS) $(B)/anypind
+userspace: $(B)/libanypin-core.a $(UNIT_BINS) $(B)/anypind $(B)/anypinctl
 
 $(B)/core/%.o: include/anypin/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -42,6 +42,25 @@ $(B)/userspace/%.o: userspace/%.c $(HDRS)
 $(B)/anypind: $(ANYPIND_OBJS) $(B)/libanypin-core.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(NFQ_PKGS))
 
+# anypinctl: tools/*.c, the core linked in to explain refused values.
+ANYPINCTL_OBJS := $(patsubst tools/%.c,$(B)/tools/%.o,$(wildcard tools/*.c))
+
+$(B)/tools/%.o: tools/%.c tools/anypinctl.h $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(AP_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/anypinctl: $(ANYPINCTL_OBJS) $(B)/libanypin-core.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+# Its pure parts (tables, JSON) have unit tests of their own.
+$(B)/tests/test_anypinctl: tests/unit/test_anypinctl.c tools/text.c tools/anypinctl.h $(UNIT_LIB) $(B)/libanypin-core.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(AP_CFLAGS) -Itests/unit/lib -Itools $(CFLAGS) -o $@ $< tools/text.c $(UNIT_LIB) $(B)/libanypin-core.a -lcmocka
+
+# anypinctl against anypind in a network namespace of its own (tests/ctl/).
+ctl-test: userspace
+	tests/ctl/run
+
 deps:
 	@tests/deps
 
@@ -57,19 +76,22 @@ vm:
 	tests/vm/check
 
 # The entry point of README.md and CI: installs what it needs, builds
-# everything, runs the unit tests, the lab on this host (anypind) and the
-# module's tests in the VM.
+# everything, runs the unit tests, the lab on this host (anypind), anypinctl
+# against anypind, and the module's tests in the VM.
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) lab
+	$(MAKE) ctl-test
 	$(MAKE) vm
 
-# README's first command: the lab story, a download from the anycast
-# address while routing flips between the instances.
+# README's first command: a download from the anycast address while the
+# route flips every 100 ms, without anypin, with anypin.ko (in the VM, which
+# tests/demo/run prepares) and with anypind; a table and a picture
+# (docs/demo.md).
 demo: deps
-	$(MAKE) all
-	tests/lab/run route_flap
+	$(MAKE) userspace
+	tests/demo/run
 
 # Line coverage of the shared core, from the unit tests alone.
 coverage: deps
@@ -78,11 +100,15 @@ coverage: deps
 		--fail-under-line 90 --print-summary
 
 # Ratios with and without anypind on the lab path; never part of check.
+# Ratios with and without anypin (docs/bench.md): anypind and a static DNAT
+# on this host, anypin.ko and the DNAT in the VM (BENCH_VM=0 skips it);
+# the table goes to build/bench/results.txt.
 bench: deps
-	$(MAKE) userspace $(B)/bench/connrate $(B)/bench/table
+	@[ "$${BENCH_VM:-1}" = 0 ] || tests/vm/deps $${BENCH_KERNEL:-6.12}
+	$(MAKE) userspace $(B)/bench/connrate $(B)/bench/table $(B)/bench/syns
 	tests/bench/run
 
-$(B)/bench/connrate: tests/bench/connrate.c
+$(B)/bench/connrate $(B)/bench/syns: $(B)/bench/%: tests/bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -Wall -Wextra -Werror $(CFLAGS) -o $@ $<
 
@@ -96,3 +122,69 @@ kmod:
 clean:
 	rm -rf $(B)
 	$(MAKE) -C kmod clean
+
+# The version (VERSION: anypind, dkms.conf, the Debian changelog), install
+# and the Debian packages; docs/packaging.md.
+VERSION := $(shell cat VERSION)
+AP_CFLAGS += $(CPPFLAGS) -DANYPIN_VERSION='"$(VERSION)"'
+$(ANYPIND_OBJS) $(ANYPINCTL_OBJS): VERSION
+
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/anypin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DKMSDIR ?= /usr/src/anypin-$(VERSION)
+INSTALL ?= install
+PROGRAMS := $(B)/anypind $(B)/anypinctl
+MAN7 := man/anypin.7
+MAN8 := man/anypind.8 man/anypinctl.8
+DKMS_KMOD = $(filter-out %.mod.c,$(wildcard kmod/*.[ch])) kmod/Kbuild kmod/Makefile
+DKMS_CORE = $(wildcard include/anypin/*.[ch]) include/anypin/core.mk
+VM_DKMS_KERNEL ?= 6.12
+VM_DKMS_TIMEOUT ?= 1800
+
+.PHONY: programs install uninstall install-dkms uninstall-dkms deb vm-dkms
+programs: $(PROGRAMS)
+
+install: $(PROGRAMS)
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	$(INSTALL) -m 755 $(PROGRAMS) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+	$(INSTALL) -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	sed 's|/usr/sbin/|$(SBINDIR)/|g' packaging/anypind.service > $(DESTDIR)$(UNITDIR)/anypind.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/anypind.service
+	$(INSTALL) -m 644 packaging/60-anypin.conf $(DESTDIR)$(DOCDIR)/examples/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(PROGRAMS))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
+		$(DESTDIR)$(UNITDIR)/anypind.service $(DESTDIR)$(DOCDIR)/examples/60-anypin.conf
+	rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
+# The module's source where DKMS looks for it, in the repository's layout
+# so that kmod/Kbuild finds ../include; then `dkms install anypin/VERSION`.
+install-dkms:
+	@test -n "$(VERSION)" || { echo "install-dkms: VERSION is empty" >&2; exit 1; }
+	$(INSTALL) -d $(DESTDIR)$(DKMSDIR)/kmod $(DESTDIR)$(DKMSDIR)/include/anypin
+	$(INSTALL) -m 644 $(DKMS_KMOD) $(DESTDIR)$(DKMSDIR)/kmod/
+	$(INSTALL) -m 644 $(DKMS_CORE) $(DESTDIR)$(DKMSDIR)/include/anypin/
+	sed 's/#MODULE_VERSION#/$(VERSION)/' kmod/dkms.conf > $(DESTDIR)$(DKMSDIR)/dkms.conf
+	chmod 644 $(DESTDIR)$(DKMSDIR)/dkms.conf
+
+uninstall-dkms:
+	@test -n "$(VERSION)" || { echo "uninstall-dkms: VERSION is empty" >&2; exit 1; }
+	rm -rf $(DESTDIR)$(DKMSDIR)
+
+# anypin-dkms and anypind .debs in build/deb/.
+deb: deps
+	packaging/build-deb
+
+# The packages installed in the VM, the module built by DKMS there (under
+# TCG: minutes, see docs/packaging.md).
+vm-dkms: deb
+	tests/vm/deps $(VM_DKMS_KERNEL)
+	tests/vm/run --kernel $(VM_DKMS_KERNEL) --no-module --timeout $(VM_DKMS_TIMEOUT) -- tests/vm/dkms.sh
