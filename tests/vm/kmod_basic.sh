@@ -473,10 +473,11 @@ fi
 
 # ---------------------------------------------------------------------------
 say "50 load/unload cycles under traffic"
-# Traffic all along, A routed to inst1: paced downloads from A6, one after
-# the other, and short connections to A, a new one each time.  With no
-# route change, neither needs the module to survive: what is tested is the
-# module coming and going with flows in its table and packets in its hooks.
+# Traffic all along: paced downloads from U1, one after the other (through
+# the hooks, outside every prefix: the module's coming and going must never
+# touch them), and short connections to A, each pinned if the module is
+# there.  A connection pinned before an unload may break (docs/kmod.md,
+# Unloading), so the short ones are only counted.
 short_loop() {
 	local n=0 ok=0
 	while [ ! -e "$LAB_STATE/cycles.stop" ]; do
@@ -489,7 +490,7 @@ long_loop() {
 	local n=0 ok=0 bad=
 	while [ ! -e "$LAB_STATE/cycles.stop" ]; do
 		n=$((n + 1))
-		lab_fetch cycles-long "$(lab_url "$A6" "data.bin?rate=400000")" --max-time 60
+		lab_fetch cycles-long "$(lab_url "$U1_6" "data.bin?rate=400000")" --max-time 60
 		lab_fetch_result cycles-long
 		if [ "$FETCH_EXACT" = 1 ]; then
 			ok=$((ok + 1))
@@ -499,18 +500,28 @@ long_loop() {
 	done
 	echo "$n $ok $bad" >"$LAB_STATE/cycles.long"
 }
-has_flows() { [ "$(apstat client flows 2>/dev/null)" -ge 1 ] 2>/dev/null; }
+# An entry was created since the cache came with this load (no fork: the
+# poll must not slow the cycles down).
+has_flows() {
+	local n=0
+	read -r n _ </sys/kernel/slab/anypin_flow/objects 2>/dev/null
+	[ "${n:-0}" -gt 0 ]
+}
 rm -f "$LAB_STATE/cycles.stop" "$LAB_STATE/cycles.short" "$LAB_STATE/cycles.long"
 long_loop &
 lpid=$!
 short_loop &
 spid=$!
 ok=0 with_flows=0 why=
+loaded && rmmod anypin
 t_start=0 t_wait=0 t_rmmod=0
 now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 for i in $(seq 50); do
 	t0=$(now_ms)
-	datapath_start || { why="datapath_start failed"; break; }
+	insmod "$ANYPIN_KO" || { why="insmod failed"; break; }
+	for ns in client inst1 inst2; do
+		kmod__apply $ns $ns || { why="configuring $ns failed"; break 2; }
+	done
 	t1=$(now_ms)
 	if [ $((i % 5)) = 0 ]; then
 		# A namespace outside the lab, with prefixes of its own.
@@ -518,7 +529,7 @@ for i in $(seq 50); do
 		ip netns exec "kb-cycle$i" sh -c 'echo "r=10.0.0.0/8" > /proc/sys/net/anypin/prefixes' ||
 			{ why="prefixes in a second namespace"; break; }
 	fi
-	lab_wait_until 10 has_flows && [ "$(slab_objects)" -gt 0 ] && with_flows=$((with_flows + 1))
+	lab_wait_until 10 has_flows && with_flows=$((with_flows + 1))
 	t2=$(now_ms)
 	rmmod anypin || { why="rmmod failed"; break; }
 	t3=$(now_ms)
@@ -537,19 +548,19 @@ wait "$spid" "$lpid"
 read -r shorts shorts_ok <"$LAB_STATE/cycles.short" || shorts=0 shorts_ok=0
 read -r longs longs_ok long_err <"$LAB_STATE/cycles.long" || longs=0 longs_ok=0
 if [ "$ok" = 50 ] && [ "$with_flows" = 50 ]; then
-	pass load-cycles "50 x insmod, configure, rmmod with flows in the table every time (every 5th also with a second namespace); no slab cache or sysctl left after each"
+	pass load-cycles "50 x insmod, configure, rmmod with flow entries created every time (every 5th also with a second namespace); no slab cache or sysctl left after each"
 else
-	fail load-cycles "stopped at cycle $((ok + 1)): ${why:-}; $with_flows cycles had flows"
+	fail load-cycles "stopped at cycle $((ok + 1)): ${why:-}; $with_flows cycles created flow entries"
 fi
-if [ "$shorts" -ge 50 ] && [ "$shorts_ok" = "$shorts" ]; then
-	pass load-cycles-traffic "$shorts short connections to A during the cycles, all answered by inst1"
+if [ "$shorts_ok" -ge 50 ]; then
+	pass load-cycles-traffic "$shorts_ok of $shorts short connections to A during the cycles answered by inst1"
 else
 	fail load-cycles-traffic "$shorts_ok of $shorts short connections answered by inst1"
 fi
 if [ "$longs" -ge 1 ] && [ "$longs_ok" = "$longs" ]; then
-	pass load-cycles-long "$longs paced 4 MB downloads from A6 during the cycles, all byte-exact"
+	pass load-cycles-other "$longs paced 4 MB downloads from U1 (outside the prefixes) during the cycles, all byte-exact"
 else
-	fail load-cycles-long "$longs_ok of $longs downloads from A6 byte-exact; last failure: ${long_err:-}"
+	fail load-cycles-other "$longs_ok of $longs downloads from U1 byte-exact; last failure: ${long_err:-}"
 fi
 lab_down
 if ! loaded && [ ! -e /sys/kernel/slab/anypin_flow ]; then
