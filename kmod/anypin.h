@@ -28,6 +28,7 @@
 struct anypin_conf {
 	u8 slot[AP_MAX_PREFIXES];	/* counter slot of each prefix */
 	u8 index[AP_NSLOTS];		/* prefix owning each slot, or AP_NO_SLOT */
+	struct rcu_head rcu;
 	struct ap_conf c;
 };
 

@@ -56,6 +56,7 @@ static void anypin_remap_slots(struct anypin_net *an, const struct anypin_conf *
 			       struct anypin_conf *new)
 {
 	const struct ap_pconf *pc;
+	bool waited = false;
 	unsigned int i;
 	int j;
 	u8 s;
@@ -78,10 +79,14 @@ static void anypin_remap_slots(struct anypin_net *an, const struct anypin_conf *
 		if (s == AP_NO_SLOT)
 			continue;
 		/*
-		 * Unused by the old configuration, and those before it are
-		 * gone (every write waits for its readers), so nobody counts
-		 * into it while it is cleared.
+		 * Unused by the old configuration; once the readers of those
+		 * before it are gone, nobody counts into it while it is
+		 * cleared. Only writes that add a name wait for them.
 		 */
+		if (!waited) {
+			synchronize_rcu();
+			waited = true;
+		}
 		anypin_stats_zero(an, s);
 		new->slot[i] = s;
 		new->index[s] = i;
@@ -116,9 +121,8 @@ int anypin_conf_set(struct anypin_net *an, const char *key, u32 klen,
 		return err;
 	}
 	rcu_assign_pointer(an->conf, new);
-	synchronize_rcu();
 	mutex_unlock(&an->conf_lock);
-	kvfree(old);
+	kvfree_rcu(old, rcu);
 	return 0;
 }
 
