@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+# anypin.ko on CHECKSUM_COMPLETE packets, inside the VM guest:
+#
+#   tests/vm/run --kernel 6.12 -- tests/vm/kmod_csum.sh
+#
+# veth never hands the stack a CHECKSUM_COMPLETE skb, but a VXLAN with UDP
+# checksums does: with transmit checksumming off on the veth underneath,
+# the outer UDP checksum is verified in software
+# (udp_lib_checksum_complete), which leaves the skb CHECKSUM_COMPLETE, and
+# the decapsulated packet keeps it (GRO off on the VXLAN device). Over
+# that, a client and a responder in two namespaces pin a download from A
+# (IPv4 and IPv6), so both ends rewrite received COMPLETE packets.
+#
+# A wrong skb->csum after a rewrite does not break TCP: it falls back to a
+# software checksum of the whole segment, silently. So the check counts
+# calls of __skb_checksum_complete() (a kprobe): one per VXLAN packet (the
+# outer UDP checksum), and one more for every TCP segment whose
+# CHECKSUM_COMPLETE sum anypin left wrong.
+#
+# A and U must differ in their one's complement sums: 10.202.0.1 and
+# 10.201.0.2 would not, and the IPv4 rewrite would leave the packet's sum
+# as it was, fixed up or not (a module without the fixup passed then; with
+# these addresses its IPv4 downloads need a software checksum for every
+# segment). An IPv6 address rewrite never changes the sum (no IP header
+# checksum: the TCP checksum's change cancels the address's), so there
+# the check catches a wrong fixup, not a missing one.
+set -u
+[ "${ANYPIN_VM:-}" = 1 ] || { echo "kmod_csum: run me in the VM: tests/vm/run -- $0" >&2; exit 2; }
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+cd "$ANYPIN_REPO" || exit 2
+
+kv=${ANYPIN_VM_KERNEL%%.*}.$(echo "$ANYPIN_VM_KERNEL" | cut -d. -f2)
+failed=0
+pass() { echo "PASS kmod-csum-$kv $1: $2"; }
+fail() { echo "FAIL kmod-csum-$kv $1: $2"; failed=1; }
+say() { echo "kmod_csum: $*" >&2; }
+
+C=cs-cli S=cs-srv
+A4=10.202.0.7 U4=10.201.0.2 A6=fd00:202::7 U6=fd00:201::2
+PORT=8080
+T=/sys/kernel/tracing
+W=$(mktemp -d /run/kmod_csum.XXXXXX)
+
+cleanup() {
+	[ -n "${http:-}" ] && kill "$http" 2>/dev/null
+	ip netns del $C 2>/dev/null
+	ip netns del $S 2>/dev/null
+	grep -q '^anypin ' /proc/modules && rmmod anypin
+}
+trap cleanup EXIT
+
+setup() {
+	ip netns add $C && ip netns add $S &&
+	ip link add cs0 netns $C type veth peer name cs1 netns $S || return 1
+	local ns me peer dev
+	for ns in $C $S; do
+		if [ $ns = $C ]; then me=1 peer=2 dev=cs0; else me=2 peer=1 dev=cs1; fi
+		ip -n $ns link set lo up &&
+		ip -n $ns addr add 10.200.0.$me/24 dev $dev &&
+		ip -n $ns link set $dev up &&
+		ip netns exec $ns ethtool -K $dev tx off >/dev/null &&
+		ip -n $ns link add vx0 type vxlan id 42 local 10.200.0.$me \
+			remote 10.200.0.$peer dstport 4789 udpcsum &&
+		ip netns exec $ns ethtool -K vx0 gro off >/dev/null &&
+		ip -n $ns addr add 10.201.0.$me/24 dev vx0 &&
+		ip -n $ns addr add fd00:201::$me/64 dev vx0 nodad &&
+		ip -n $ns link set vx0 up || return 1
+	done
+	ip -n $S addr add $A4/32 dev lo &&
+	ip -n $S addr add $A6/128 dev lo &&
+	ip -n $C route add $A4/32 via $U4 &&
+	ip -n $C route add $A6/128 via $U6
+}
+
+conf() {
+	ip netns exec "$1" bash -c '
+		for kv; do printf "%s\n" "${kv#*=}" > "/proc/sys/${kv%%=*}" || exit 1; done' _ "${@:2}"
+}
+
+# csum_calls: hits of the kprobe so far.
+csum_calls() {
+	awk '$1 == "anypin_csum" { print $2 }' $T/kprobe_profile
+}
+
+# rx DEV NS: packets DEV received.
+rx() {
+	ip netns exec "$2" cat "/sys/class/net/$1/statistics/rx_packets"
+}
+
+# fetch NAME URL: downloads into $W/NAME; prints the extra calls of
+# __skb_checksum_complete beyond one per VXLAN packet, and the packets.
+fetch() {
+	local c0 p0 c1 p1
+	c0=$(csum_calls) p0=$(($(rx cs0 $C) + $(rx cs1 $S)))
+	ip netns exec $C curl -gsS --max-time 60 -o "$W/$1" "$2" || return 1
+	c1=$(csum_calls) p1=$(($(rx cs0 $C) + $(rx cs1 $S)))
+	cmp -s "$W/$1" "$W/www/data.bin" || { echo "not byte-exact"; return 1; }
+	echo "$((c1 - c0 - (p1 - p0))) $((p1 - p0))"
+}
+
+setup || { fail setup "namespaces, veth, VXLAN"; exit 1; }
+mountpoint -q $T || mount -t tracefs nodev $T || { fail kprobe "no tracefs"; exit 1; }
+echo 'p:anypin_csum __skb_checksum_complete' >> $T/kprobe_events &&
+	echo 1 > $T/events/kprobes/anypin_csum/enable ||
+	{ fail kprobe "cannot probe __skb_checksum_complete"; exit 1; }
+
+mkdir -p "$W/www"
+head -c $((8 * 1024 * 1024)) /dev/urandom > "$W/www/data.bin"
+ip netns exec $S python3 tests/lab/httpd.py --port $PORT --name srv "$W/www" >"$W/http.log" 2>&1 &
+http=$!
+for _ in $(seq 100); do
+	ip netns exec $S ss -Hltn "sport = :$PORT" | grep -q . && break
+	sleep 0.2
+done
+
+# Without anypin, to U: the control of the count.
+for f in 4 6; do
+	if [ $f = 4 ]; then u=$U4; else u="[$U6]"; fi
+	if r=$(fetch plain$f "http://$u:$PORT/data.bin"); then
+		read -r extra pkts <<<"$r"
+		if [ "$extra" -lt $((-pkts / 10)) ]; then
+			fail "plain-v$f" "only $((pkts + extra)) software checksums for $pkts VXLAN packets: the outer UDP checksum was not verified in software, so no packet is CHECKSUM_COMPLETE"
+		elif [ "$extra" -le $((pkts / 50)) ]; then
+			pass "plain-v$f" "8 MB byte-exact over VXLAN from U; $pkts VXLAN packets, $extra more software checksums"
+		else
+			fail "plain-v$f" "$extra software checksums beyond one per VXLAN packet ($pkts): the setup does not show what it should"
+		fi
+	else
+		fail "plain-v$f" "download from U failed: $r"
+	fi
+done
+
+insmod "$ANYPIN_KO" || { fail insmod "insmod failed"; exit 1; }
+conf $C net/anypin/prefixes="any4=10.202.0.0/24 any6=fd00:202::/64" \
+	net/anypin/prefix/any4/responders=10.201.0.0/24 \
+	net/anypin/prefix/any6/responders=fd00:201::/64 &&
+conf $S net/anypin/prefixes="any4=10.202.0.0/24 any6=fd00:202::/64" \
+	net/anypin/prefix/any4/role=responder net/anypin/prefix/any4/unicast=$U4 \
+	net/anypin/prefix/any6/role=responder net/anypin/prefix/any6/unicast=$U6 ||
+	{ fail conf "configuring anypin"; exit 1; }
+
+for f in 4 6; do
+	if [ $f = 4 ]; then a=$A4 u=$U4; else a="[$A6]" u=$U6; fi
+	if r=$(fetch pinned$f "http://$a:$PORT/data.bin"); then
+		read -r extra pkts <<<"$r"
+		bound=$(ip netns exec $C awk -v a="${a//[][]/}" -v u="$u" \
+			'$1 == "client" && $6 == a && $8 == u' /proc/net/anypin/flows | wc -l)
+		if [ "$bound" = 0 ]; then
+			fail "pinned-v$f" "byte-exact, but the client's table has no flow from A pinned to $u: $(ip netns exec $C cat /proc/net/anypin/flows | tr '\n' '|')"
+		elif [ "$extra" -le $((pkts / 50)) ]; then
+			pass "pinned-v$f" "8 MB byte-exact from A, pinned to $u, both ends rewriting CHECKSUM_COMPLETE packets: $pkts VXLAN packets, $extra more software checksums"
+		else
+			fail "pinned-v$f" "byte-exact, but $extra of $pkts rewritten packets needed a software checksum: skb->csum was left wrong"
+		fi
+	else
+		fail "pinned-v$f" "download from A failed: $r"
+	fi
+done
+exit $failed
