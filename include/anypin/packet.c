@@ -14,6 +14,7 @@
 #define AP_IPPROTO_ROUTING	43
 #define AP_IPPROTO_FRAGMENT	44
 #define AP_IPPROTO_DSTOPTS	60
+#define AP_IPV6_OPT_JUMBO	0xc2
 
 const char *const ap_perr_names[AP_PERR_MAX] = {
 	[AP_OK]		= "ok",
@@ -254,6 +255,9 @@ static int ap_parse_ipv4(struct ap_pkt *p, u32 len, u32 avail)
 	if (hlen < AP_IPV4_HLEN_MIN)
 		return AP_EIPHLEN;
 	tot = ap_rd16(d + 2);
+	/* BIG TCP: a GSO packet over 64 KiB has the total length 0. */
+	if (!tot && len > 0xffff)
+		tot = len;
 	if (tot < AP_IPV4_HLEN_MIN || tot > len)
 		return AP_EIPLEN;
 	if (hlen > tot)
@@ -271,6 +275,30 @@ static int ap_parse_ipv4(struct ap_pkt *p, u32 len, u32 avail)
 	return ap_parse_l4(p, hlen, avail < tot ? avail : tot);
 }
 
+/*
+ * The payload length of a jumbogram (RFC 2675; BIG TCP's GSO packets over
+ * 64 KiB): 0 in the header, the Jumbo Payload option alone in a first
+ * 8-byte Hop-by-Hop header. 0 if it is not one, AP_EMORE via @err.
+ */
+static u32 ap_ipv6_jumbo(struct ap_pkt *p, u32 len, u32 avail, int *err)
+{
+	const u8 *d = p->data;
+	u32 jumbo;
+
+	if (d[6] != AP_IPPROTO_HOPOPTS || len < AP_IPV6_HLEN + 8)
+		return 0;
+	*err = ap_pull(p, AP_IPV6_HLEN + 8, avail);
+	if (*err)
+		return 0;
+	d += AP_IPV6_HLEN;
+	if (d[1] != 0 || d[2] != AP_IPV6_OPT_JUMBO || d[3] != 4)
+		return 0;
+	jumbo = ap_rd32(d + 4);
+	if (jumbo <= 0xffff || jumbo > len - AP_IPV6_HLEN)
+		return 0;
+	return jumbo;
+}
+
 static int ap_parse_ipv6(struct ap_pkt *p, u32 len, u32 avail)
 {
 	const u8 *d = p->data;
@@ -284,6 +312,11 @@ static int ap_parse_ipv6(struct ap_pkt *p, u32 len, u32 avail)
 	if (err)
 		return err;
 	plen = ap_rd16(d + 4);
+	if (!plen) {
+		plen = ap_ipv6_jumbo(p, len, avail, &err);
+		if (err)
+			return err;
+	}
 	if (!plen || AP_IPV6_HLEN + plen > len)
 		return AP_EIPLEN;
 	p->len = AP_IPV6_HLEN + plen;

@@ -41,6 +41,14 @@ static u32 rd32(const u8 *b)
 	return (u32)b[0] << 24 | (u32)b[1] << 16 | (u32)b[2] << 8 | b[3];
 }
 
+static void wr32(u8 *b, u32 v)
+{
+	b[0] = (u8)(v >> 24);
+	b[1] = (u8)(v >> 16);
+	b[2] = (u8)(v >> 8);
+	b[3] = (u8)v;
+}
+
 /* What a successful parse must satisfy, whatever the input was. */
 static void check_consistent(const struct ap_pkt *p, u32 len)
 {
@@ -320,6 +328,64 @@ static void test_err_iphlen_iplen(void **state)
 	assert_int_equal(parse_copy(pkt, len - 1), AP_EIPLEN);
 	pkt[4] = pkt[5] = 0;	/* jumbogram */
 	assert_int_equal(parse_copy(pkt, len), AP_EIPLEN);
+}
+
+/* BIG TCP: IPv4 with the total length 0 past 64 KiB, IPv6 jumbograms. */
+static void test_big_tcp(void **state)
+{
+	const struct pg_ext hbh = { .type = PG_IPPROTO_HOPOPTS };
+	const u32 big = 70000;
+	struct ap_pkt p;
+	u8 *b, *h;
+	u32 len;
+
+	(void)state;
+	b = calloc(1, big);
+	assert_non_null(b);
+	len = v4_syn(b);
+	b[2] = b[3] = 0;
+	assert_int_equal(parse_heap(&p, b, big, big, &h), AP_OK);
+	check_consistent(&p, big);
+	assert_int_equal(p.len, big);
+	assert_int_equal(p.tcp_paylen, big - (len - 4));
+	free(h);
+	/* Up to 64 KiB, a total length 0 is a broken header. */
+	assert_int_equal(parse_copy(b, 0xffff), AP_EIPLEN);
+
+	memset(b, 0, big);
+	len = v6_syn(b, &hbh, 1);
+	assert_int_equal(len, 40 + 8 + 20 + 4);
+	b[4] = b[5] = 0;
+	b[42] = 0xc2;
+	b[43] = 4;
+	wr32(b + 44, big - 40);
+	assert_int_equal(parse_heap(&p, b, big, big, &h), AP_OK);
+	check_consistent(&p, big);
+	assert_int_equal(p.len, big);
+	assert_int_equal(p.proto, AP_IPPROTO_TCP);
+	assert_int_equal(p.l4_off, 48);
+	assert_int_equal(p.tcp_paylen, big - 48 - 20);
+	free(h);
+	/* The option alone in the first header, or headers not yet linear. */
+	assert_int_equal(parse_heap(&p, b, big, 47, &h), AP_EMORE);
+	assert_int_equal(p.need, 48);
+	free(h);
+	/* A length that is not the packet's, not past 64 KiB, another option. */
+	wr32(b + 44, big - 39);
+	assert_int_equal(parse_heap(&p, b, big, big, &h), AP_EIPLEN);
+	free(h);
+	wr32(b + 44, 0xffff);
+	assert_int_equal(parse_heap(&p, b, big, big, &h), AP_EIPLEN);
+	free(h);
+	wr32(b + 44, big - 40);
+	b[42] = 0x01;
+	assert_int_equal(parse_heap(&p, b, big, big, &h), AP_EIPLEN);
+	free(h);
+	b[42] = 0xc2;
+	b[41] = 1;
+	assert_int_equal(parse_heap(&p, b, big, big, &h), AP_EIPLEN);
+	free(h);
+	free(b);
 }
 
 static void test_err_frag(void **state)
@@ -1143,6 +1209,7 @@ int main(void)
 		cmocka_unit_test(test_random_valid),
 		cmocka_unit_test(test_err_short_version),
 		cmocka_unit_test(test_err_iphlen_iplen),
+		cmocka_unit_test(test_big_tcp),
 		cmocka_unit_test(test_err_frag),
 		cmocka_unit_test(test_err_exthdr),
 		cmocka_unit_test(test_err_proto),
