@@ -8,24 +8,32 @@
 #include <anypin/conf.h>
 
 const char *const ap_conf_global_keys[] = {
-	"prefixes", "max_flows", "syn_timeout", "idle_timeout", "fin_timeout", "exid", NULL
+	"prefixes", "max_flows", "syn_timeout", "idle_timeout", "fin_timeout", "exid",
+	"fallback_retries", "blackhole_timeout", NULL
 };
 
 const char *const ap_conf_prefix_keys[] = {
 	"enabled", "role", "responders", "unicast", "ports", NULL
 };
 
-enum { AP_G_PREFIXES, AP_G_MAX_FLOWS, AP_G_SYN, AP_G_IDLE, AP_G_FIN, AP_G_EXID };
+enum {
+	AP_G_PREFIXES, AP_G_MAX_FLOWS, AP_G_SYN, AP_G_IDLE, AP_G_FIN, AP_G_EXID,
+	AP_G_FALLBACK, AP_G_BLACKHOLE
+};
 enum { AP_P_ENABLED, AP_P_ROLE, AP_P_RESPONDERS, AP_P_UNICAST, AP_P_PORTS };
 
 static const struct {
-	u32 max;
+	u32 min, max;
 	const char *range;
 } ap_int_keys[] = {
-	[AP_G_MAX_FLOWS] = { 16777216, "max_flows must be 1 to 16777216" },
-	[AP_G_SYN] = { 3600, "syn_timeout must be 1 to 3600 (seconds)" },
-	[AP_G_IDLE] = { 2592000, "idle_timeout must be 1 to 2592000 (seconds)" },
-	[AP_G_FIN] = { 3600, "fin_timeout must be 1 to 3600 (seconds)" },
+	[AP_G_MAX_FLOWS] = { 1, 16777216, "max_flows must be 1 to 16777216" },
+	[AP_G_SYN] = { 1, 3600, "syn_timeout must be 1 to 3600 (seconds)" },
+	[AP_G_IDLE] = { 1, 2592000, "idle_timeout must be 1 to 2592000 (seconds)" },
+	[AP_G_FIN] = { 1, 3600, "fin_timeout must be 1 to 3600 (seconds)" },
+	/* Linux gives up a connect() after 6 SYN retransmissions by default. */
+	[AP_G_FALLBACK] = { 0, 10, "fallback_retries must be 0 to 10" },
+	/* A day; 64 times that is the longest a record can keep an address plain. */
+	[AP_G_BLACKHOLE] = { 1, 86400, "blackhole_timeout must be 1 to 86400 (seconds)" },
 };
 
 static const char ap_no_prefix[] = "no such prefix (set net.anypin.prefixes first)";
@@ -153,6 +161,8 @@ void ap_conf_init(struct ap_conf *c)
 	c->idle_timeout = 432000;
 	c->fin_timeout = 60;
 	c->exid = 0xA7C1;
+	c->fallback_retries = 1;
+	c->blackhole_timeout = 60;
 }
 
 int ap_conf_find(const struct ap_conf *c, const char *name, u32 n)
@@ -340,7 +350,7 @@ static int ap_set_global(struct ap_conf *c, int key, const char *v, u32 n, const
 	r = ap_parse_num(v, n, false, &x);
 	if (r == -1)
 		return ap_err(why, "not a decimal number");
-	if (r < 0 || x < 1 || x > ap_int_keys[key].max)
+	if (r < 0 || x < ap_int_keys[key].min || x > ap_int_keys[key].max)
 		return ap_err(why, ap_int_keys[key].range);
 	if (key == AP_G_MAX_FLOWS)
 		c->max_flows = x;
@@ -348,8 +358,12 @@ static int ap_set_global(struct ap_conf *c, int key, const char *v, u32 n, const
 		c->syn_timeout = x;
 	else if (key == AP_G_IDLE)
 		c->idle_timeout = x;
-	else
+	else if (key == AP_G_FIN)
 		c->fin_timeout = x;
+	else if (key == AP_G_FALLBACK)
+		c->fallback_retries = (u8)x;
+	else
+		c->blackhole_timeout = x;
 	return 0;
 }
 
@@ -557,6 +571,12 @@ int ap_conf_get(const struct ap_conf *c, const char *key, u32 klen, char *buf, u
 		break;
 	case AP_G_FIN:
 		ap_putu(&o, c->fin_timeout, 10, 1);
+		break;
+	case AP_G_FALLBACK:
+		ap_putu(&o, c->fallback_retries, 10, 1);
+		break;
+	case AP_G_BLACKHOLE:
+		ap_putu(&o, c->blackhole_timeout, 10, 1);
 		break;
 	default:
 		ap_puts(&o, "0x");

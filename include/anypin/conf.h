@@ -33,6 +33,8 @@ struct ap_conf {
 	u32 max_flows;
 	u32 syn_timeout, idle_timeout, fin_timeout;	/* seconds */
 	u16 exid;
+	u8 fallback_retries;	/* capable SYNs per attempt; 0: never fall back */
+	u32 blackhole_timeout;	/* seconds */
 	u8 nprefixes;
 	struct ap_pconf prefixes[AP_MAX_PREFIXES];
 };

@@ -3,6 +3,7 @@
  * The per-flow decisions of both roles. Nothing here looks anything up or
  * allocates: the datapath owns the table and the entries.
  */
+#include <anypin/blackhole.h>
 #include <anypin/flow.h>
 #include <anypin/wire.h>
 
@@ -11,6 +12,7 @@ const char *const ap_state_names[AP_STATE_MAX] = {
 	[AP_BOUND] = "bound",
 	[AP_RESPONDING] = "responding",
 	[AP_CLOSING] = "closing",
+	[AP_FALLBACK] = "fallback",
 };
 
 const char *const ap_stat_names[AP_STAT_MAX] = {
@@ -34,6 +36,10 @@ const char *const ap_stat_names[AP_STAT_MAX] = {
 	[AP_STAT_ICMP] = "icmp",
 	[AP_STAT_EVICTED] = "evicted",
 	[AP_STAT_EXPIRED] = "expired",
+	[AP_STAT_FALLBACK] = "fallback",
+	[AP_STAT_BLACKHOLED] = "blackholed",
+	[AP_STAT_BH_PLAIN] = "bh_plain",
+	[AP_STAT_COLLISION] = "collision",
 	[AP_STAT_FLOWS] = "flows",
 };
 
@@ -69,6 +75,11 @@ bool ap_flow_pinned(const struct ap_flow *f)
 	return f->state == AP_BOUND || f->state == AP_CLOSING;
 }
 
+bool ap_flow_opening(const struct ap_flow *f)
+{
+	return f->state == AP_SYN_SENT || f->state == AP_FALLBACK;
+}
+
 static void fill_key(struct ap_key *k, u8 role, u8 family, const u8 *addr,
 		     __be16 port, __be16 svc_port)
 {
@@ -100,8 +111,34 @@ void ap_key_of_icmp(const struct ap_pkt *p, enum ap_role role, struct ap_key *k)
 		fill_key(k, role, p->family, p->data + p->in_daddr_off, p->dport, p->sport);
 }
 
+/* Whether the SYN leaves capable: it has the option or room for it. */
+static bool syn_capable(const struct ap_pkt *p, const struct ap_opts *o)
+{
+	return o->cap || p->tcp_hlen + AP_OPT_LEN <= AP_TCP_HLEN_MAX;
+}
+
+/* The stack retransmits the SYN of the attempt @f is opening. */
+static void client_syn_again(struct ap_flow *f, const struct ap_pkt *p,
+			     const struct ap_opts *o, const struct ap_conf *c,
+			     struct ap_res *r)
+{
+	if (f->state == AP_FALLBACK)
+		return;
+	if (c->fallback_retries && f->tries >= c->fallback_retries) {
+		/* Its capable SYNs went unanswered: try as plain anycast. */
+		f->state = AP_FALLBACK;
+		r->stat = AP_STAT_FALLBACK;
+		return;
+	}
+	r->flags = o->cap ? 0 : AP_F_ADD_OPT;
+	r->stat = AP_STAT_SYN;
+	if (syn_capable(p, o) && f->tries < 0xff)
+		f->tries++;
+}
+
 void ap_client_syn(struct ap_flow *f, bool fresh, const struct ap_pkt *p,
-		   const struct ap_opts *o, u8 prefix, u32 now, struct ap_res *r)
+		   const struct ap_opts *o, const struct ap_conf *c, bool blackholed,
+		   u8 prefix, u32 now, struct ap_res *r)
 {
 	res_init(r);
 	if (o->auth) {
@@ -110,20 +147,29 @@ void ap_client_syn(struct ap_flow *f, bool fresh, const struct ap_pkt *p,
 		r->stat = AP_STAT_AUTH_SKIPPED;
 		return;
 	}
+	if (f && !fresh && p->seq == f->isn && f->state != AP_CLOSING) {
+		f->last = now;
+		if (f->state == AP_BOUND) {
+			/* Answered already: send it where we are pinned. */
+			res_rewrite(r, AP_REWRITE_DST, &f->unicast);
+			r->flags = o->cap ? 0 : AP_F_ADD_OPT;
+			r->stat = AP_STAT_SYN;
+		} else {
+			client_syn_again(f, p, o, c, r);
+		}
+		return;
+	}
+	if (blackholed) {
+		/* A new connection on a path known to drop ours: plain at once. */
+		r->flags = f ? AP_F_FREE : 0;
+		r->stat = AP_STAT_BH_PLAIN;
+		return;
+	}
 	if (!f) {
 		r->flags = AP_F_CREATE;
 		return;
 	}
 	r->flags = o->cap ? 0 : AP_F_ADD_OPT;
-
-	if (!fresh && p->seq == f->isn && f->state != AP_CLOSING) {
-		f->last = now;
-		/* The stack retries its SYN: send it where we are pinned. */
-		if (f->state == AP_BOUND)
-			res_rewrite(r, AP_REWRITE_DST, &f->unicast);
-		r->stat = AP_STAT_SYN;
-		return;
-	}
 	r->stat = AP_STAT_SYN;
 
 	/* A new connection on this key. */
@@ -134,6 +180,8 @@ void ap_client_syn(struct ap_flow *f, bool fresh, const struct ap_pkt *p,
 	f->last = now;
 	f->state = AP_SYN_SENT;
 	f->prefix = prefix;
+	f->tries = syn_capable(p, o);
+	f->flags = 0;
 }
 
 bool ap_flow_acks_syn(const struct ap_flow *f, const struct ap_pkt *p)
@@ -167,7 +215,7 @@ static u8 synack_check(const struct ap_flow *f, const struct ap_pkt *p,
 }
 
 void ap_client_synack(struct ap_flow *f, const struct ap_pkt *p, const struct ap_opts *o,
-		      const struct ap_conf *c, u32 now, struct ap_res *r)
+		      const struct ap_conf *c, bool collide, u32 now, struct ap_res *r)
 {
 	struct ap_addr src;
 	u8 why;
@@ -192,7 +240,7 @@ void ap_client_synack(struct ap_flow *f, const struct ap_pkt *p, const struct ap
 		r->stat = AP_STAT_DUP_RESET;
 		return;
 	}
-	if (f->state != AP_SYN_SENT)
+	if (!ap_flow_opening(f))
 		return;
 
 	if (!ap_flow_acks_syn(f, p)) {
@@ -200,9 +248,13 @@ void ap_client_synack(struct ap_flow *f, const struct ap_pkt *p, const struct ap
 		return;
 	}
 	if (ap_addr_eq(&src, &f->anycast)) {
-		/* An ordinary anycast server: nothing to do for this flow. */
 		r->flags = AP_F_FREE;
 		r->stat = AP_STAT_PLAIN;
+		if (f->state == AP_FALLBACK && !(f->flags & AP_FLOW_ANSWERED)) {
+			/* Only the plain retry got through: the path drops ours. */
+			r->flags |= AP_F_BLACKHOLE;
+			r->stat = AP_STAT_BLACKHOLED;
+		}
 		return;
 	}
 	why = synack_check(f, p, o, c, &src);
@@ -210,10 +262,25 @@ void ap_client_synack(struct ap_flow *f, const struct ap_pkt *p, const struct ap
 		r->stat = why;
 		return;
 	}
+	if (f->state == AP_FALLBACK || collide) {
+		/*
+		 * A late answer to a capable SYN after the plain retry left (its
+		 * responder may have ended its entry already), or one that would
+		 * reuse a pinned flow's 4-tuple: the attempt stays plain.
+		 */
+		f->flags |= AP_FLOW_ANSWERED;
+		r->act = AP_DROP;
+		if (collide && f->state != AP_FALLBACK) {
+			f->state = AP_FALLBACK;
+			r->stat = AP_STAT_COLLISION;
+		}
+		return;
+	}
 	f->unicast = src;
 	f->state = AP_BOUND;
 	f->last = now;
 	res_rewrite(r, AP_REWRITE_SRC, &f->anycast);
+	r->flags = AP_F_BH_CLEAR;
 	r->stat = AP_STAT_BOUND;
 }
 
@@ -226,7 +293,7 @@ void ap_client_out(struct ap_flow *f, const struct ap_pkt *p, u32 now, struct ap
 		return;
 	}
 	/* Not answered yet: an abort ends the attempt. */
-	if (f->state == AP_SYN_SENT && (p->tcp_flags & AP_TCP_RST))
+	if (ap_flow_opening(f) && (p->tcp_flags & AP_TCP_RST))
 		r->flags = AP_F_FREE;
 }
 
@@ -242,7 +309,7 @@ void ap_client_in(struct ap_flow *f, const struct ap_pkt *p, u32 now, struct ap_
 		return;
 	}
 	/* A refused the connection: an ordinary reset, forget the attempt. */
-	if (f->state == AP_SYN_SENT && ap_addr_eq(&src, &f->anycast) &&
+	if (ap_flow_opening(f) && ap_addr_eq(&src, &f->anycast) &&
 	    (p->tcp_flags & AP_TCP_RST))
 		r->flags = AP_F_FREE;
 }
@@ -264,8 +331,12 @@ void ap_resp_syn(struct ap_flow *f, bool fresh, const struct ap_pkt *p,
 	if (!o->cap || o->auth || !u) {
 		/* A legacy client: answer from A, as without anypin. */
 		r->stat = o->cap && !o->auth ? AP_STAT_RESP_NO_UNICAST : AP_STAT_RESP_LEGACY;
-		if (f)
-			r->flags = AP_F_FREE;
+		if (!f)
+			return;
+		r->flags = AP_F_FREE;
+		/* Its retry of a capable SYN: our SYN-ACKs never reached it. */
+		if (!o->cap && !o->auth && f->state == AP_RESPONDING && p->seq == f->isn)
+			r->stat = AP_STAT_FALLBACK;
 		return;
 	}
 	if (!f) {
@@ -336,6 +407,7 @@ static u32 state_timeout(const struct ap_flow *f, const struct ap_conf *c)
 {
 	switch (f->state) {
 	case AP_SYN_SENT:
+	case AP_FALLBACK:
 		return c->syn_timeout;
 	case AP_CLOSING:
 		return c->fin_timeout;
@@ -353,6 +425,7 @@ int ap_flow_evict_rank(const struct ap_flow *f)
 {
 	switch (f->state) {
 	case AP_SYN_SENT:
+	case AP_FALLBACK:
 		return 0;
 	case AP_CLOSING:
 		return 1;
@@ -362,6 +435,11 @@ int ap_flow_evict_rank(const struct ap_flow *f)
 		return 3;
 	}
 }
+
+/*
+ * The tables' text forms (flows, counters, blackholes), which the proc
+ * files and anypind's control socket give alike.
+ */
 
 /* Appends @s to @buf of @size at *@pos, always NUL-terminated. */
 static void put(char *buf, u32 size, u32 *pos, const char *s)
@@ -468,6 +546,26 @@ u32 ap_stats_row(const char *name, const u64 *v, char *buf, u32 size)
 		put(buf, size, &pos, " ");
 		put_u64(buf, size, &pos, v[i]);
 	}
+	put(buf, size, &pos, "\n");
+	return pos;
+}
+
+u32 ap_bh_format(const struct ap_bh *b, u32 timeout, u32 now, char *buf, u32 size)
+{
+	u32 pos = 0;
+
+	if (!size)
+		return 0;
+	buf[0] = 0;
+	put_addr(buf, size, &pos, &b->addr);
+	put(buf, size, &pos, " ");
+	put_u32(buf, size, &pos, (s32)(b->until - now) > 0 ? b->until - now : 0);
+	put(buf, size, &pos, " ");
+	put_u32(buf, size, &pos, (s32)(b->forget - now) > 0 ? b->forget - now : 0);
+	put(buf, size, &pos, " ");
+	put_u32(buf, size, &pos, timeout << b->level);
+	put(buf, size, &pos, " ");
+	put_u32(buf, size, &pos, b->detections);
 	put(buf, size, &pos, "\n");
 	return pos;
 }

@@ -22,6 +22,7 @@ enum ap_state {
 	AP_BOUND,		/* client: pinned to unicast */
 	AP_RESPONDING,		/* responder: capable SYN seen, answering from U */
 	AP_CLOSING,		/* FIN or RST seen; still rewritten */
+	AP_FALLBACK,		/* client: capable SYNs unanswered, retrying plain */
 	AP_STATE_MAX
 };
 
@@ -43,7 +44,12 @@ struct ap_flow {
 	u32 last;		/* time of the last packet */
 	u8 state;
 	u8 prefix;		/* index in ap_conf.prefixes, for the counters */
+	u8 tries;		/* client: capable SYNs sent for this ISN */
+	u8 flags;		/* AP_FLOW_* */
 };
+
+/* A capable SYN of this attempt was answered from a unicast address. */
+#define AP_FLOW_ANSWERED	0x01
 
 /* Counters, per prefix. */
 enum ap_stat {
@@ -67,6 +73,10 @@ enum ap_stat {
 	AP_STAT_ICMP,		/* ICMP errors rewritten */
 	AP_STAT_EVICTED,	/* entries evicted by max_flows */
 	AP_STAT_EXPIRED,	/* entries expired */
+	AP_STAT_FALLBACK,	/* capable attempts given up for a plain retry */
+	AP_STAT_BLACKHOLED,	/* addresses found blackholing capable SYNs */
+	AP_STAT_BH_PLAIN,	/* SYNs sent plain: their address is blackholed */
+	AP_STAT_COLLISION,	/* flows left plain: their unicast 4-tuple was taken */
 	AP_STAT_FLOWS,		/* current entries (a gauge) */
 	AP_STAT_MAX
 };
@@ -85,6 +95,8 @@ enum ap_act {
 #define AP_F_SEND_RST	0x02	/* answer it with ap_build_rst() */
 #define AP_F_FREE	0x04	/* remove the flow entry */
 #define AP_F_CREATE	0x08	/* create the entry, then call again, fresh */
+#define AP_F_BLACKHOLE	0x10	/* remember the flow's anycast address as blackholed */
+#define AP_F_BH_CLEAR	0x20	/* forget it: a flow was bound through it */
 
 struct ap_res {
 	u8 act;			/* enum ap_act */
@@ -102,18 +114,26 @@ void ap_key_of_icmp(const struct ap_pkt *p, enum ap_role role, struct ap_key *k)
  * Client, outgoing SYN (no ACK) to a prefix of the client role. @f is the
  * entry of its key and anycast address, or NULL when there is none: then
  * AP_F_CREATE asks for one. @fresh says the datapath just created it
- * (zeroed but for the key). Sets up or refreshes the entry.
+ * (zeroed but for the key). Sets up or refreshes the entry. A new
+ * connection to a @blackholed address goes plain and keeps no entry; a
+ * retransmission goes plain once c->fallback_retries capable SYNs of the
+ * attempt went unanswered.
  */
 void ap_client_syn(struct ap_flow *f, bool fresh, const struct ap_pkt *p,
-		   const struct ap_opts *o, u8 prefix, u32 now, struct ap_res *r);
+		   const struct ap_opts *o, const struct ap_conf *c, bool blackholed,
+		   u8 prefix, u32 now, struct ap_res *r);
 
 /*
- * Client, incoming SYN-ACK matching @f's key (in any state). Binds, falls
- * back to plain, rejects (act AP_PASS with the reason in r->stat), or, when
- * @f is already bound elsewhere, drops it and asks for a RST.
+ * Client, incoming SYN-ACK matching @f's key (in any state). Binds, makes
+ * the flow plain (a SYN-ACK from A; after a fallback it asks to remember A
+ * as blackholed), rejects (act AP_PASS with the reason in r->stat), or,
+ * when @f is already bound elsewhere, drops it and asks for a RST.
+ * @collide: another flow of the key is pinned to the SYN-ACK's source, so
+ * binding would reuse its unicast 4-tuple: the SYN-ACK is dropped and the
+ * attempt falls back instead.
  */
 void ap_client_synack(struct ap_flow *f, const struct ap_pkt *p, const struct ap_opts *o,
-		      const struct ap_conf *c, u32 now, struct ap_res *r);
+		      const struct ap_conf *c, bool collide, u32 now, struct ap_res *r);
 
 /* Client, any other outgoing packet of @f (to its anycast address). */
 void ap_client_out(struct ap_flow *f, const struct ap_pkt *p, u32 now, struct ap_res *r);
@@ -145,6 +165,8 @@ void ap_icmp_in(const struct ap_flow *f, const struct ap_pkt *p, struct ap_res *
 
 /* Whether a client entry talks to its unicast address (bound or closing). */
 bool ap_flow_pinned(const struct ap_flow *f);
+/* Whether a client entry waits for its SYN-ACK (capable or fallen back). */
+bool ap_flow_opening(const struct ap_flow *f);
 /* Whether @p's ACK acknowledges the SYN of client entry @f (Fast Open too). */
 bool ap_flow_acks_syn(const struct ap_flow *f, const struct ap_pkt *p);
 
@@ -152,8 +174,9 @@ bool ap_flow_acks_syn(const struct ap_flow *f, const struct ap_pkt *p);
 bool ap_flow_expired(const struct ap_flow *f, const struct ap_conf *c, u32 now);
 
 /*
- * Eviction class when the table is full: lower goes first (SYN_SENT, then
- * closing, then responder, then bound). Within a class, the oldest.
+ * Eviction class when the table is full: lower goes first (SYN_SENT and
+ * FALLBACK, then closing, then responder, then bound). Within a class, the
+ * oldest.
  */
 int ap_flow_evict_rank(const struct ap_flow *f);
 

@@ -6,35 +6,42 @@
  */
 #include <anypin/process.h>
 
-int ap_flow_match(const struct ap_flow *f, const struct ap_pkt *p, enum ap_find how)
+static enum ap_match exact_if(bool yes)
+{
+	return yes ? AP_MATCH_EXACT : AP_MATCH_NONE;
+}
+
+enum ap_match ap_flow_match(const struct ap_flow *f, const struct ap_pkt *p,
+			    enum ap_find how)
 {
 	struct ap_addr a;
 
 	switch (how) {
 	case AP_FIND_OUT:
 		ap_pkt_daddr(p, &a);
-		return ap_addr_eq(&a, &f->anycast) ? 2 : 0;
+		return exact_if(ap_addr_eq(&a, &f->anycast));
 	case AP_FIND_SYNACK:
-		ap_pkt_saddr(p, &a);
-		if (ap_flow_pinned(f) && ap_addr_eq(&a, &f->unicast))
-			return 2;
-		return ap_flow_acks_syn(f, p) ? 2 : 1;
+		/* ISNs tell the attempts of one key apart. */
+		return ap_flow_acks_syn(f, p) ? AP_MATCH_EXACT : AP_MATCH_KEY;
 	case AP_FIND_IN:
 		ap_pkt_saddr(p, &a);
 		if (ap_flow_pinned(f))
-			return ap_addr_eq(&a, &f->unicast) ? 2 : 0;
-		return f->state == AP_SYN_SENT && ap_addr_eq(&a, &f->anycast) ? 2 : 0;
+			return exact_if(ap_addr_eq(&a, &f->unicast));
+		return exact_if(ap_flow_opening(f) && ap_addr_eq(&a, &f->anycast));
+	case AP_FIND_PINNED:
+		ap_pkt_saddr(p, &a);
+		return exact_if(ap_flow_pinned(f) && ap_addr_eq(&a, &f->unicast));
 	case AP_FIND_RESP:
-		return 2;
+		return AP_MATCH_EXACT;
 	case AP_FIND_ICMP:
 		if (f->key.role == AP_ROLE_CLIENT) {
 			ap_pkt_in_daddr(p, &a);
-			return ap_flow_pinned(f) && ap_addr_eq(&a, &f->unicast) ? 2 : 0;
+			return exact_if(ap_flow_pinned(f) && ap_addr_eq(&a, &f->unicast));
 		}
 		ap_pkt_in_saddr(p, &a);
-		return ap_addr_eq(&a, &f->unicast) ? 2 : 0;
+		return exact_if(ap_addr_eq(&a, &f->unicast));
 	}
-	return 0;
+	return AP_MATCH_NONE;
 }
 
 struct ctx {
@@ -51,6 +58,27 @@ static void count(const struct ctx *x, u8 prefix, u8 stat)
 {
 	if (stat < AP_STAT_MAX)
 		x->ops->count(x->t, prefix, stat);
+}
+
+/* Remembers @f's anycast address as blackholed (@on), or forgets it. */
+static void blackhole(const struct ctx *x, const struct ap_flow *f, bool on)
+{
+	struct ap_bh_table *bh = x->ops->bh_lock(x->t);
+
+	if (on)
+		ap_bh_detect(bh, &f->anycast, x->c->blackhole_timeout, x->now);
+	else
+		ap_bh_clear(bh, &f->anycast);
+	x->ops->bh_unlock(x->t);
+}
+
+static bool blackholed(const struct ctx *x, const struct ap_addr *a)
+{
+	struct ap_bh_table *bh = x->ops->bh_lock(x->t);
+	bool on = ap_bh_active(bh, a, x->now);
+
+	x->ops->bh_unlock(x->t);
+	return on;
 }
 
 /* Applies @r to the packet and hands @f (if any) back to the table. */
@@ -74,6 +102,8 @@ static void finish(const struct ctx *x, struct ap_flow *f, u8 old, u8 prefix,
 		x->v->drop = true;
 		break;
 	}
+	if (f && (r->flags & (AP_F_BLACKHOLE | AP_F_BH_CLEAR)))
+		blackhole(x, f, r->flags & AP_F_BLACKHOLE);
 	if (r->flags & AP_F_ADD_OPT) {
 		if (!ap_opt_insert(p, x->c->exid, x->mode)) {
 			x->v->grew = true;
@@ -91,11 +121,11 @@ static void finish(const struct ctx *x, struct ap_flow *f, u8 old, u8 prefix,
 }
 
 static void decide_syn(const struct ctx *x, enum ap_role role, struct ap_flow *f, bool fresh,
-		       const struct ap_opts *o, const struct ap_pconf *pc, u8 prefix,
-		       struct ap_res *r)
+		       const struct ap_opts *o, const struct ap_pconf *pc, bool bh,
+		       u8 prefix, struct ap_res *r)
 {
 	if (role == AP_ROLE_CLIENT)
-		ap_client_syn(f, fresh, x->p, o, prefix, x->now, r);
+		ap_client_syn(f, fresh, x->p, o, x->c, bh, prefix, x->now, r);
 	else
 		ap_resp_syn(f, fresh, x->p, o, pc, prefix, x->now, r);
 }
@@ -115,40 +145,60 @@ static bool syn(const struct ctx *x, enum ap_role role)
 	struct ap_flow *f;
 	struct ap_res r;
 	u8 prefix, old;
+	bool bh;
 
 	ap_pkt_daddr(x->p, &dst);
 	pc = ap_conf_match(x->c, &dst, ntohs(x->p->dport), role);
 	if (!pc || ap_tcp_opts(x->p, x->c->exid, &o))
 		return false;
 	prefix = pc - x->c->prefixes;
+	bh = client && blackholed(x, &dst);
 	ap_key_of(x->p, role, client, &k);
 	f = x->ops->find(x->t, &k, x->p, client ? AP_FIND_OUT : AP_FIND_RESP);
 	old = f ? f->state : 0;
-	decide_syn(x, role, f, false, &o, pc, prefix, &r);
+	decide_syn(x, role, f, false, &o, pc, bh, prefix, &r);
 	if (r.flags & AP_F_CREATE) {
 		f = x->ops->create(x->t, &k);
 		/* Full: the SYN goes on as it would without anypin. */
 		if (!f)
 			return true;
 		old = f->state;
-		decide_syn(x, role, f, true, &o, pc, prefix, &r);
+		decide_syn(x, role, f, true, &o, pc, bh, prefix, &r);
 	}
 	finish(x, f, old, prefix, &r);
 	return true;
 }
 
-static void client_synack(const struct ctx *x, struct ap_flow *f)
+/*
+ * A SYN-ACK of key @k. Another attempt of the key pinned to its source
+ * means binding would reuse that flow's 4-tuple; its anycast address is
+ * noted first, since one entry is locked at a time.
+ */
+static bool client_synack(const struct ctx *x, const struct ap_key *k)
 {
+	struct ap_addr other = { .family = 0 };
+	struct ap_flow *f;
 	struct ap_opts o;
 	struct ap_res r;
-	u8 old = f->state;
+	u8 old;
 
+	f = x->ops->find(x->t, k, x->p, AP_FIND_PINNED);
+	if (f) {
+		other = f->anycast;
+		x->ops->release(x->t, f, f->state);
+	}
+	f = x->ops->find(x->t, k, x->p, AP_FIND_SYNACK);
+	if (!f)
+		return false;
+	old = f->state;
 	if (ap_tcp_opts(x->p, x->c->exid, &o)) {
 		x->ops->release(x->t, f, old);
-		return;
+		return true;
 	}
-	ap_client_synack(f, x->p, &o, x->c, x->now, &r);
+	ap_client_synack(f, x->p, &o, x->c,
+			 other.family && !ap_addr_eq(&other, &f->anycast), x->now, &r);
 	finish(x, f, old, f->prefix, &r);
+	return true;
 }
 
 static void in_tcp(const struct ctx *x)
@@ -164,11 +214,8 @@ static void in_tcp(const struct ctx *x)
 
 	ap_key_of(x->p, AP_ROLE_CLIENT, false, &k);
 	if (flags == (AP_TCP_SYN | AP_TCP_ACK)) {
-		f = x->ops->find(x->t, &k, x->p, AP_FIND_SYNACK);
-		if (f) {
-			client_synack(x, f);
+		if (client_synack(x, &k))
 			return;
-		}
 	} else {
 		f = x->ops->find(x->t, &k, x->p, AP_FIND_IN);
 		if (f) {

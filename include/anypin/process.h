@@ -10,6 +10,7 @@
 
 #include <anypin/flow.h>
 #include <anypin/rewrite.h>
+#include <anypin/blackhole.h>
 
 enum ap_hook {
 	AP_HOOK_IN,		/* received, before conntrack (PRE_ROUTING) */
@@ -20,26 +21,33 @@ enum ap_hook {
 /* What a lookup is for; see ap_flow_match(). */
 enum ap_find {
 	AP_FIND_OUT,		/* client: a packet to the entry's anycast address */
-	AP_FIND_SYNACK,		/* client: a SYN-ACK */
+	AP_FIND_SYNACK,		/* client: a SYN-ACK, by the SYN it acknowledges */
 	AP_FIND_IN,		/* client: a packet from the entry's unicast (or A) */
+	AP_FIND_PINNED,		/* client: an entry pinned to the packet's source */
 	AP_FIND_RESP,		/* responder: any packet of the key */
 	AP_FIND_ICMP,		/* an ICMP error about a packet we sent */
 };
 
+/* How well an entry fits; a table's find() returns the best above NONE. */
+enum ap_match {
+	AP_MATCH_NONE,
+	AP_MATCH_KEY,		/* by key only: a SYN-ACK whose ACK fits no attempt */
+	AP_MATCH_EXACT,
+};
+
 /*
- * How well entry @f fits packet @p for lookup @how: 0 not at all, 1 by
- * key only (a SYN-ACK whose ACK fits no attempt: still worth a counter),
- * 2 exactly. One key can hold several entries (one local port connected
- * to two anycast addresses); a table's find() returns the best.
+ * How well entry @f fits packet @p for lookup @how. One key can hold
+ * several entries (one local port connected to two anycast addresses).
  */
-int ap_flow_match(const struct ap_flow *f, const struct ap_pkt *p, enum ap_find how);
+enum ap_match ap_flow_match(const struct ap_flow *f, const struct ap_pkt *p,
+			    enum ap_find how);
 
 /*
  * The flow table of a datapath. Entries handed out by find() and create()
  * are locked against concurrent decisions until release() or remove().
  */
 struct ap_table_ops {
-	/* The entry of @k with the best ap_flow_match() > 0, or NULL. */
+	/* The entry of @k with the best ap_flow_match() above NONE, or NULL. */
 	struct ap_flow *(*find)(void *t, const struct ap_key *k, const struct ap_pkt *p,
 				enum ap_find how);
 	/* A new entry, zero but for its key, in the table; NULL when full of
@@ -51,6 +59,10 @@ struct ap_table_ops {
 	void (*remove)(void *t, struct ap_flow *f);
 	/* Bump counter @stat of prefix @prefix. */
 	void (*count)(void *t, u8 prefix, u8 stat);
+	/* The namespace's blackhole memory, locked until bh_unlock(); taken
+	 * with or without an entry locked, never the other way round. */
+	struct ap_bh_table *(*bh_lock)(void *t);
+	void (*bh_unlock)(void *t);
 };
 
 struct ap_verdict {

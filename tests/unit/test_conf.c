@@ -115,6 +115,8 @@ static void test_defaults(void **state)
 	expect_get(c, "net.anypin.idle_timeout", "432000");
 	expect_get(c, "net.anypin.fin_timeout", "60");
 	expect_get(c, "net.anypin.exid", "0xA7C1");
+	expect_get(c, "net.anypin.fallback_retries", "1");
+	expect_get(c, "net.anypin.blackhole_timeout", "60");
 	assert_int_equal(ap_conf_check(c, NULL), 0);
 	free(c);
 }
@@ -123,6 +125,7 @@ static void test_key_names(void **state)
 {
 	static const char *const g[] = {
 		"prefixes", "max_flows", "syn_timeout", "idle_timeout", "fin_timeout", "exid",
+		"fallback_retries", "blackhole_timeout",
 	};
 	static const char *const p[] = { "enabled", "role", "responders", "unicast", "ports" };
 	struct ap_conf *c = new_conf();
@@ -131,7 +134,7 @@ static void test_key_names(void **state)
 
 	(void)state;
 	set_ok(c, "net.anypin.prefixes", "x=192.0.2.0/24");
-	for (i = 0; i < 6; i++) {
+	for (i = 0; i < 8; i++) {
 		assert_non_null(ap_conf_global_keys[i]);
 		assert_string_equal(ap_conf_global_keys[i], g[i]);
 		snprintf(key, sizeof(key), "net.anypin.%s", g[i]);
@@ -139,7 +142,7 @@ static void test_key_names(void **state)
 		snprintf(key, sizeof(key), "net/anypin/%s", g[i]);
 		assert_non_null(get(c, key));
 	}
-	assert_null(ap_conf_global_keys[6]);
+	assert_null(ap_conf_global_keys[8]);
 	for (i = 0; i < 5; i++) {
 		assert_non_null(ap_conf_prefix_keys[i]);
 		assert_string_equal(ap_conf_prefix_keys[i], p[i]);
@@ -187,6 +190,28 @@ static void test_key_names(void **state)
 	free(c);
 }
 
+/* The one integer key where 0 means something: never fall back. */
+static void test_fallback_retries(void **state)
+{
+	static const char range[] = "fallback_retries must be 0 to 10";
+	struct ap_conf *c = new_conf();
+
+	(void)state;
+	set_ok(c, "net.anypin.fallback_retries", "0");
+	expect_get(c, "net.anypin.fallback_retries", "0");
+	assert_int_equal(c->fallback_retries, 0);
+	set_ok(c, "net.anypin.fallback_retries", " 10\n");
+	expect_get(c, "net.anypin.fallback_retries", "10");
+	expect_refused(c, "net.anypin.fallback_retries", "11", range);
+	expect_refused(c, "net.anypin.fallback_retries", "256", range);
+	expect_refused(c, "net.anypin.fallback_retries", "4294967297", range);
+	expect_refused(c, "net.anypin.fallback_retries", "-1", "not a decimal number");
+	expect_refused(c, "net.anypin.fallback_retries", "0x1", "not a decimal number");
+	expect_refused(c, "net.anypin.fallback_retries", "", "not a decimal number");
+	expect_get(c, "net.anypin.fallback_retries", "10");
+	free(c);
+}
+
 static void test_integers(void **state)
 {
 	static const struct {
@@ -199,6 +224,8 @@ static void test_integers(void **state)
 		{ "net.anypin.idle_timeout", "idle_timeout must be 1 to 2592000 (seconds)",
 		  2592000 },
 		{ "net.anypin.fin_timeout", "fin_timeout must be 1 to 3600 (seconds)", 3600 },
+		{ "net.anypin.blackhole_timeout",
+		  "blackhole_timeout must be 1 to 86400 (seconds)", 86400 },
 	};
 	struct ap_conf *c = new_conf();
 	char v[32];
@@ -883,6 +910,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_key_names),
 		cmocka_unit_test(test_integers),
+		cmocka_unit_test(test_fallback_retries),
 		cmocka_unit_test(test_exid),
 		cmocka_unit_test(test_prefix_values),
 		cmocka_unit_test(test_refusals_leave_conf_alone),

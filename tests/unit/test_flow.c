@@ -108,7 +108,7 @@ static void client_syn_sent(struct ap_flow *f, u32 syn_data)
 	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1000, 0);
 	t.p.tcp_paylen = syn_data;
 	ap_key_of(&t.p, AP_ROLE_CLIENT, true, &f->key);
-	ap_client_syn(f, true, &t.p, &no_opts, 0, 10, &r);
+	ap_client_syn(f, true, &t.p, &no_opts, &conf, false, 0, 10, &r);
 	assert_int_equal(f->state, AP_SYN_SENT);
 }
 
@@ -119,7 +119,7 @@ static void client_bound(struct ap_flow *f)
 
 	client_syn_sent(f, 0);
 	mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
-	ap_client_synack(f, &t.p, &no_opts, &conf, 11, &r);
+	ap_client_synack(f, &t.p, &no_opts, &conf, false, 11, &r);
 	assert_int_equal(f->state, AP_BOUND);
 }
 
@@ -186,7 +186,7 @@ static void test_client_syn(void **state)
 	(void)state;
 	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1000, 0);
 
-	ap_client_syn(NULL, false, &t.p, &no_opts, 0, 10, &r);
+	ap_client_syn(NULL, false, &t.p, &no_opts, &conf, false, 0, 10, &r);
 	assert_int_equal(r.act, AP_PASS);
 	assert_int_equal(r.flags, AP_F_CREATE);
 	assert_int_equal(r.stat, AP_STAT_MAX);
@@ -194,7 +194,7 @@ static void test_client_syn(void **state)
 	memset(&f, 0xff, sizeof(f));
 	ap_key_of(&t.p, AP_ROLE_CLIENT, true, &f.key);
 	t.p.tcp_paylen = 7;
-	ap_client_syn(&f, true, &t.p, &no_opts, 3, 10, &r);
+	ap_client_syn(&f, true, &t.p, &no_opts, &conf, false, 3, 10, &r);
 	assert_int_equal(r.act, AP_PASS);
 	assert_int_equal(r.flags, AP_F_ADD_OPT);
 	assert_int_equal(r.stat, AP_STAT_SYN);
@@ -207,7 +207,8 @@ static void test_client_syn(void **state)
 	assert_int_equal(f.unicast.family, 0);
 
 	/* A retransmission refreshes; it already has the option this time. */
-	ap_client_syn(&f, false, &t.p, &cap_opts, 3, 12, &r);
+	conf.fallback_retries = 2;
+	ap_client_syn(&f, false, &t.p, &cap_opts, &conf, false, 3, 12, &r);
 	assert_int_equal(r.act, AP_PASS);
 	assert_int_equal(r.flags, 0);
 	assert_int_equal(r.stat, AP_STAT_SYN);
@@ -217,7 +218,7 @@ static void test_client_syn(void **state)
 	/* A new ISN is a new connection on the same key. */
 	t.p.seq = 77;
 	t.p.tcp_paylen = 0;
-	ap_client_syn(&f, false, &t.p, &no_opts, 3, 13, &r);
+	ap_client_syn(&f, false, &t.p, &no_opts, &conf, false, 3, 13, &r);
 	assert_int_equal(f.isn, 77);
 	assert_int_equal(f.syn_data, 0);
 	assert_int_equal(r.flags, AP_F_ADD_OPT);
@@ -231,13 +232,13 @@ static void test_client_syn_auth(void **state)
 
 	(void)state;
 	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 179, SYN, 1000, 0);
-	ap_client_syn(NULL, false, &t.p, &auth_opts, 0, 10, &r);
+	ap_client_syn(NULL, false, &t.p, &auth_opts, &conf, false, 0, 10, &r);
 	assert_int_equal(r.act, AP_PASS);
 	assert_int_equal(r.flags, 0);
 	assert_int_equal(r.stat, AP_STAT_AUTH_SKIPPED);
 
 	client_syn_sent(&f, 0);
-	ap_client_syn(&f, false, &t.p, &auth_opts, 0, 10, &r);
+	ap_client_syn(&f, false, &t.p, &auth_opts, &conf, false, 0, 10, &r);
 	assert_int_equal(r.flags, AP_F_FREE);
 	assert_int_equal(r.stat, AP_STAT_AUTH_SKIPPED);
 }
@@ -252,7 +253,7 @@ static void test_client_syn_retry_bound(void **state)
 	(void)state;
 	client_bound(&f);
 	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1000, 0);
-	ap_client_syn(&f, false, &t.p, &no_opts, 0, 20, &r);
+	ap_client_syn(&f, false, &t.p, &no_opts, &conf, false, 0, 20, &r);
 	assert_int_equal(r.act, AP_REWRITE_DST);
 	assert_true(ap_addr_eq(&r.to, &u1));
 	assert_int_equal(r.flags, AP_F_ADD_OPT);
@@ -261,7 +262,7 @@ static void test_client_syn_retry_bound(void **state)
 
 	/* Same ISN after close is a new attempt, not a retry. */
 	f.state = AP_CLOSING;
-	ap_client_syn(&f, false, &t.p, &no_opts, 0, 21, &r);
+	ap_client_syn(&f, false, &t.p, &no_opts, &conf, false, 0, 21, &r);
 	assert_int_equal(r.act, AP_PASS);
 	assert_int_equal(f.state, AP_SYN_SENT);
 	assert_int_equal(f.unicast.family, 0);
@@ -277,17 +278,18 @@ static void test_client_bind(void **state)
 	(void)state;
 	client_syn_sent(&f, 0);
 	mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
-	ap_client_synack(&f, &t.p, &no_opts, &conf, 11, &r);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, false, 11, &r);
 	assert_int_equal(r.act, AP_REWRITE_SRC);
 	assert_true(ap_addr_eq(&r.to, &a));
 	assert_int_equal(r.stat, AP_STAT_BOUND);
-	assert_int_equal(r.flags, 0);
+	/* The path passes capable SYNs: any blackhole record of A goes. */
+	assert_int_equal(r.flags, AP_F_BH_CLEAR);
 	assert_int_equal(f.state, AP_BOUND);
 	assert_true(ap_addr_eq(&f.unicast, &u1));
 	assert_int_equal(f.last, 11);
 
 	/* The same instance repeating its SYN-ACK is still rewritten. */
-	ap_client_synack(&f, &t.p, &no_opts, &conf, 12, &r);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, false, 12, &r);
 	assert_int_equal(r.act, AP_REWRITE_SRC);
 	assert_int_equal(r.stat, AP_STAT_REWRITTEN);
 	assert_int_equal(f.last, 12);
@@ -304,10 +306,10 @@ static void test_client_bind_v6(void **state)
 	memset(&f, 0, sizeof(f));
 	mk(&t, "2001:db8:c::10", "2001:db8:a::1", 40000, 443, SYN, 0xfffffff0, 0);
 	ap_key_of(&t.p, AP_ROLE_CLIENT, true, &f.key);
-	ap_client_syn(&f, true, &t.p, &no_opts, 1, 1, &r);
+	ap_client_syn(&f, true, &t.p, &no_opts, &conf, false, 1, 1, &r);
 	/* The ACK wraps past 2^32. */
 	mk(&t, "2001:db8:1::11", "2001:db8:c::10", 443, 40000, SYNACK, 9, 0xfffffff1);
-	ap_client_synack(&f, &t.p, &no_opts, &conf, 2, &r);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, false, 2, &r);
 	assert_int_equal(r.stat, AP_STAT_BOUND);
 	assert_true(ap_addr_eq(&f.unicast, &u));
 	assert_true(ap_addr_eq(&r.to, &a));
@@ -322,7 +324,7 @@ static void expect_reject(const char *src, u16 sport, u16 dport, u32 ack,
 
 	client_syn_sent(&f, syn_data);
 	mk(&t, src, "203.0.113.10", sport, dport, SYNACK, 5000, ack);
-	ap_client_synack(&f, &t.p, o, &conf, 11, &r);
+	ap_client_synack(&f, &t.p, o, &conf, false, 11, &r);
 	assert_int_equal(r.act, AP_PASS);
 	assert_int_equal(r.flags, 0);
 	assert_int_equal(r.stat, stat);
@@ -366,7 +368,7 @@ static void test_client_fastopen(void **state)
 	for (ack = 1001; ack <= 1001 + 100; ack += 25) {
 		client_syn_sent(&f, 100);
 		mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, SYNACK, 5000, ack);
-		ap_client_synack(&f, &t.p, &no_opts, &conf, 11, &r);
+		ap_client_synack(&f, &t.p, &no_opts, &conf, false, 11, &r);
 		assert_int_equal(r.stat, AP_STAT_BOUND);
 	}
 }
@@ -381,7 +383,7 @@ static void test_client_allowlist_accepts(void **state)
 	set("net.anypin.prefix.svc.responders", "198.51.100.0/28");
 	client_syn_sent(&f, 0);
 	mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
-	ap_client_synack(&f, &t.p, &no_opts, &conf, 11, &r);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, false, 11, &r);
 	assert_int_equal(r.stat, AP_STAT_BOUND);
 	set("net.anypin.prefix.svc.responders", "");
 }
@@ -396,12 +398,12 @@ static void test_client_plain(void **state)
 	client_syn_sent(&f, 0);
 	/* A forged answer from A cannot end the attempt. */
 	mk(&t, "192.0.2.1", "203.0.113.10", 80, 40000, SYNACK, 5000, 4);
-	ap_client_synack(&f, &t.p, &no_opts, &conf, 11, &r);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, false, 11, &r);
 	assert_int_equal(r.stat, AP_STAT_REJ_ACK);
 	assert_int_equal(r.flags, 0);
 
 	mk(&t, "192.0.2.1", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
-	ap_client_synack(&f, &t.p, &no_opts, &conf, 11, &r);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, false, 11, &r);
 	assert_int_equal(r.act, AP_PASS);
 	assert_int_equal(r.flags, AP_F_FREE);
 	assert_int_equal(r.stat, AP_STAT_PLAIN);
@@ -417,7 +419,7 @@ static void test_client_first_wins(void **state)
 	(void)state;
 	client_bound(&f);
 	mk(&t, "198.51.100.27", "203.0.113.10", 80, 40000, SYNACK, 7000, 1001);
-	ap_client_synack(&f, &t.p, &no_opts, &conf, 12, &r);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, false, 12, &r);
 	assert_int_equal(r.act, AP_DROP);
 	assert_int_equal(r.flags, AP_F_SEND_RST);
 	assert_int_equal(r.stat, AP_STAT_DUP_RESET);
@@ -426,13 +428,13 @@ static void test_client_first_wins(void **state)
 
 	/* A late answer from A itself is a loser too. */
 	mk(&t, "192.0.2.1", "203.0.113.10", 80, 40000, SYNACK, 7000, 1001);
-	ap_client_synack(&f, &t.p, &no_opts, &conf, 12, &r);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, false, 12, &r);
 	assert_int_equal(r.act, AP_DROP);
 	assert_int_equal(r.stat, AP_STAT_DUP_RESET);
 
 	/* We never reset anyone on the word of a wrong ACK. */
 	mk(&t, "198.51.100.27", "203.0.113.10", 80, 40000, SYNACK, 7000, 999);
-	ap_client_synack(&f, &t.p, &no_opts, &conf, 12, &r);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, false, 12, &r);
 	assert_int_equal(r.act, AP_PASS);
 	assert_int_equal(r.flags, 0);
 	assert_int_equal(r.stat, AP_STAT_REJ_ACK);
@@ -448,7 +450,7 @@ static void test_client_synack_wrong_role(void **state)
 	client_syn_sent(&f, 0);
 	f.state = AP_RESPONDING;
 	mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
-	ap_client_synack(&f, &t.p, &no_opts, &conf, 11, &r);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, false, 11, &r);
 	assert_int_equal(r.act, AP_PASS);
 	assert_int_equal(r.flags, 0);
 	assert_int_equal(f.state, AP_RESPONDING);
@@ -641,6 +643,225 @@ static void test_resp_legacy(void **state)
 	assert_int_equal(r.stat, AP_STAT_RESP_NO_UNICAST);
 }
 
+/* A SYN and its retransmissions: capable, then plain (fallback_retries 1). */
+static void test_client_fallback(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+
+	(void)state;
+	client_syn_sent(&f, 0);
+	assert_int_equal(f.tries, 1);
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1000, 0);
+	ap_client_syn(&f, false, &t.p, &no_opts, &conf, false, 0, 11, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, 0);
+	assert_int_equal(r.stat, AP_STAT_FALLBACK);
+	assert_int_equal(f.state, AP_FALLBACK);
+	assert_int_equal(f.last, 11);
+
+	/* Later retransmissions stay plain, counted once. */
+	ap_client_syn(&f, false, &t.p, &no_opts, &conf, false, 0, 13, &r);
+	assert_int_equal(r.flags, 0);
+	assert_int_equal(r.stat, AP_STAT_MAX);
+	assert_int_equal(f.state, AP_FALLBACK);
+	assert_int_equal(f.last, 13);
+
+	/* Answered from A: A blackholes capable SYNs on this path. */
+	mk(&t, "192.0.2.1", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, false, 14, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, AP_F_FREE | AP_F_BLACKHOLE);
+	assert_int_equal(r.stat, AP_STAT_BLACKHOLED);
+}
+
+static void test_client_fallback_retries(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+	int i;
+
+	(void)state;
+	conf.fallback_retries = 2;
+	client_syn_sent(&f, 0);
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1000, 0);
+	ap_client_syn(&f, false, &t.p, &no_opts, &conf, false, 0, 11, &r);
+	assert_int_equal(r.flags, AP_F_ADD_OPT);
+	assert_int_equal(r.stat, AP_STAT_SYN);
+	assert_int_equal(f.tries, 2);
+	ap_client_syn(&f, false, &t.p, &no_opts, &conf, false, 0, 12, &r);
+	assert_int_equal(r.flags, 0);
+	assert_int_equal(f.state, AP_FALLBACK);
+
+	/* 0: never. */
+	conf.fallback_retries = 0;
+	client_syn_sent(&f, 0);
+	for (i = 0; i < 300; i++) {
+		ap_client_syn(&f, false, &t.p, &no_opts, &conf, false, 0, 12, &r);
+		assert_int_equal(r.flags, AP_F_ADD_OPT);
+		assert_int_equal(f.state, AP_SYN_SENT);
+	}
+	assert_int_equal(f.tries, 0xff);
+}
+
+/* A SYN with no room for the option was never capable: no fallback. */
+static void test_client_fallback_noroom(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1000, 0);
+	t.p.tcp_hlen = 60;
+	ap_key_of(&t.p, AP_ROLE_CLIENT, true, &f.key);
+	ap_client_syn(&f, true, &t.p, &no_opts, &conf, false, 0, 10, &r);
+	assert_int_equal(f.tries, 0);
+	t.p.tcp_hlen = 57;
+	ap_client_syn(&f, false, &t.p, &no_opts, &conf, false, 0, 11, &r);
+	assert_int_equal(f.state, AP_SYN_SENT);
+	assert_int_equal(f.tries, 0);
+	t.p.tcp_hlen = 56;
+	ap_client_syn(&f, false, &t.p, &no_opts, &conf, false, 0, 12, &r);
+	assert_int_equal(f.tries, 1);
+	ap_client_syn(&f, false, &t.p, &no_opts, &conf, false, 0, 13, &r);
+	assert_int_equal(f.state, AP_FALLBACK);
+}
+
+static void test_client_blackholed(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+
+	(void)state;
+	mk(&t, "203.0.113.10", "192.0.2.1", 40001, 80, SYN, 3000, 0);
+	ap_client_syn(NULL, false, &t.p, &no_opts, &conf, true, 0, 10, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, 0);
+	assert_int_equal(r.stat, AP_STAT_BH_PLAIN);
+
+	/* A new connection on a key with an entry: the entry goes. */
+	client_syn_sent(&f, 0);
+	ap_client_syn(&f, false, &t.p, &no_opts, &conf, true, 0, 11, &r);
+	assert_int_equal(r.flags, AP_F_FREE);
+	assert_int_equal(r.stat, AP_STAT_BH_PLAIN);
+
+	/* An attempt begun before the detection goes on as it was. */
+	client_syn_sent(&f, 0);
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1000, 0);
+	ap_client_syn(&f, false, &t.p, &no_opts, &conf, true, 0, 11, &r);
+	assert_int_equal(r.stat, AP_STAT_FALLBACK);
+	client_bound(&f);
+	ap_client_syn(&f, false, &t.p, &no_opts, &conf, true, 0, 12, &r);
+	assert_int_equal(r.act, AP_REWRITE_DST);
+
+	/* An auth SYN is left alone before anything else. */
+	ap_client_syn(NULL, false, &t.p, &auth_opts, &conf, true, 0, 12, &r);
+	assert_int_equal(r.stat, AP_STAT_AUTH_SKIPPED);
+}
+
+/*
+ * A SYN-ACK from U after the plain retry left: dropped (its responder may
+ * have ended its entry), and the path did answer, so no blackhole.
+ */
+static void test_client_fallback_late(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+
+	(void)state;
+	client_syn_sent(&f, 0);
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1000, 0);
+	ap_client_syn(&f, false, &t.p, &no_opts, &conf, false, 0, 11, &r);
+	mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, false, 12, &r);
+	assert_int_equal(r.act, AP_DROP);
+	assert_int_equal(r.flags, 0);
+	assert_int_equal(r.stat, AP_STAT_MAX);
+	assert_int_equal(f.state, AP_FALLBACK);
+	assert_true(f.flags & AP_FLOW_ANSWERED);
+
+	/* Checks still come first. */
+	mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, SYNACK, 5000, 999);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, false, 12, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.stat, AP_STAT_REJ_ACK);
+
+	mk(&t, "192.0.2.1", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, false, 13, &r);
+	assert_int_equal(r.flags, AP_F_FREE);
+	assert_int_equal(r.stat, AP_STAT_PLAIN);
+}
+
+static void test_client_collision(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+
+	(void)state;
+	client_syn_sent(&f, 0);
+	mk(&t, "198.51.100.11", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, true, 11, &r);
+	assert_int_equal(r.act, AP_DROP);
+	assert_int_equal(r.stat, AP_STAT_COLLISION);
+	assert_int_equal(f.state, AP_FALLBACK);
+	assert_int_equal(f.unicast.family, 0);
+
+	/* The plain retry's answer from A is no blackhole. */
+	mk(&t, "192.0.2.1", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, false, 12, &r);
+	assert_int_equal(r.flags, AP_F_FREE);
+	assert_int_equal(r.stat, AP_STAT_PLAIN);
+
+	/* A rejected source is rejected, collision or not. */
+	client_syn_sent(&f, 0);
+	mk(&t, "192.0.2.77", "203.0.113.10", 80, 40000, SYNACK, 5000, 1001);
+	ap_client_synack(&f, &t.p, &no_opts, &conf, true, 11, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.stat, AP_STAT_REJ_ANYCAST);
+	assert_int_equal(f.state, AP_SYN_SENT);
+}
+
+/* The client's plain retry of a capable SYN ends the responder's entry. */
+static void test_resp_fallback(void **state)
+{
+	struct tpkt t;
+	struct ap_flow f;
+	struct ap_res r;
+	const struct ap_pconf *pc;
+
+	(void)state;
+	resp_conf();
+	pc = &conf.prefixes[ap_conf_find(&conf, "svc", 3)];
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1000, 0);
+	memset(&f, 0, sizeof(f));
+	ap_key_of(&t.p, AP_ROLE_RESPONDER, false, &f.key);
+	ap_resp_syn(&f, true, &t.p, &cap_opts, pc, 0, 10, &r);
+	ap_resp_syn(&f, false, &t.p, &no_opts, pc, 0, 11, &r);
+	assert_int_equal(r.act, AP_PASS);
+	assert_int_equal(r.flags, AP_F_FREE);
+	assert_int_equal(r.stat, AP_STAT_FALLBACK);
+
+	/* Another ISN: a new, legacy connection on the key. */
+	ap_resp_syn(&f, true, &t.p, &cap_opts, pc, 0, 10, &r);
+	t.p.seq = 2000;
+	ap_resp_syn(&f, false, &t.p, &no_opts, pc, 0, 11, &r);
+	assert_int_equal(r.flags, AP_F_FREE);
+	assert_int_equal(r.stat, AP_STAT_RESP_LEGACY);
+
+	/* TCP-MD5 on the retry is no fallback either. */
+	t.p.seq = 1000;
+	ap_resp_syn(&f, true, &t.p, &cap_opts, pc, 0, 10, &r);
+	ap_resp_syn(&f, false, &t.p, &auth_opts, pc, 0, 11, &r);
+	assert_int_equal(r.stat, AP_STAT_RESP_LEGACY);
+}
+
 static void test_icmp(void **state)
 {
 	struct tpkt t;
@@ -690,6 +911,9 @@ static void test_expiry(void **state)
 	f.state = AP_SYN_SENT;
 	assert_false(ap_flow_expired(&f, &conf, f.last + 75));
 	assert_true(ap_flow_expired(&f, &conf, f.last + 76));
+	f.state = AP_FALLBACK;
+	assert_false(ap_flow_expired(&f, &conf, f.last + 75));
+	assert_true(ap_flow_expired(&f, &conf, f.last + 76));
 	f.state = AP_CLOSING;
 	assert_false(ap_flow_expired(&f, &conf, f.last + 60));
 	assert_true(ap_flow_expired(&f, &conf, f.last + 61));
@@ -720,6 +944,8 @@ static void test_evict_rank(void **state)
 	resp = ap_flow_evict_rank(&f);
 	f.state = AP_BOUND;
 	bound = ap_flow_evict_rank(&f);
+	f.state = AP_FALLBACK;
+	assert_int_equal(ap_flow_evict_rank(&f), syn);
 	assert_true(syn < closing);
 	assert_true(closing < resp);
 	assert_true(resp < bound);
@@ -822,6 +1048,13 @@ int main(void)
 		cmocka_unit_test_setup(test_client_unanswered, setup),
 		cmocka_unit_test_setup(test_resp, setup),
 		cmocka_unit_test_setup(test_resp_legacy, setup),
+		cmocka_unit_test_setup(test_client_fallback, setup),
+		cmocka_unit_test_setup(test_client_fallback_retries, setup),
+		cmocka_unit_test_setup(test_client_fallback_noroom, setup),
+		cmocka_unit_test_setup(test_client_blackholed, setup),
+		cmocka_unit_test_setup(test_client_fallback_late, setup),
+		cmocka_unit_test_setup(test_client_collision, setup),
+		cmocka_unit_test_setup(test_resp_fallback, setup),
 		cmocka_unit_test_setup(test_icmp, setup),
 		cmocka_unit_test_setup(test_expiry, setup),
 		cmocka_unit_test_setup(test_evict_rank, setup),

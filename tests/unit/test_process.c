@@ -24,6 +24,8 @@ struct table {
 	unsigned int locked;
 	unsigned int stats[AP_MAX_PREFIXES][AP_STAT_MAX];
 	bool full;
+	bool bh_locked;
+	struct ap_bh_table bh;
 };
 
 static struct table *tab(void *t)
@@ -90,12 +92,27 @@ static void t_count(void *t, u8 prefix, u8 stat)
 	tab(t)->stats[prefix][stat]++;
 }
 
+static struct ap_bh_table *t_bh_lock(void *t)
+{
+	assert_false(tab(t)->bh_locked);
+	tab(t)->bh_locked = true;
+	return &tab(t)->bh;
+}
+
+static void t_bh_unlock(void *t)
+{
+	assert_true(tab(t)->bh_locked);
+	tab(t)->bh_locked = false;
+}
+
 static const struct ap_table_ops ops = {
 	.find = t_find,
 	.create = t_create,
 	.release = t_release,
 	.remove = t_remove,
 	.count = t_count,
+	.bh_lock = t_bh_lock,
+	.bh_unlock = t_bh_unlock,
 };
 
 struct host {
@@ -325,6 +342,8 @@ static void test_second_responder_reset(void **state)
 	u32 len;
 
 	(void)state;
+	/* Two capable attempts, so the retry still carries the option. */
+	set(&client.c, "net.anypin.fallback_retries", "2");
 	build(&k, n->c, n->a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
 	hook(&client, &k, AP_HOOK_OUT);
 	hook(&inst1, &k, AP_HOOK_IN);
@@ -612,6 +631,220 @@ static void test_repeats_and_refusals(void **state)
 	assert_true(client.t.used[0]);
 }
 
+/*
+ * A middlebox drops SYN-ACKs from U (NAT, a firewall that admits A only):
+ * the capable SYN is answered from U1 and lost; the retransmission goes
+ * plain, ends inst1's entry, and is answered from A. A is remembered, so
+ * the next connection goes plain at once.
+ */
+static void fallback_through(const struct net *n)
+{
+	u8 pf = prefix_of(n);
+	struct pkt k;
+
+	build(&k, n->c, n->a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_true(has_cap(&k, AP_EXID_DEFAULT));
+	hook(&inst1, &k, AP_HOOK_IN);
+	build(&k, n->a, n->c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001, 0);
+	hook(&inst1, &k, AP_HOOK_POST);
+	expect_addrs(&k, n->u1, n->c);	/* ... and the middlebox drops it */
+
+	build(&k, n->c, n->a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_false(k.v.grew);
+	assert_false(has_cap(&k, AP_EXID_DEFAULT));
+	expect_addrs(&k, n->c, n->a);
+	assert_int_equal(client.t.stats[pf][AP_STAT_FALLBACK], 1);
+	assert_int_equal(client.t.f[0].state, AP_FALLBACK);
+	hook(&inst1, &k, AP_HOOK_IN);
+	assert_int_equal(inst1.t.stats[pf][AP_STAT_FALLBACK], 1);
+	assert_false(inst1.t.used[0]);
+
+	/* inst1's stack repeats its SYN-ACK, now from A, and the rest too. */
+	build(&k, n->a, n->c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001, 0);
+	hook(&inst1, &k, AP_HOOK_POST);
+	expect_addrs(&k, n->a, n->c);
+	assert_false(has_cap(&k, AP_EXID_DEFAULT));
+	hook(&client, &k, AP_HOOK_IN);
+	expect_addrs(&k, n->a, n->c);
+	assert_false(k.v.drop);
+	assert_int_equal(client.t.stats[pf][AP_STAT_BLACKHOLED], 1);
+	assert_false(client.t.used[0]);
+	assert_int_equal(client.t.bh.n, 1);
+
+	build(&k, n->c, n->a, 40000, 80, AP_TCP_ACK, 1001, 5001, 10);
+	hook(&client, &k, AP_HOOK_OUT);
+	expect_addrs(&k, n->c, n->a);
+
+	/* The next connection: plain from its first SYN, no entry anywhere. */
+	build(&k, n->c, n->a, 40001, 80, AP_TCP_SYN, 7000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_false(k.v.grew);
+	assert_false(has_cap(&k, AP_EXID_DEFAULT));
+	assert_int_equal(client.t.stats[pf][AP_STAT_BH_PLAIN], 1);
+	assert_false(client.t.used[0]);
+	hook(&inst1, &k, AP_HOOK_IN);
+	assert_int_equal(inst1.t.stats[pf][AP_STAT_RESP_LEGACY], 1);
+	assert_int_equal(client.t.stats[pf][AP_STAT_FALLBACK], 1);
+}
+
+static void test_fallback_v4(void **state)
+{
+	(void)state;
+	fallback_through(&net4);
+}
+
+static void test_fallback_v6(void **state)
+{
+	(void)state;
+	fallback_through(&net6);
+}
+
+/*
+ * The option stripped on the path: inst1 sees a plain SYN and answers from
+ * A; no retransmission, no blackhole, the next connection capable again.
+ */
+static void test_option_stripped(void **state)
+{
+	static const u8 mss[] = { 2, 4, 0x05, 0xb4 };
+	struct pg_tcp t;
+	struct pkt k;
+	u32 len;
+
+	(void)state;
+	build(&k, net4.c, net4.a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_true(k.v.grew);
+	pg_tcp_init(&t, net4.c, net4.a, 40000, 80, AP_TCP_SYN);
+	t.seq = 1000;
+	pg_tcp_add_opt(&t, mss, sizeof(mss));
+	len = pg_build_tcp(k.buf, &t, NULL);
+	assert_int_equal(ap_parse(&k.p, k.buf, len, len), AP_OK);
+	hook(&inst1, &k, AP_HOOK_IN);
+	assert_false(inst1.t.used[0]);
+
+	build(&k, net4.a, net4.c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001, 0);
+	hook(&inst1, &k, AP_HOOK_POST);
+	hook(&client, &k, AP_HOOK_IN);
+	expect_addrs(&k, net4.a, net4.c);
+	assert_int_equal(client.t.stats[0][AP_STAT_PLAIN], 1);
+	assert_int_equal(client.t.stats[0][AP_STAT_BLACKHOLED], 0);
+	assert_int_equal(client.t.bh.n, 0);
+
+	build(&k, net4.c, net4.a, 40001, 80, AP_TCP_SYN, 2000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_true(k.v.grew);
+}
+
+/*
+ * A fallen-back attempt is plain for ICMP errors and RSTs: nothing is
+ * rewritten, and A's refusal ends the entry.
+ */
+static void test_fallback_icmp_rst(void **state)
+{
+	struct pkt k, e;
+	struct pg_icmp ic;
+	u32 len;
+
+	(void)state;
+	build(&k, net4.c, net4.a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	build(&k, net4.c, net4.a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_int_equal(client.t.f[0].state, AP_FALLBACK);
+
+	pg_icmp_init(&ic, net4.router, net4.c, 3, 1);
+	len = pg_build_icmp(e.buf, &ic, k.buf, k.p.len, NULL);
+	assert_int_equal(ap_parse(&e.p, e.buf, len, len), AP_OK);
+	hook(&client, &e, AP_HOOK_IN);
+	assert_int_equal(client.t.stats[0][AP_STAT_ICMP], 0);
+	assert_int_equal(pg_verify(e.buf, len), 0);
+	assert_true(client.t.used[0]);
+
+	/* A late SYN-ACK from U1 is dropped: its entry may be gone already. */
+	build(&k, net4.u1, net4.c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001, 0);
+	hook(&client, &k, AP_HOOK_IN);
+	assert_true(k.v.drop);
+	assert_int_equal(client.t.stats[0][AP_STAT_BOUND], 0);
+
+	build(&k, net4.a, net4.c, 80, 40000, AP_TCP_RST | AP_TCP_ACK, 0, 1001, 0);
+	hook(&client, &k, AP_HOOK_IN);
+	expect_addrs(&k, net4.a, net4.c);
+	assert_false(client.t.used[0]);
+	assert_int_equal(client.t.stats[0][AP_STAT_BLACKHOLED], 0);
+
+	/* The application gives up during a fallback: its RST ends it too. */
+	build(&k, net4.c, net4.a, 40002, 80, AP_TCP_SYN, 3000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_int_equal(client.t.f[0].state, AP_FALLBACK);
+	build(&k, net4.c, net4.a, 40002, 80, AP_TCP_RST, 3001, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_false(client.t.used[0]);
+}
+
+/*
+ * One local port to two anycast addresses that the same instance answers:
+ * the second binding would reuse {client, 40000, U1, 80}, so that attempt
+ * stays plain.
+ */
+static void test_collision(void **state)
+{
+	const char *a2 = "192.0.2.2";
+	struct pkt k;
+
+	(void)state;
+	handshake(&net4);
+	build(&k, net4.c, a2, 40000, 80, AP_TCP_SYN, 3000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_true(k.v.grew);
+	hook(&inst1, &k, AP_HOOK_IN);
+	build(&k, a2, net4.c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 8000, 3001, 0);
+	hook(&inst1, &k, AP_HOOK_POST);
+	expect_addrs(&k, net4.u1, net4.c);
+	hook(&client, &k, AP_HOOK_IN);
+	assert_true(k.v.drop);
+	assert_int_equal(client.t.stats[0][AP_STAT_COLLISION], 1);
+	assert_int_equal(client.t.stats[0][AP_STAT_BOUND], 1);
+
+	/* The pinned flow is untouched. */
+	build(&k, net4.u1, net4.c, 80, 40000, AP_TCP_ACK, 5001, 1001, 10);
+	hook(&client, &k, AP_HOOK_IN);
+	expect_addrs(&k, net4.a, net4.c);
+
+	/* The plain retry, answered from A2, is no blackhole. */
+	build(&k, net4.c, a2, 40000, 80, AP_TCP_SYN, 3000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_false(k.v.grew);
+	hook(&inst1, &k, AP_HOOK_IN);
+	assert_int_equal(inst1.t.stats[0][AP_STAT_FALLBACK], 1);
+	build(&k, a2, net4.c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 8000, 3001, 0);
+	hook(&inst1, &k, AP_HOOK_POST);
+	expect_addrs(&k, a2, net4.c);
+	hook(&client, &k, AP_HOOK_IN);
+	expect_addrs(&k, a2, net4.c);
+	assert_false(k.v.drop);
+	assert_int_equal(client.t.stats[0][AP_STAT_PLAIN], 1);
+	assert_int_equal(client.t.stats[0][AP_STAT_BLACKHOLED], 0);
+	assert_int_equal(client.t.bh.n, 0);
+}
+
+/* A blackhole record goes when a flow binds through the address again. */
+static void test_blackhole_cleared(void **state)
+{
+	struct ap_addr a;
+
+	(void)state;
+	pg_addr(&a, net4.a);
+	ap_bh_detect(&client.t.bh, &a, 60, 10);
+	assert_int_equal(client.t.bh.n, 1);
+	/* On probation (after 60 s, before 120 s) a capable SYN goes out again. */
+	client.t.bh.e[0].until = 50;
+	handshake(&net4);
+	assert_int_equal(client.t.bh.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -629,6 +862,12 @@ int main(void)
 		cmocka_unit_test_setup(test_syn_options_full, setup),
 		cmocka_unit_test_setup(test_synack_bad_options, setup),
 		cmocka_unit_test_setup(test_repeats_and_refusals, setup),
+		cmocka_unit_test_setup(test_fallback_v4, setup),
+		cmocka_unit_test_setup(test_fallback_v6, setup),
+		cmocka_unit_test_setup(test_option_stripped, setup),
+		cmocka_unit_test_setup(test_fallback_icmp_rst, setup),
+		cmocka_unit_test_setup(test_collision, setup),
+		cmocka_unit_test_setup(test_blackhole_cleared, setup),
 	};
 
 	return cmocka_run_group_tests_name("process", tests, NULL, NULL);
