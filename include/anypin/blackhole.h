@@ -25,7 +25,7 @@
 struct ap_bh {
 	struct ap_addr addr;
 	u32 until;		/* plain before this time */
-	u32 forget;		/* record dropped at this time */
+	u32 forget;		/* record dropped at this time: until + period */
 	u32 detections;
 	u8 level;		/* the period is timeout << level */
 };
@@ -53,10 +53,10 @@ void ap_bh_flush(struct ap_bh_table *t);
 /*
  * One line per record under AP_BH_HEADER, as /proc/net/anypin/blackholes
  * and anypinctl print it: the address, seconds it stays plain (0 while on
- * probation), seconds until forgotten, the current period, detections.
- * @timeout is blackhole_timeout; returns the length written.
+ * probation), seconds until forgotten, its period, detections. Returns
+ * the length written.
  */
 #define AP_BH_HEADER "addr remaining forget period detections\n"
-u32 ap_bh_format(const struct ap_bh *b, u32 timeout, u32 now, char *buf, u32 size);
+u32 ap_bh_format(const struct ap_bh *b, u32 now, char *buf, u32 size);
 
 #endif

@@ -334,8 +334,11 @@ void ap_resp_syn(struct ap_flow *f, bool fresh, const struct ap_pkt *p,
 		if (!f)
 			return;
 		r->flags = AP_F_FREE;
-		/* Its retry of a capable SYN: our SYN-ACKs never reached it. */
-		if (!o->cap && !o->auth && f->state == AP_RESPONDING && p->seq == f->isn)
+		/*
+		 * Its retry of a capable SYN (closing if a middlebox reset our
+		 * SYN-ACK): our SYN-ACKs never reached it.
+		 */
+		if (!o->cap && !o->auth && p->seq == f->isn)
 			r->stat = AP_STAT_FALLBACK;
 		return;
 	}
@@ -550,7 +553,7 @@ u32 ap_stats_row(const char *name, const u64 *v, char *buf, u32 size)
 	return pos;
 }
 
-u32 ap_bh_format(const struct ap_bh *b, u32 timeout, u32 now, char *buf, u32 size)
+u32 ap_bh_format(const struct ap_bh *b, u32 now, char *buf, u32 size)
 {
 	u32 pos = 0;
 
@@ -563,7 +566,7 @@ u32 ap_bh_format(const struct ap_bh *b, u32 timeout, u32 now, char *buf, u32 siz
 	put(buf, size, &pos, " ");
 	put_u32(buf, size, &pos, (s32)(b->forget - now) > 0 ? b->forget - now : 0);
 	put(buf, size, &pos, " ");
-	put_u32(buf, size, &pos, timeout << b->level);
+	put_u32(buf, size, &pos, b->forget - b->until);
 	put(buf, size, &pos, " ");
 	put_u32(buf, size, &pos, b->detections);
 	put(buf, size, &pos, "\n");

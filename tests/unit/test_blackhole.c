@@ -159,16 +159,16 @@ static void test_format(void **state)
 	(void)state;
 	ap_bh_detect(t, &a, 60, 100);
 	ap_bh_detect(t, &a, 60, 110);
-	assert_int_equal(ap_bh_format(&t->e[0], 60, 130, buf, sizeof(buf)),
+	assert_int_equal(ap_bh_format(&t->e[0], 130, buf, sizeof(buf)),
 			 strlen("2001:db8:a::1 100 220 120 2\n"));
 	assert_string_equal(buf, "2001:db8:a::1 100 220 120 2\n");
-	ap_bh_format(&t->e[0], 60, 300, buf, sizeof(buf));
+	ap_bh_format(&t->e[0], 300, buf, sizeof(buf));
 	assert_string_equal(buf, "2001:db8:a::1 0 50 120 2\n");
-	ap_bh_format(&t->e[0], 60, 400, buf, sizeof(buf));
+	ap_bh_format(&t->e[0], 400, buf, sizeof(buf));
 	assert_string_equal(buf, "2001:db8:a::1 0 0 120 2\n");
-	ap_bh_format(&t->e[0], 60, 130, buf, 8);
+	ap_bh_format(&t->e[0], 130, buf, 8);
 	assert_string_equal(buf, "2001:db");
-	assert_int_equal(ap_bh_format(&t->e[0], 60, 130, buf, 0), 0);
+	assert_int_equal(ap_bh_format(&t->e[0], 130, buf, 0), 0);
 	free(t);
 }
 

@@ -848,6 +848,16 @@ static void test_resp_fallback(void **state)
 	assert_int_equal(r.flags, AP_F_FREE);
 	assert_int_equal(r.stat, AP_STAT_FALLBACK);
 
+	/* A middlebox reset our SYN-ACK first: still its fallback. */
+	ap_resp_syn(&f, true, &t.p, &cap_opts, pc, 0, 10, &r);
+	mk(&t, "203.0.113.10", "198.51.100.11", 40000, 80, AP_TCP_RST, 1001, 0);
+	ap_resp_in(&f, &t.p, 10, &r);
+	assert_int_equal(f.state, AP_CLOSING);
+	mk(&t, "203.0.113.10", "192.0.2.1", 40000, 80, SYN, 1000, 0);
+	ap_resp_syn(&f, false, &t.p, &no_opts, pc, 0, 11, &r);
+	assert_int_equal(r.flags, AP_F_FREE);
+	assert_int_equal(r.stat, AP_STAT_FALLBACK);
+
 	/* Another ISN: a new, legacy connection on the key. */
 	ap_resp_syn(&f, true, &t.p, &cap_opts, pc, 0, 10, &r);
 	t.p.seq = 2000;
