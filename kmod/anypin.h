@@ -67,6 +67,13 @@ struct anypin_net {
 	u8 next_slot;
 	bool hooks;
 	struct anypin_table table;
+	/*
+	 * The blackhole memory. Its lock may be taken with an entry's held
+	 * (the core does, deciding a packet), never the other way round, and
+	 * never with the table lock.
+	 */
+	spinlock_t bh_lock;
+	struct ap_bh_table *bh;
 	struct delayed_work gc;
 	struct ctl_table *sysctl_table;
 	struct ctl_table_header *sysctl;
@@ -112,6 +119,9 @@ unsigned int anypin_flows_count(struct anypin_net *an);
 /* Calls @fn on each live entry, locked, under RCU; may sleep in between. */
 void anypin_flows_walk(struct anypin_net *an,
 		       void (*fn)(struct anypin_flow *e, void *arg), void *arg);
+/* The records live at @now, copied to @out (AP_BH_MAX of them); how many. */
+u32 anypin_bh_snapshot(struct anypin_net *an, struct ap_bh *out, u32 now);
+void anypin_bh_flush(struct anypin_net *an);
 
 /* hooks.c */
 int anypin_hooks_register(struct anypin_net *an);

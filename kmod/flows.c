@@ -6,8 +6,10 @@
  * it comes back through release() or remove(). Unlinked entries are freed
  * after an RCU grace period.
  *
- * Lock order: entry, then table. The table lock guards the eviction class
- * lists and the count; whoever holds it takes entry locks only by trylock.
+ * Lock order: entry, then table; entry, then blackholes. The table lock
+ * guards the eviction class lists and the count; whoever holds it takes
+ * entry locks only by trylock. The blackhole lock nests in nothing but an
+ * entry's and nothing nests in it.
  */
 #include <linux/slab.h>
 #include <linux/version.h>
@@ -99,9 +101,9 @@ static struct ap_flow *anypin_find(void *t, const struct ap_key *k,
 {
 	struct anypin_ctx *x = t;
 	struct anypin_table *tb = &x->an->table;
+	enum ap_match score, best_score = AP_MATCH_NONE;
 	struct anypin_flow *e, *best = NULL;
 	struct rhlist_head *list, *pos;
-	int score, best_score = 0;
 
 	list = rhltable_lookup(&tb->ht, k, anypin_flow_params);
 	rhl_for_each_entry_rcu(e, pos, list, node) {
@@ -126,7 +128,7 @@ static struct ap_flow *anypin_find(void *t, const struct ap_key *k,
 		return NULL;
 	/* It may have changed in between: judge it again, locked. */
 	spin_lock_bh(&best->lock);
-	if (best->dead || !ap_flow_match(&best->f, p, how)) {
+	if (best->dead || ap_flow_match(&best->f, p, how) == AP_MATCH_NONE) {
 		spin_unlock_bh(&best->lock);
 		return NULL;
 	}
@@ -266,13 +268,48 @@ static void anypin_count(void *t, u8 prefix, u8 stat)
 		anypin_stats_inc(x->an, x->kc->slot[prefix], stat);
 }
 
+/* _bh: process context (LOCAL_OUT, proc, sysctl, gc) shares it with softirq. */
+static struct ap_bh_table *anypin_bh_lock(void *t)
+{
+	struct anypin_net *an = ((struct anypin_ctx *)t)->an;
+
+	spin_lock_bh(&an->bh_lock);
+	return an->bh;
+}
+
+static void anypin_bh_unlock(void *t)
+{
+	spin_unlock_bh(&((struct anypin_ctx *)t)->an->bh_lock);
+}
+
 const struct ap_table_ops anypin_table_ops = {
 	.find = anypin_find,
 	.create = anypin_create,
 	.release = anypin_release,
 	.remove = anypin_remove,
 	.count = anypin_count,
+	.bh_lock = anypin_bh_lock,
+	.bh_unlock = anypin_bh_unlock,
 };
+
+u32 anypin_bh_snapshot(struct anypin_net *an, struct ap_bh *out, u32 now)
+{
+	u32 n;
+
+	spin_lock_bh(&an->bh_lock);
+	ap_bh_expire(an->bh, now);
+	n = an->bh->n;
+	memcpy(out, an->bh->e, n * sizeof(*out));
+	spin_unlock_bh(&an->bh_lock);
+	return n;
+}
+
+void anypin_bh_flush(struct anypin_net *an)
+{
+	spin_lock_bh(&an->bh_lock);
+	ap_bh_flush(an->bh);
+	spin_unlock_bh(&an->bh_lock);
+}
 
 /* Whether any entry has key @k: the hooks' cheap test before any work. */
 bool anypin_flows_has_key(struct anypin_net *an, const struct ap_key *k)
@@ -364,6 +401,9 @@ static void anypin_gc(struct work_struct *w)
 		anypin_flows_walk(an, anypin_gc_one, an);
 		anypin_trim(an);
 	}
+	spin_lock_bh(&an->bh_lock);
+	ap_bh_expire(an->bh, anypin_now());
+	spin_unlock_bh(&an->bh_lock);
 	queue_delayed_work(system_power_efficient_wq, &an->gc, AP_GC_INTERVAL);
 }
 
@@ -375,14 +415,23 @@ void anypin_flows_gc_start(struct anypin_net *an)
 int anypin_flows_init(struct anypin_net *an)
 {
 	struct anypin_table *tb = &an->table;
-	int i;
+	int i, err;
 
 	spin_lock_init(&tb->lock);
 	for (i = 0; i < AP_NRANKS; i++)
 		INIT_LIST_HEAD(&tb->lists[i]);
 	tb->count = 0;
+	spin_lock_init(&an->bh_lock);
+	an->bh = kvzalloc(sizeof(*an->bh), GFP_KERNEL);
+	if (!an->bh)
+		return -ENOMEM;
 	INIT_DELAYED_WORK(&an->gc, anypin_gc);
-	return rhltable_init(&tb->ht, &anypin_flow_params);
+	err = rhltable_init(&tb->ht, &anypin_flow_params);
+	if (err) {
+		kvfree(an->bh);
+		an->bh = NULL;
+	}
+	return err;
 }
 
 static void anypin_flow_destroy(void *ptr, void *arg)
@@ -395,4 +444,6 @@ void anypin_flows_exit(struct anypin_net *an)
 {
 	cancel_delayed_work_sync(&an->gc);
 	rhltable_free_and_destroy(&an->table.ht, anypin_flow_destroy, NULL);
+	kvfree(an->bh);
+	an->bh = NULL;
 }

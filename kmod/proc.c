@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * /proc/net/anypin/flows and /proc/net/anypin/stats of a namespace, in the
- * core's formats (AP_FLOW_HEADER + ap_flow_format(), ap_stats_header() +
- * ap_stats_row()), which anypinctl shares with anypind.
+ * /proc/net/anypin/{flows,stats,blackholes} of a namespace, in the core's
+ * formats (AP_FLOW_HEADER + ap_flow_format(), ap_stats_header() +
+ * ap_stats_row(), AP_BH_HEADER + ap_bh_format()), which anypinctl shares
+ * with anypind.
  *
  * The flows file keeps one table walker per open file, so a long table is
  * read in one pass; the line last formatted is kept for seq_file, which
@@ -190,13 +191,37 @@ static int anypin_stats_show(struct seq_file *seq, void *v)
 	return 0;
 }
 
+/* Copied under the lock, formatted outside it. */
+static int anypin_blackholes_show(struct seq_file *seq, void *v)
+{
+	struct anypin_net *an = seq->private;
+	char line[AP_LINE_MAX];
+	u32 i, n, now;
+	struct ap_bh *s;
+
+	s = kvmalloc_array(AP_BH_MAX, sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	now = anypin_now();
+	n = anypin_bh_snapshot(an, s, now);
+	seq_puts(seq, AP_BH_HEADER);
+	for (i = 0; i < n; i++) {
+		ap_bh_format(&s[i], now, line, sizeof(line));
+		seq_puts(seq, line);
+	}
+	kvfree(s);
+	return 0;
+}
+
 int anypin_proc_init(struct anypin_net *an)
 {
 	an->proc = proc_mkdir("anypin", an->net->proc_net);
 	if (!an->proc)
 		return -ENOMEM;
 	if (!proc_create_data("flows", 0444, an->proc, &anypin_flows_ops, an) ||
-	    !proc_create_single_data("stats", 0444, an->proc, anypin_stats_show, an)) {
+	    !proc_create_single_data("stats", 0444, an->proc, anypin_stats_show, an) ||
+	    !proc_create_single_data("blackholes", 0444, an->proc, anypin_blackholes_show,
+				     an)) {
 		proc_remove(an->proc);
 		an->proc = NULL;
 		return -ENOMEM;

@@ -4,7 +4,8 @@
  * each configured prefix a copy of the per-prefix table in
  * net/anypin/prefix/<name>, made and removed by writes of "prefixes" (as
  * net.ipv4.conf.<dev> follows the devices). Handlers only move text: the
- * core parses and formats every value.
+ * core parses and formats every value. Beside the keys, flush_blackholes
+ * is an action of the module's own (anypind's is a control request).
  *
  * A handler that unregisters a table waits for the handlers running in it;
  * so tables are only unregistered without conf_lock held (per-prefix
@@ -39,14 +40,18 @@ static unsigned int anypin_nkeys(const char *const *keys)
 	return n;
 }
 
-/* A table of @keys, zeroed entry at the end, every entry on @handler. */
-static struct ctl_table *anypin_table(const char *const *keys, proc_handler *handler,
-				      struct anypin_net *an, void *extra)
+/*
+ * A table of @keys, every entry on @handler, then @more zeroed entries for
+ * the caller and the zeroed one at the end.
+ */
+static struct ctl_table *anypin_table(const char *const *keys, unsigned int more,
+				      proc_handler *handler, struct anypin_net *an,
+				      void *extra)
 {
 	unsigned int i, n = anypin_nkeys(keys);
 	struct ctl_table *t;
 
-	t = kcalloc(n + 1, sizeof(*t), GFP_KERNEL);
+	t = kcalloc(n + more + 1, sizeof(*t), GFP_KERNEL);
 	if (!t)
 		return NULL;
 	for (i = 0; i < n; i++) {
@@ -60,10 +65,10 @@ static struct ctl_table *anypin_table(const char *const *keys, proc_handler *han
 }
 
 static struct ctl_table_header *anypin_register(struct net *net, const char *path,
-						struct ctl_table *t, const char *const *keys)
+						struct ctl_table *t, unsigned int n)
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
-	return register_net_sysctl_sz(net, path, t, anypin_nkeys(keys));
+	return register_net_sysctl_sz(net, path, t, n);
 #else
 	return register_net_sysctl(net, path, t);
 #endif
@@ -147,11 +152,11 @@ static int anypin_dir_add(struct anypin_net *an, const char *name)
 	if (!d)
 		return -ENOMEM;
 	strscpy(d->name, name, sizeof(d->name));
-	d->table = anypin_table(ap_conf_prefix_keys, anypin_prefix_handler, an, d);
+	d->table = anypin_table(ap_conf_prefix_keys, 0, anypin_prefix_handler, an, d);
 	if (!d->table)
 		goto err;
 	snprintf(path, sizeof(path), "net/anypin/prefix/%s", name);
-	d->hdr = anypin_register(an->net, path, d->table, ap_conf_prefix_keys);
+	d->hdr = anypin_register(an->net, path, d->table, anypin_nkeys(ap_conf_prefix_keys));
 	if (!d->hdr)
 		goto err;
 	an->pdirs[i] = d;
@@ -225,13 +230,41 @@ static int anypin_global_handler(AP_CTL_TABLE *t, int write, void *buffer,
 	return err;
 }
 
+/* Writing 1 forgets every blackhole; anything else is refused. Reads 0. */
+static int anypin_flush_handler(AP_CTL_TABLE *t, int write, void *buffer,
+				size_t *lenp, loff_t *ppos)
+{
+	struct ctl_table zero_table = { .maxlen = sizeof(int) };
+	char v[8];
+	int zero = 0;
+
+	if (!write) {
+		zero_table.data = &zero;
+		return proc_dointvec(&zero_table, write, buffer, lenp, ppos);
+	}
+	if (*ppos || *lenp >= sizeof(v))
+		return -EINVAL;
+	memcpy(v, buffer, *lenp);
+	v[*lenp] = 0;
+	if (strcmp(strim(v), "1"))
+		return -EINVAL;
+	anypin_bh_flush(t->data);
+	*ppos += *lenp;
+	return 0;
+}
+
 int anypin_sysctl_init(struct anypin_net *an)
 {
-	an->sysctl_table = anypin_table(ap_conf_global_keys, anypin_global_handler, an, NULL);
+	unsigned int n = anypin_nkeys(ap_conf_global_keys);
+
+	an->sysctl_table = anypin_table(ap_conf_global_keys, 1, anypin_global_handler, an, NULL);
 	if (!an->sysctl_table)
 		return -ENOMEM;
-	an->sysctl = anypin_register(an->net, "net/anypin", an->sysctl_table,
-				     ap_conf_global_keys);
+	an->sysctl_table[n].procname = "flush_blackholes";
+	an->sysctl_table[n].mode = 0644;
+	an->sysctl_table[n].proc_handler = anypin_flush_handler;
+	an->sysctl_table[n].data = an;
+	an->sysctl = anypin_register(an->net, "net/anypin", an->sysctl_table, n + 1);
 	if (!an->sysctl) {
 		kfree(an->sysctl_table);
 		an->sysctl_table = NULL;

@@ -66,6 +66,7 @@ else
 fi
 
 defaults="prefixes= max_flows=65536 syn_timeout=75 idle_timeout=432000 fin_timeout=60 exid=0xA7C1"
+defaults="$defaults fallback_retries=1 blackhole_timeout=60 flush_blackholes=0"
 got=
 for kv in $defaults; do
 	got="$got ${kv%%=*}=$(get "${kv%%=*}")"
@@ -103,6 +104,13 @@ valid exid 0xA7C1 0xA7C1
 valid syn_timeout 30 30
 valid fin_timeout 3600 3600
 valid idle_timeout 2592000 2592000
+valid fallback_retries 0 0
+valid fallback_retries 010 10
+valid blackhole_timeout 1 1
+valid blackhole_timeout 86400 86400
+# An action, not a value: it forgets the blackholes and reads 0.
+valid flush_blackholes 1 0
+valid flush_blackholes " 1 " 0
 valid prefixes "  dns=192.0.2.0/24   web6=2001:DB8:A:0:0::/48 " \
 	"dns=192.0.2.0/24 web6=2001:db8:a::/48"
 valid prefix/dns/responders "198.51.100.0/24,2001:db8::/32" "198.51.100.0/24 2001:db8::/32"
@@ -136,6 +144,16 @@ invalid fin_timeout 3601
 invalid exid 0
 invalid exid 0x10000
 invalid exid 0xzz
+invalid fallback_retries 11
+invalid fallback_retries -1
+invalid fallback_retries 1x
+invalid blackhole_timeout 0
+invalid blackhole_timeout 86401
+invalid flush_blackholes 2
+invalid flush_blackholes x
+invalid flush_blackholes 0
+invalid flush_blackholes 01
+invalid flush_blackholes ""
 invalid prefixes "dns=192.0.2.1/24"
 invalid prefixes "Dns=192.0.2.0/24"
 invalid prefixes "a=10.0.0.0/8 a=10.1.0.0/16"
@@ -203,6 +221,8 @@ put max_flows 65536
 put syn_timeout 75
 put fin_timeout 60
 put idle_timeout 432000
+put fallback_retries 1
+put blackhole_timeout 60
 
 say "sysctl: namespaces"
 ip netns add kb-ns1
