@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * anypinctl: flows, counters and configuration of either datapath, the
- * module in this network namespace or a running anypind. See
- * docs/anypinctl.md and anypinctl(8).
+ * anypinctl: flows, counters, blackholes and configuration of either
+ * datapath, the module in this network namespace or a running anypind.
+ * See docs/anypinctl.md and anypinctl(8).
  *
  * Values are judged by the datapath alone; the core's ap_conf_set(),
  * linked here too, only explains a refusal (and tells a refused value
@@ -33,6 +33,9 @@ static void usage(FILE *f)
 		"  status [--json]                   the datapath, its state, the configuration\n"
 		"  flows [--json]                    the flow table (/proc/net/anypin/flows)\n"
 		"  stats [--json]                    the counters (/proc/net/anypin/stats)\n"
+		"  blackholes [--json]               addresses whose paths drop anypin's SYNs\n"
+		"                                    (/proc/net/anypin/blackholes)\n"
+		"  blackholes flush                  forget them\n"
 		"  get KEY                           one configuration key\n"
 		"  set KEY VALUE                     set one key (runtime only)\n"
 		"  prefix add NAME PREFIX [KEY VALUE]...   add a prefix, then set its keys\n"
@@ -42,7 +45,7 @@ static void usage(FILE *f)
 		"  -s, --socket PATH   anypind's control socket (default $ANYPIND_SOCKET or %s)\n"
 		"      --module        use anypin.ko (this network namespace's sysctls)\n"
 		"      --anypind       use anypind\n"
-		"  -j, --json          JSON output (status, flows, stats)\n"
+		"  -j, --json          JSON output (status, flows, stats, blackholes)\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       the version\n"
 		"KEY: max_flows, net.anypin.max_flows or net/anypin/max_flows; per prefix\n"
@@ -273,12 +276,14 @@ static const char *const flow_strcols[] = {
 	"role", "prefix", "state", "addr", "anycast", "unicast", NULL
 };
 static const char *const stats_strcols[] = { "prefix", NULL };
+static const char *const bh_strcols[] = { "addr", NULL };
 
-/* flows, stats: the table as the datapath gives it, or as JSON. */
+/* flows, stats, blackholes: the table as the datapath gives it, or as JSON. */
 static int cmd_table(const struct dp *d, const char *what, bool json)
 {
+	bool flows = !strcmp(what, "flows"), stats = !strcmp(what, "stats");
+	const char *const *strcols = flows ? flow_strcols : stats ? stats_strcols : bh_strcols;
 	char *text, err[512];
-	const char *const *strcols = strcmp(what, "flows") ? stats_strcols : flow_strcols;
 	struct tab t;
 	size_t len, r, nr;
 	int total = -1;
@@ -299,9 +304,9 @@ static int cmd_table(const struct dp *d, const char *what, bool json)
 		fputs("{\"datapath\": ", stdout);
 		dp_json(stdout, d);
 		nr = t.nrows;
-		if (!strcmp(what, "stats") && nr && !strcmp(tab_cell(&t, nr - 1, 0), "total"))
+		if (stats && nr && !strcmp(tab_cell(&t, nr - 1, 0), "total"))
 			total = (int)--nr;
-		printf(", \"%s\": [", strcmp(what, "flows") ? "prefixes" : "flows");
+		printf(", \"%s\": [", stats ? "prefixes" : what);
 		for (r = 0; r < nr; r++) {
 			fputs(r ? ",\n  " : "\n  ", stdout);
 			json_row(stdout, &t, r, strcols);
@@ -460,6 +465,17 @@ static int cmd_status(const struct dp *d, bool json)
 	}
 	if (json)
 		fputs("\n}}\n", stdout);
+	return EX_OK;
+}
+
+static int cmd_flush(const struct dp *d)
+{
+	char err[512];
+
+	if (dp_flush_blackholes(d, err, sizeof(err))) {
+		errmsg("blackholes flush: %s", err);
+		return EX_FAIL;
+	}
 	return EX_OK;
 }
 
@@ -637,6 +653,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = { NULL, 0, false };
 	char err[1024], key[KEY_MAX], *val;
+	bool flush = false;
 	const char *cmd;
 	struct dp d;
 	int i = 1, r, n;
@@ -663,9 +680,14 @@ int main(int argc, char **argv)
 	cmd = argv[i++];
 	a = argv + i;
 	n = argc - i;
-	if (!strcmp(cmd, "status") || !strcmp(cmd, "flows") || !strcmp(cmd, "stats")) {
-		/* No arguments of their own: options may follow. */
+	if (!strcmp(cmd, "status") || !strcmp(cmd, "flows") || !strcmp(cmd, "stats") ||
+	    !strcmp(cmd, "blackholes")) {
+		/* No arguments of their own but "flush": options may follow. */
 		for (i = 0; i < n; i++) {
+			if (!strcmp(cmd, "blackholes") && !flush && !strcmp(a[i], "flush")) {
+				flush = true;
+				continue;
+			}
 			r = take_opt(n, a, &i, &o);
 			if (r < 0)
 				return EX_USAGE;
@@ -681,7 +703,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "status"))
 		return cmd_status(&d, o.json);
-	if (!strcmp(cmd, "flows") || !strcmp(cmd, "stats"))
+	if (flush)
+		return cmd_flush(&d);
+	if (!strcmp(cmd, "flows") || !strcmp(cmd, "stats") || !strcmp(cmd, "blackholes"))
 		return cmd_table(&d, cmd, o.json);
 	if (!strcmp(cmd, "get") || !strcmp(cmd, "set")) {
 		norm_key(a[0], key, sizeof(key));

@@ -81,8 +81,9 @@ struct dp {
 int dp_select(struct dp *d, int force, const char *sock, char *err, size_t errlen);
 
 /*
- * "flows", "stats" (the /proc tables) or, for anypind, "status": the text
- * in *@out (malloc'ed, NUL-terminated), 0 or -1 with @err.
+ * "flows", "stats", "blackholes" (the /proc tables) or, for anypind,
+ * "status": the text in *@out (malloc'ed, NUL-terminated), 0 or -1 with
+ * @err.
  */
 int dp_read(const struct dp *d, const char *what, char **out, size_t *len,
 	    char *err, size_t errlen);
@@ -96,5 +97,8 @@ int dp_get(const struct dp *d, const char *key, char *buf, size_t size,
  * empty when it gives none, as the kernel does); -1 could not ask (@why).
  */
 int dp_set(const struct dp *d, const char *key, const char *val, char *why, size_t whylen);
+
+/* Forgets every blackhole: 0, or -1 with @err. */
+int dp_flush_blackholes(const struct dp *d, char *err, size_t errlen);
 
 #endif

@@ -2,7 +2,7 @@
 /*
  * The two datapaths behind one interface. anypin.ko: the sysctl files of
  * this network namespace (one write() per value, EINVAL when refused) and
- * /proc/net/anypin/{flows,stats}. anypind: one request line per
+ * /proc/net/anypin/{flows,stats,blackholes}. anypind: one request line per
  * connection on its control socket (docs/anypind.md), the answer read
  * until it closes.
  */
@@ -324,6 +324,31 @@ int dp_set(const struct dp *d, const char *key, const char *val, char *why, size
 		snprintf(why, whylen, "unexpected answer '%.100s'", out);
 		r = -1;
 	}
+	free(out);
+	return r;
+}
+
+int dp_flush_blackholes(const struct dp *d, char *err, size_t errlen)
+{
+	char why[512], *out;
+	int r;
+
+	if (d->kind == DP_MODULE) {
+		/* Not a configuration key: the module's own action. */
+		r = module_set("net.anypin.flush_blackholes", "1", why, sizeof(why));
+		if (r)
+			snprintf(err, errlen, "%s", r > 0 ? DP_SYSCTL_DIR "/flush_blackholes: "
+				 "refused" : why);
+		return r ? -1 : 0;
+	}
+	if (request(d->sock, "blackholes flush\n", &out, NULL, err, errlen))
+		return -1;
+	first_line(out);
+	r = strcmp(out, "ok") ? -1 : 0;
+	if (r && !strncmp(out, "error: ", 7))
+		snprintf(err, errlen, "anypind: %.200s", out + 7);
+	else if (r)
+		snprintf(err, errlen, "anypind: unexpected answer '%.100s'", out);
 	free(out);
 	return r;
 }

@@ -6,10 +6,11 @@
  *   main.c   options, signals, the main loop, reloads
  *   conf.c   the configuration file, through the core's ap_conf_parse()
  *   queue.c  the NFQUEUE socket: packets in, ap_process(), verdicts out
- *   table.c  the flow table behind struct ap_table_ops, and the counters
+ *   table.c  the flow table behind struct ap_table_ops, the counters and
+ *            the blackhole memory
  *   ipset.c  the kernel sets naming the flows' endpoints, for the rules
  *   rules.c  the iptables/ip6tables rules that send packets to the queue
- *   ctl.c    the control socket: flows, stats, status, get, set
+ *   ctl.c    the control socket: flows, stats, blackholes, status, get, set
  *   raw.c    raw sockets for the RSTs to losing responders
  */
 #ifndef ANYPIND_H
@@ -75,6 +76,7 @@ void table_sweep(struct table *t);
 u32 table_count(const struct table *t);
 const struct table_stats *table_stats(const struct table *t);
 void table_walk(struct table *t, void (*fn)(const struct ap_flow *f, void *arg), void *arg);
+struct ap_bh_table *table_blackholes(struct table *t);
 void table_free(struct table *t);
 extern const struct ap_table_ops table_ops;
 

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * The control socket (docs/anypind.md): a UNIX stream socket; a client
- * sends one line, "flows", "stats", "status", "get KEY" or "set KEY VALUE",
- * and reads the answer until the server closes. "flows" and "stats" are the
- * content of the module's /proc/net/anypin/flows and /proc/net/anypin/stats,
- * in the same core formats, and "get"/"set" read and write a key as its
- * sysctl file does, so anypinctl handles either datapath alike.
+ * sends one line, "flows", "stats", "blackholes", "blackholes flush",
+ * "status", "get KEY" or "set KEY VALUE", and reads the answer until the
+ * server closes. "flows", "stats" and "blackholes" are the content of the
+ * module's files of those names in /proc/net/anypin, in the same core
+ * formats, "blackholes flush" does what its net.anypin.flush_blackholes
+ * does, and "get"/"set" read and write a key as its sysctl file does, so
+ * anypinctl handles either datapath alike.
  *
  * Answers are built whole when the request arrives (a snapshot) and
  * written as the client reads, without blocking the packets.
@@ -204,6 +206,21 @@ static void answer_status(const struct ctl_info *ci, FILE *f)
 		fclose(q);
 }
 
+/* The records live now, as the module's /proc/net/anypin/blackholes. */
+static void answer_blackholes(const struct ctl_info *ci, FILE *f)
+{
+	struct ap_bh_table *bh = table_blackholes(ci->table);
+	u32 i, now = now_sec();
+	char line[128];
+
+	ap_bh_expire(bh, now);
+	fputs(AP_BH_HEADER, f);
+	for (i = 0; i < bh->n; i++) {
+		ap_bh_format(&bh->e[i], now, line, sizeof(line));
+		fputs(line, f);
+	}
+}
+
 /* "get KEY": the value as its sysctl file reads, or an error. */
 static void answer_get(const struct ctl_info *ci, const char *key, FILE *f)
 {
@@ -269,6 +286,11 @@ static void answer(struct client *c, struct ctl_info *ci)
 		table_walk(ci->table, print_flow, &w);
 	} else if (!strcmp(req, "stats")) {
 		answer_stats(ci, f);
+	} else if (!strcmp(req, "blackholes")) {
+		answer_blackholes(ci, f);
+	} else if (!strcmp(req, "blackholes flush")) {
+		ap_bh_flush(table_blackholes(ci->table));
+		fputs("ok\n", f);
 	} else if (!strcmp(req, "status")) {
 		answer_status(ci, f);
 	} else if (!strncmp(req, "get ", 4)) {
@@ -279,8 +301,8 @@ static void answer(struct client *c, struct ctl_info *ci)
 	} else if (!strncmp(req, "set ", 4)) {
 		answer_set(ci, req + 4, f);
 	} else {
-		fprintf(f, "error: unknown request '%.32s' (flows, stats, status, get or set)\n",
-			req);
+		fprintf(f, "error: unknown request '%.32s' (flows, stats, blackholes, status, "
+			"get or set)\n", req);
 	}
 	fclose(f);
 	c->outoff = 0;

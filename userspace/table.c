@@ -12,7 +12,8 @@
  * class, and the expiry sweep walks each head until a live entry.
  *
  * anypind is single-threaded, so the "locked until release" contract of
- * struct ap_table_ops holds trivially.
+ * struct ap_table_ops holds trivially, and the blackhole memory needs no
+ * lock either.
  */
 #include <stdlib.h>
 #include <sys/random.h>
@@ -41,6 +42,7 @@ struct table {
 	const struct ap_conf *c;
 	struct ent lists[NRANKS];	/* sentinels */
 	struct table_stats st;
+	struct ap_bh_table bh;
 };
 
 static struct ent *to_ent(struct ap_flow *f)
@@ -171,8 +173,8 @@ static struct ap_flow *t_find(void *tp, const struct ap_key *k, const struct ap_
 {
 	struct table *t = tp;
 	u32 h = endpoint_hash(t, k);
+	enum ap_match score, best_score = AP_MATCH_NONE;
 	struct ent *e, *next, *best = NULL;
-	int score, best_score = 0;
 
 	for (e = t->b[h & t->mask]; e; e = next) {
 		next = e->hnext;
@@ -273,12 +275,24 @@ static void t_count(void *tp, u8 prefix, u8 stat)
 	count(tp, prefix, stat);
 }
 
+static struct ap_bh_table *t_bh_lock(void *tp)
+{
+	return &((struct table *)tp)->bh;
+}
+
+static void t_bh_unlock(void *tp)
+{
+	(void)tp;
+}
+
 const struct ap_table_ops table_ops = {
 	.find = t_find,
 	.create = t_create,
 	.release = t_release,
 	.remove = t_remove,
 	.count = t_count,
+	.bh_lock = t_bh_lock,
+	.bh_unlock = t_bh_unlock,
 };
 
 void table_set_now(struct table *t, u32 now)
@@ -326,6 +340,12 @@ void table_sweep(struct table *t)
 			kill(t, e);
 		}
 	}
+	ap_bh_expire(&t->bh, t->now);
+}
+
+struct ap_bh_table *table_blackholes(struct table *t)
+{
+	return &t->bh;
 }
 
 u32 table_count(const struct table *t)

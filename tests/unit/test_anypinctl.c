@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <anypin/flow.h>
+#include <anypin/blackhole.h>
 #include "anypinctl.h"
 
 /* What @fn writes to a FILE, as a malloc'ed string. */
@@ -83,6 +84,29 @@ static void test_tab_core_formats(void **state)
 	assert_int_equal(t.nrows, 0);
 	assert_int_equal(tab_col(&t, "svc_port"), 6);
 	tab_free(&t);
+}
+
+/* anypinctl blackholes: the core's lines, the address a string. */
+static void test_tab_blackholes(void **state)
+{
+	static const char *const strcols[] = { "addr", NULL };
+	struct ap_bh b = { .until = 1060, .forget = 1120, .detections = 3, .level = 2 };
+	char line[128], *text = NULL, *s = NULL;
+	struct tab t;
+	char err[64];
+
+	(void)state;
+	assert_int_equal(ap_addr_parse("2001:db8::1", 11, &b.addr, NULL), 0);
+	ap_bh_format(&b, 1000, line, sizeof(line));
+	assert_true(asprintf(&text, "%s%s", AP_BH_HEADER, line) > 0);
+	assert_int_equal(tab_parse(&t, text, strlen(text), err, sizeof(err)), 0);
+	assert_int_equal(t.nrows, 1);
+	CAPTURE(s, json_row(f, &t, 0, strcols));
+	assert_string_equal(s, "{\"addr\": \"2001:db8::1\", \"remaining\": 60, "
+			       "\"forget\": 120, \"period\": 60, \"detections\": 3}");
+	free(s);
+	tab_free(&t);
+	free(text);
 }
 
 static void test_tab_errors(void **state)
@@ -239,6 +263,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tab_by_name),
 		cmocka_unit_test(test_tab_core_formats),
+		cmocka_unit_test(test_tab_blackholes),
 		cmocka_unit_test(test_tab_errors),
 		cmocka_unit_test(test_json_escapes),
 		cmocka_unit_test(test_json_any_byte),

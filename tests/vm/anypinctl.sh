@@ -12,10 +12,13 @@
 # and stats (text and --json) against the sysctl files and the /proc
 # tables read directly, prefix add/set/del and set read back from the
 # sysctl files, refused values (exit 1, "refused by anypin.ko", nothing
-# changed, a half-added prefix taken back), one configuration per
-# namespace, the choice between the module and anypind, and the "no
-# datapath" message (exit 3) once the module is gone. One PASS/FAIL line
-# per check, then `N passed, N failed`; exit status 0 when all passed.
+# changed, a half-added prefix taken back), a blackhole found behind a
+# firewall that drops anypin's SYNs, listed (/proc/net/anypin/blackholes)
+# and flushed (net.anypin.flush_blackholes, which refuses anything but 1),
+# one configuration per namespace, the choice between the module and
+# anypind, and the "no datapath" message (exit 3) once the module is
+# gone. One PASS/FAIL line per check, then `N passed, N failed`; exit
+# status 0 when all passed.
 set -u
 
 [ "${ANYPIN_VM:-}" = 1 ] || { echo "anypinctl.sh: run me in the VM: tests/vm/run -- $0" >&2; exit 2; }
@@ -40,6 +43,8 @@ check() {
 
 NS=ctlvm-a
 NS2=ctlvm-b
+NS3=ctlvm-srv
+SPID=
 T=$(mktemp -d)
 in_ns() { ip netns exec "$NS" "$@"; }
 # No anypind anywhere: a socket path nobody answers on.
@@ -56,12 +61,14 @@ cell() {
 		$n[k] == r { print $n[c] }' "$1"
 }
 conf_snapshot() { ctl status | sed -n '/^net\.anypin\./p'; }
-export -f in_ns sys cell
+export -f in_ns sys cell json_ok json_get
 export NS
 
 cleanup() {
+	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	ip netns del "$NS2" 2>/dev/null
+	ip netns del "$NS3" 2>/dev/null
 	grep -q '^anypin ' /proc/modules && rmmod anypin
 	rm -rf "$T"
 }
@@ -76,6 +83,7 @@ else
 fi
 ip netns add "$NS"
 ip netns add "$NS2"
+ip netns add "$NS3"
 in_ns ip link set lo up
 in_ns ip link add v0 type veth peer name v1
 in_ns ip link set v0 up
@@ -88,8 +96,8 @@ ctl status >"$T/status" 2>"$T/err"
 rc=$?
 check status-datapath "exit $rc: $(head -n1 "$T/status")" \
 	[ "$rc" = 0 -a "$(head -n1 "$T/status")" = "datapath: anypin.ko (net namespace sysctls)" ]
-check status-defaults "the six global keys with their defaults" \
-	bash -c '[ "$(grep "^net\.anypin\." "$1" | tr "\n" "|")" = "net.anypin.prefixes = |net.anypin.max_flows = 65536|net.anypin.syn_timeout = 75|net.anypin.idle_timeout = 432000|net.anypin.fin_timeout = 60|net.anypin.exid = 0xA7C1|" ]' _ "$T/status"
+check status-defaults "the eight global keys with their defaults" \
+	bash -c '[ "$(grep "^net\.anypin\." "$1" | tr "\n" "|")" = "net.anypin.prefixes = |net.anypin.max_flows = 65536|net.anypin.syn_timeout = 75|net.anypin.idle_timeout = 432000|net.anypin.fin_timeout = 60|net.anypin.exid = 0xA7C1|net.anypin.fallback_retries = 1|net.anypin.blackhole_timeout = 60|" ]' _ "$T/status"
 ctl status --json >"$T/status.json"
 check status-json "valid JSON" json_ok "$T/status.json"
 got=$(json_get "$T/status.json" '[d["datapath"]["name"], d["datapath"]["text"], d["status"]["flows"], d["config"]["net.anypin.exid"]]')
@@ -131,6 +139,14 @@ check refused-rollback "exit $rc: $(tr '\n' ' ' <"$T/err")" \
 ctl prefix add web 10.0.0.0/8 2>/dev/null
 rc=$?
 check refused-exists "exit $rc" [ "$rc" = 1 ]
+ctl set fallback_retries 11 2>"$T/err"
+rc=$?
+check refused-fallback "exit $rc: $(cat "$T/err")" \
+	bash -c '[ "$1" = 1 ] && [ "$(cat "$2")" = "anypinctl: net.anypin.fallback_retries: invalid value '"'11'"': fallback_retries must be 0 to 10 (refused by anypin.ko)" ] && [ "$(sys fallback_retries)" = 1 ]' _ "$rc" "$T/err"
+ctl set blackhole_timeout 0 2>"$T/err"
+rc=$?
+check refused-blackhole "exit $rc: $(cat "$T/err")" \
+	bash -c '[ "$1" = 1 ] && [ "$(cat "$2")" = "anypinctl: net.anypin.blackhole_timeout: invalid value '"'0'"': blackhole_timeout must be 1 to 86400 (seconds) (refused by anypin.ko)" ] && [ "$(sys blackhole_timeout)" = 60 ]' _ "$rc" "$T/err"
 check refused-unchanged "the configuration as before the refused writes" \
 	[ "$before" = "$(conf_snapshot)" ]
 
@@ -169,6 +185,92 @@ in_ns cat /proc/net/anypin/stats >"$T/stats2"
 check prefix-del-counters "web's counters kept: $(cell "$T/stats2" prefix web syn) SYNs" \
 	[ "$(cell "$T/stats2" prefix web syn)" = "$syn" ]
 
+# --- blackholes ------------------------------------------------------------------
+# A server behind v2 whose firewall drops SYNs carrying anypin's option
+# (kind 253): the capable SYN goes unanswered, its retransmission leaves
+# plain and is answered from A, so the module remembers A as a blackhole.
+BH=192.0.2.200
+BH_HEADER="addr remaining forget period detections"
+bh_proc() { in_ns cat /proc/net/anypin/blackholes; }
+# flush_write VALUE: one write() of VALUE and a newline to the sysctl.
+flush_write() { in_ns bash -c 'printf "%s\n" "$1" 2>/dev/null >/proc/sys/net/anypin/flush_blackholes' _ "$1"; }
+# bh_counts: web's fallback, blackholed and bh_plain counters.
+bh_counts() {
+	in_ns cat /proc/net/anypin/stats >"$T/stats-bh"
+	echo "$(cell "$T/stats-bh" prefix web fallback) $(cell "$T/stats-bh" prefix web blackholed) $(cell "$T/stats-bh" prefix web bh_plain)"
+}
+export -f bh_proc
+export BH_HEADER
+in_ns ip link add v2 type veth peer name v3 netns "$NS3"
+in_ns ip addr add 10.99.0.1/24 dev v2
+in_ns ip link set v2 up
+in_ns ip route add "$BH/32" via 10.99.0.2
+srv() { ip netns exec "$NS3" "$@"; }
+srv ip link set lo up
+srv ip addr add 10.99.0.2/24 dev v3
+srv ip addr add "$BH/32" dev lo
+srv ip link set v3 up
+srv iptables -w -A INPUT -p tcp --syn --tcp-option 253 -j DROP
+# (ip netns exec execs python: $! is its pid)
+ip netns exec "$NS3" python3 -c 'import socket, sys, time
+s = socket.socket()
+s.bind((sys.argv[1], 80))
+s.listen(16)
+time.sleep(120)' "$BH" >/dev/null 2>&1 &
+SPID=$!
+for _ in $(seq 300); do
+	srv ss -Hltn "sport = :80" | grep -q . && break
+	sleep 0.1
+done
+check bh-empty "$(bh_proc | tr '\n' '|')" [ "$(bh_proc)" = "$BH_HEADER" ]
+
+read -r fb0 bh0 bp0 <<<"$(bh_counts)"
+in_ns timeout 5 bash -c "exec 3<>/dev/tcp/$BH/80" 2>/dev/null
+rc=$?
+bh_proc >"$T/bh.proc"
+ctl blackholes >"$T/bh"
+rem=$(cell "$T/bh.proc" addr "$BH" remaining)
+check bh-found "connect exit $rc; $(tail -n +2 "$T/bh.proc" | tr '\n' '|')" \
+	bash -c '[ "$1" = 0 ] && [ "$(cell "$2" addr "$3" period) $(cell "$2" addr "$3" detections)" = "60 1" ] &&
+		[ "${4:-0}" -ge 30 ] && [ "$4" -le 60 ] && [ "$(cell "$2" addr "$3" forget)" -ge "$4" ]' _ \
+	"$rc" "$T/bh.proc" "$BH" "$rem"
+check bh-table "$(head -n1 "$T/bh"); the /proc table (times aside)" \
+	bash -c '[ "$(head -n1 "$1")" = "# datapath: anypin.ko (net namespace sysctls)" ] &&
+		[ "$(tail -n +2 "$1" | awk "{print \$1, \$4, \$5}")" = "$(awk "{print \$1, \$4, \$5}" "$2")" ]' _ \
+	"$T/bh" "$T/bh.proc"
+ctl blackholes --json >"$T/bh.json"
+got=$(json_get "$T/bh.json" '[(b["addr"], b["period"], b["detections"], type(b["remaining"]).__name__, type(b["forget"]).__name__) for b in d["blackholes"]] + [d["datapath"]["name"]]')
+check bh-json "$got" [ "$got" = "[('$BH', 60, 1, 'int', 'int'), 'anypin.ko']" ]
+json_ok "$T/bh.json" || fail bh-json "not valid JSON"
+# The next connection goes plain from its first SYN.
+in_ns timeout 5 bash -c "exec 3<>/dev/tcp/$BH/80" 2>/dev/null
+rc=$?
+read -r fb bh bp <<<"$(bh_counts)"
+got="$((fb - fb0)) $((bh - bh0)) $((bp - bp0))"
+check bh-counted "connect exit $rc; web's fallback, blackholed, bh_plain went up by $got" \
+	[ "$rc" = 0 -a "$got" = "1 1 1" ]
+
+check bh-sysctl-read "flush_blackholes reads '$(sys flush_blackholes)'" [ "$(sys flush_blackholes)" = 0 ]
+for v in 2 x 0 ""; do
+	flush_write "$v"
+	rc=$?
+	check "bh-sysctl-refused${v:+-$v}" "writing '$v': exit $rc; left: $(bh_proc | tail -n +2 | tr '\n' '|')" \
+		bash -c '[ "$1" != 0 ] && [ "$(bh_proc | awk "NR > 1 {print \$1}")" = "$2" ]' _ "$rc" "$BH"
+done
+ctl blackholes flush >"$T/out" 2>"$T/err"
+rc=$?
+check bh-flush "exit $rc$(cat "$T/err"), left: $(bh_proc | tr '\n' '|')" \
+	bash -c '[ "$1" = 0 ] && [ ! -s "$2" ] && [ "$(bh_proc)" = "$BH_HEADER" ]' _ "$rc" "$T/out"
+ctl blackholes -j >"$T/bh1.json"
+check bh-flush-json "no record left" \
+	bash -c 'json_ok "$1" && [ "$(json_get "$1" "d[\"blackholes\"]")" = "[]" ]' _ "$T/bh1.json"
+flush_write " 1 "
+rc=$?
+check bh-sysctl-flush "writing ' 1 ' to flush_blackholes: exit $rc" [ "$rc" = 0 -a "$(bh_proc)" = "$BH_HEADER" ]
+kill "$SPID" 2>/dev/null
+wait "$SPID" 2>/dev/null
+SPID=
+
 # --- namespaces and selection ----------------------------------------------------
 ip netns exec "$NS2" "$CTL" -s "$T/none.sock" get prefixes >"$T/ns2"
 check netns "another namespace has its own (empty) configuration" \
@@ -183,6 +285,7 @@ check force-module "exit $rc" [ "$rc" = 0 ]
 in_ns "$CTL" prefix del web
 ip netns del "$NS"
 ip netns del "$NS2"
+ip netns del "$NS3"
 if rmmod anypin; then
 	pass unload "rmmod anypin"
 else
