@@ -618,15 +618,18 @@ lab_count_zero() {
 #   ?rate=N    paces a response to N bytes/s on the server side, so the
 #              connection has packets in flight all along
 
-# lab_serve [MiB]
+# lab_serve [SIZE]: SIZE in MiB, or in KiB with the suffix K (256K)
 lab_serve() {
 	local mb=${1:-$LAB_FILE_MB} i
+	case $mb in
+	*K) LAB_DATA_BYTES=$((${mb%K} * 1024)) ;;
+	*) LAB_DATA_BYTES=$((mb * 1024 * 1024)) ;;
+	esac
 	mkdir -p "$LAB_STATE/www" || return 1
-	head -c "$((mb * 1024 * 1024))" /dev/urandom >"$LAB_STATE/www/data.bin" ||
+	head -c "$LAB_DATA_BYTES" /dev/urandom >"$LAB_STATE/www/data.bin" ||
 		return 1
 	LAB_DATA_SHA=$(sha256sum <"$LAB_STATE/www/data.bin") || return 1
 	LAB_DATA_SHA=${LAB_DATA_SHA%% *}
-	LAB_DATA_BYTES=$((mb * 1024 * 1024))
 	printf '%s\n' "$LAB_DATA_SHA" >"$LAB_STATE/data.sha256"
 	for i in inst1 inst2; do
 		mkdir -p "$LAB_STATE/www-$i" || return 1
@@ -670,14 +673,45 @@ lab_fetch() {
 	} >"$LAB_STATE/$name.res"
 }
 
+# lab_fetch_ttfb NAME URL [CURL-ARGS...]: lab_fetch that also notes
+# curl's time to the first byte of the response (time_starttransfer: from
+# the start, through the handshake, to the first byte), which
+# lab_fetch_result puts in FETCH_TTFB_US.
+lab_fetch_ttfb() {
+	lab_fetch "$@" -w '%{time_starttransfer}' >"$LAB_STATE/$1.ttfb"
+}
+
+# lab__us SECONDS: "1.234567" (curl's times) in microseconds.
+lab__us() {
+	local s=${1//,/.} i f=
+	i=${s%%.*}
+	[ "$i" = "$s" ] || f=${s#*.}
+	f=${f}000000
+	f=${f:0:6}
+	case $i$f in '' | *[!0-9]*) return 1 ;; esac
+	printf '%d\n' $((10#$i * 1000000 + 10#$f))
+}
+
+# lab_ms MICROSECONDS: milliseconds with one decimal ("1012.3").
+lab_ms() {
+	printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100))
+}
+
 # lab_fetch_result NAME: sets FETCH_EXIT, FETCH_SECS ("1.2"), FETCH_BYTES,
-# FETCH_SHA, FETCH_ERR (curl's message) and FETCH_EXACT (1 when the bytes
-# are exactly the served data.bin).
+# FETCH_SHA, FETCH_ERR (curl's message), FETCH_EXACT (1 when the bytes
+# are exactly the served data.bin) and, after lab_fetch_ttfb,
+# FETCH_TTFB_US (empty when unknown).
 lab_fetch_result() {
 	local FETCH_US=0
 	FETCH_EXIT=255
+	FETCH_TTFB_US=
 	# shellcheck disable=SC1090
 	[ -f "$LAB_STATE/$1.res" ] && . "$LAB_STATE/$1.res"
+	if [ -s "$LAB_STATE/$1.ttfb" ]; then
+		FETCH_TTFB_US=$(lab__us "$(cat "$LAB_STATE/$1.ttfb")") ||
+			FETCH_TTFB_US=
+	fi
+	rm -f "$LAB_STATE/$1.ttfb"
 	FETCH_SECS=$(printf '%d.%d' $((FETCH_US / 1000000)) \
 		$((FETCH_US % 1000000 / 100000)))
 	FETCH_BYTES=$(stat -c %s "$LAB_STATE/$1.out" 2>/dev/null || echo 0)
@@ -894,6 +928,10 @@ lab_anypin_conf() {
 #   datapath_restart     the datapath dies and comes back under traffic
 #                        (kill -9 and start again; rmmod and insmod);
 #                        default: datapath_stop, then datapath_start
+#   datapath_blackholes HOST, datapath_blackholes_flush HOST
+#                        HOST's blackholed addresses (as
+#                        /proc/net/anypin/blackholes) / forget them;
+#                        default: the module's /proc and sysctl
 # "none" is the baseline (no anypin).
 
 # lab_datapaths: the datapaths a scenario's "with" half runs: $LAB_DATAPATHS
@@ -918,7 +956,8 @@ lab_datapaths() {
 lab_datapath_use() {
 	local f=$LAB_HOME/datapath/$1.sh
 	unset -f datapath_available datapath_start datapath_stop \
-		datapath_stats datapath_restart
+		datapath_stats datapath_restart datapath_blackholes \
+		datapath_blackholes_flush
 	LAB_DATAPATH=
 	if [ ! -f "$f" ]; then
 		LAB_DATAPATH_WHY="no datapath file $f"
@@ -989,7 +1028,13 @@ lab_stats() {
 lab_stat() {
 	local t
 	t=$(lab_stats "$1" 2>/dev/null) || return 1
-	printf '%s\n' "$t" | awk -v c="$2" -v p="${3:-}" '
+	printf '%s\n' "$t" | lab_stat_of "$2" "${3:-}"
+}
+
+# lab_stat_of COUNTER [PREFIX]: lab_stat on a table read from stdin (a
+# snapshot taken with lab_stats, to read several counters of one moment).
+lab_stat_of() {
+	awk -v c="$1" -v p="${2:-}" '
 		NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) col = i; next }
 		col && p != "" && $1 == p { v = $col; found = 1 }
 		col && p == "" && $1 == "total" { v = $col; found = 1; tot = 1 }
@@ -999,6 +1044,32 @@ lab_stat() {
 			else if (p == "" && any) print sum
 			else exit 1
 		}'
+}
+
+# lab_blackholes HOST: the anycast addresses HOST's client role remembers
+# as blackholed (DESIGN.md, "Never worse than plain anycast"): a header
+# "addr remaining forget period detections", one line per address.  From
+# datapath_blackholes if the datapath has it, else from HOST's
+# /proc/net/anypin/blackholes (the module's); fails when there is none.
+lab_blackholes() {
+	if declare -F datapath_blackholes >/dev/null; then
+		datapath_blackholes "$1"
+	elif [ -n "$LAB_DATAPATH" ] &&
+		lab_ns "$1" test -r /proc/net/anypin/blackholes; then
+		lab_ns "$1" cat /proc/net/anypin/blackholes
+	else
+		return 1
+	fi
+}
+
+# lab_blackholes_flush HOST: HOST forgets them all (datapath_blackholes_flush,
+# else 1 written to HOST's net.anypin.flush_blackholes).
+lab_blackholes_flush() {
+	if declare -F datapath_blackholes_flush >/dev/null; then
+		datapath_blackholes_flush "$1"
+	else
+		lab_sysctl "$1" net.anypin.flush_blackholes=1
+	fi
 }
 
 # ---------------------------------------------------------------------------

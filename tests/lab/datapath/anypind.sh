@@ -15,6 +15,7 @@
 #   anypind_kill9 NS             SIGKILL it (no cleanup: its rules stay)
 
 ANYPIND=${ANYPIND:-$(cd "$LAB_HOME/../.." && pwd)/build/anypind}
+ANYPINCTL=${ANYPINCTL:-$(cd "$LAB_HOME/../.." && pwd)/build/anypinctl}
 
 datapath_available() {
 	if [ ! -x "$ANYPIND" ]; then
@@ -103,6 +104,16 @@ datapath_stop() {
 # The counters table, as /proc/net/anypin/stats shows the module's.
 datapath_stats() {
 	anypind_query "$1" stats
+}
+
+# The blackholed addresses, and forgetting them: through anypinctl (built
+# with anypind by make userspace).
+datapath_blackholes() {
+	"$ANYPINCTL" --anypind -s "$(anypind_sock "$1")" blackholes
+}
+
+datapath_blackholes_flush() {
+	"$ANYPINCTL" --anypind -s "$(anypind_sock "$1")" blackholes flush
 }
 
 # anypind_kill9 NS: kill -9 the anypind of NS and wait until it is gone.

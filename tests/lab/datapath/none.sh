@@ -32,6 +32,16 @@
 #                       rmmod and insmod); used through lab_datapath_restart
 #                       (restart scenario), whose default is datapath_stop
 #                       followed by datapath_start
+#   datapath_blackholes HOST
+#                       print the anycast addresses HOST remembers as
+#                       blackholed, in the format of
+#                       /proc/net/anypin/blackholes; used through
+#                       lab_blackholes (default: that file in HOST's
+#                       namespace, i.e. the module's)
+#   datapath_blackholes_flush HOST
+#                       make HOST forget them; used through
+#                       lab_blackholes_flush (default: 1 written to HOST's
+#                       net.anypin.flush_blackholes)
 #
 # datapath_start (and datapath_restart) take each host's configuration from
 # `lab_anypin_conf HOST` at the time they run: scenarios shape it with

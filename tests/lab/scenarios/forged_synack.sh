@@ -14,6 +14,9 @@
 # The real SYN-ACK is held back by dropping the client's first SYN on the
 # router (the lab kernel has no netem to delay it): the client sends it
 # again after its 1 s retransmission timeout, and inst1 answers that one.
+# Lost capable SYNs are what makes a retry go plain by default, and how
+# many are dropped depends on how fast forge.py starts, so here the client
+# never falls back (fallback_retries 0).
 # The download from A (paced) then runs while A flips every FORGED_FLAP_MS.
 #
 #   without anypin   the forgeries do not match the client's connection
@@ -169,6 +172,7 @@ for dp in $(lab_datapaths); do
 		lab_datapath_unavailable "forged-synack-v4 with $dp" "forged-synack-v6 with $dp"
 		continue
 	fi
+	LAB_ANYPIN_EXTRA="net.anypin.fallback_retries = 0"
 	lab_datapath_start
 	run "with-$dp"
 	for f in 4 6; do
@@ -193,6 +197,7 @@ for dp in $(lab_datapaths); do
 		fi
 	done
 	lab_datapath_stop
+	LAB_ANYPIN_EXTRA=
 done
 
 lab_done
