@@ -1,24 +1,26 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # shellcheck shell=bash source-path=SCRIPTDIR
 #
-# The common part of the middlebox scenarios (scenarios/nat.sh, path_fw.sh,
-# optstrip.sh, synack_drop.sh), DESIGN.md's "Never worse than plain
-# anycast": the lab's router plays a middlebox between the client and the
-# instances, and nothing else happens (A stays on inst1, no route change).
-# A scenario sources this file (it sources lab.sh), defines
+# The middlebox scenario's machinery (scenarios/middlebox.sh), DESIGN.md's
+# "Never worse than plain anycast": the lab's router plays a middlebox
+# between the client and the instances, and nothing else happens (A stays
+# on inst1, no route change). The scenario defines, per case NAME,
 #
-#   mb_rules F A U1 U2   print its middlebox for family F (4 or 6; A the
+#   mb_rules_NAME F A U1 U2   its middlebox for family F (4 or 6; A the
 #                        anycast address, U1 and U2 the instances' unicast
 #                        addresses of that family) as iptables-restore
-#                        input; it goes into the router with --noflush (the
-#                        lab's counters stay) before anything else runs
+#                        input with -A lines (and chain policies): it goes
+#                        into the router with --noflush (the lab's counters
+#                        stay), and comes out again as -D lines (policies
+#                        back to ACCEPT) when the case ends
 #
-# and calls `mb_main NAME EXPECT`.  Per family, one after the other: two
-# downloads of data.bin from A, the second right after the first, each
-# with curl's time to its first byte (time_starttransfer):
+# and calls `mb_main NAME:EXPECT...` ('-' in NAME reads as '_' for the
+# function). One lab, one server; per case and family, one after the
+# other: two downloads of data.bin from A, the second right after the
+# first, each with curl's time to its first byte (time_starttransfer):
 #
 #   without anypin   both byte-exact: plain anycast works through this
-#                    middlebox (otherwise the scenario proves nothing)
+#                    middlebox (otherwise the case proves nothing)
 #   with DATAPATH    both byte-exact; the first connection at most one SYN
 #                    timeout (1 s) plus MIDDLEBOX_SLACK_MS slower to its
 #                    first byte than the first one without; the client
@@ -26,21 +28,20 @@
 #                    and, by EXPECT:
 #     fallback       the middlebox loses the SYN-ACK from U1, so the first
 #                    connection falls back: the client's counters fallback
-#                    and blackholed went up, and inst1's COUNTER (the third
-#                    argument of mb_main; default fallback: the plain retry
-#                    ended its entry); the second goes plain at once:
-#                    the client's bh_plain went up, its fallback did not (no
-#                    capable SYN was retransmitted); the client lists A
-#                    among its blackholes
+#                    and blackholed went up, and inst1's fallback (the
+#                    plain retry ended its entry); the second goes plain
+#                    at once: the client's bh_plain went up, its fallback
+#                    did not (no capable SYN was retransmitted); the
+#                    client lists A among its blackholes
 #     plain          the option does not reach the responder: the client
 #                    added it (opt_added +2), inst1 saw no capable SYN
 #                    (resp_syn +0) and answered from A (the client's plain
 #                    +2); no fallback, no blackhole, A not listed
 #
 # The client's blackholes are flushed before each family's connections, so
-# the families (and runs) are independent.  Check names: "NAME-v4 without
-# anypin", "NAME-v6 with DATAPATH"; their details give the times to first
-# byte, "ttfb without FIRST/SECOND ms, with FIRST/SECOND ms".
+# the cases, families and runs are independent. Check names: "NAME-v4
+# without anypin", "NAME-v6 with DATAPATH"; their details give the times
+# to first byte, "ttfb without FIRST/SECOND ms, with FIRST/SECOND ms".
 #
 # Knobs: MIDDLEBOX_KB (256: the size of data.bin in KiB),
 # MIDDLEBOX_MAXTIME (curl's bound, 10 s times LAB_SLOW), MIDDLEBOX_SLACK_MS
@@ -60,11 +61,14 @@ declare -A mb_exact mb_ttfb mb_desc
 # the second connection).
 declare -A mb_stats
 
-# mb__apply: the scenario's middlebox on the router, both families.
-mb__apply() {
-	mb_rules 4 "$A4" "$U1_4" "$U2_4" |
+# mb__rules on|off: the case's middlebox in (out of) the router, both
+# families.
+mb__rules() {
+	local fn=mb_rules_${MB_NAME//-/_} undo=(cat)
+	[ "$1" = off ] && undo=(sed -e 's/^-A/-D/' -e 's/^\(:[A-Z]*\) [A-Z]*/\1 ACCEPT/')
+	"$fn" 4 "$A4" "$U1_4" "$U2_4" | "${undo[@]}" |
 		lab_ns router "$LAB_IPT-restore" -w --noflush &&
-		mb_rules 6 "$A6" "$U1_6" "$U2_6" |
+		"$fn" 6 "$A6" "$U1_6" "$U2_6" | "${undo[@]}" |
 		lab_ns router "$LAB_IP6T-restore" -w --noflush
 }
 
@@ -185,10 +189,10 @@ mb__with() {
 	fallback)
 		c[fb1]=$(mb__delta client fallback "$f" 0 1)
 		c[bh1]=$(mb__delta client blackholed "$f" 0 1)
-		c[ifb1]=$(mb__delta inst1 "$MB_RESP" "$f" 0 1)
+		c[ifb1]=$(mb__delta inst1 fallback "$f" 0 1)
 		c[bhp2]=$(mb__delta client bh_plain "$f" 1 2)
 		c[fb2]=$(mb__delta client fallback "$f" 1 2)
-		info="first: client fallback +${c[fb1]}, blackholed +${c[bh1]}, inst1 $MB_RESP +${c[ifb1]}; second: client bh_plain +${c[bhp2]}, fallback +${c[fb2]}"
+		info="first: client fallback +${c[fb1]}, blackholed +${c[bh1]}, inst1 fallback +${c[ifb1]}; second: client bh_plain +${c[bhp2]}, fallback +${c[fb2]}"
 		for d in fb1 bh1 ifb1 bhp2; do
 			mb__ge "${c[$d]}" 1 ||
 				problems+=("${mb_what[$d]} +${c[$d]}, expected at least +1")
@@ -234,33 +238,33 @@ mb__with() {
 	fi
 }
 
-# mb_main NAME fallback|plain [COUNTER]: the scenario; COUNTER: see above.
+# mb_main NAME:EXPECT...: the cases, in one lab.
 mb_main() {
-	local f dp
-	MB_NAME=$1 MB_EXPECT=$2 MB_RESP=${3:-fallback}
-	mb_what[ifb1]="first connection: inst1's $MB_RESP"
+	local f dp c
 	lab_up
-	if ! mb__apply; then
-		lab_fail "$MB_NAME" "cannot set up the middlebox on the router"
-		lab_done
-	fi
 	lab_serve "${MB_KB}K"
-
-	LAB_DATAPATH=
-	for f in 4 6; do
-		mb__without "$f"
-	done
-
-	for dp in $(lab_datapaths); do
-		if ! lab_datapath_use "$dp"; then
-			lab_datapath_unavailable "$MB_NAME-v4 with $dp" "$MB_NAME-v6 with $dp"
+	for c; do
+		MB_NAME=${c%%:*} MB_EXPECT=${c#*:}
+		if ! mb__rules on; then
+			lab_fail "$MB_NAME" "cannot set up the middlebox on the router"
 			continue
 		fi
-		lab_datapath_start
+		LAB_DATAPATH=
 		for f in 4 6; do
-			mb__with "$f"
+			mb__without "$f"
 		done
-		lab_datapath_stop
+		for dp in $(lab_datapaths); do
+			if ! lab_datapath_use "$dp"; then
+				lab_datapath_unavailable "$MB_NAME-v4 with $dp" "$MB_NAME-v6 with $dp"
+				continue
+			fi
+			lab_datapath_start
+			for f in 4 6; do
+				mb__with "$f"
+			done
+			lab_datapath_stop
+		done
+		mb__rules off || lab_fail "$MB_NAME" "cannot take the middlebox out of the router"
 	done
 	lab_done
 }
