@@ -116,6 +116,64 @@ $(B)/bench/table: tests/bench/table.c $(B)/userspace/table.o $(B)/libanypin-core
 	@mkdir -p $(@D)
 	$(CC) $(AP_CFLAGS) $(CFLAGS) -o $@ $< $(B)/userspace/table.o $(B)/libanypin-core.a
 
+# libFuzzer targets of the core's entry points (tests/fuzz/, docs/fuzz.md):
+# each runs FUZZ_SECONDS from a copy of its corpus in build/fuzz/corpus-NAME,
+# and the run fails on any crash. fuzz-check is the short run for CI.
+FUZZ_TARGETS := parse process conf_parse conf_set tab
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_CFLAGS ?= -O1 -g -fno-omit-frame-pointer
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/%)
+FUZZ_CORE := $(ANYPIN_CORE:%=$(B)/fuzz/obj/%.o)
+FUZZ_CC_CMD = $(FUZZ_CC) $(AP_CFLAGS) -Itests/unit/lib -Itools $(FUZZ_CFLAGS) $(FUZZ_SAN)
+
+.PHONY: fuzz fuzz-check fuzz-build fuzz-seeds
+fuzz: deps
+	$(MAKE) fuzz-build
+	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+fuzz-check:
+	$(MAKE) fuzz FUZZ_SECONDS=30
+
+fuzz-build: $(FUZZ_BINS)
+.SECONDARY: $(FUZZ_CORE)
+
+# The code under test gets the fuzzer's coverage; pktgen (the checker's
+# checksums) only the sanitizers.
+$(B)/fuzz/obj/%.o: include/anypin/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC_CMD) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(B)/fuzz/obj/table.o: userspace/table.c $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC_CMD) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(B)/fuzz/obj/text.o: tools/text.c tools/anypinctl.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC_CMD) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(B)/fuzz/obj/pktgen.o: tests/unit/lib/pktgen.c $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC_CMD) -c -o $@ $<
+
+$(B)/fuzz/process: $(B)/fuzz/obj/table.o $(B)/fuzz/obj/pktgen.o
+$(B)/fuzz/tab: $(B)/fuzz/obj/text.o
+
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_CORE) $(HDRS) tools/anypinctl.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC_CMD) -fsanitize=fuzzer -o $@ $< $(filter %.o,$^)
+
+# Writes the seed corpora of the tree (tests/fuzz/corpus/NAME/) anew, from
+# pktgen's packets and the core's own table formats; commit the result.
+fuzz-seeds: $(B)/fuzz/seeds
+	rm -rf $(FUZZ_TARGETS:%=tests/fuzz/corpus/%)
+	$(B)/fuzz/seeds tests/fuzz/corpus
+
+$(B)/fuzz/seeds: tests/fuzz/seeds.c $(UNIT_LIB) $(B)/libanypin-core.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(AP_CFLAGS) -Itests/unit/lib $(CFLAGS) -o $@ $< $(UNIT_LIB) $(B)/libanypin-core.a
+
 kmod:
 	$(MAKE) -C kmod
 
