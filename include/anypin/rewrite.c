@@ -108,7 +108,11 @@ int ap_opt_insert(struct ap_pkt *p, u16 exid, enum ap_csum_mode mode)
 	u8 *csum = th + AP_TCP_CSUM_OFF;
 	u32 seglen = p->len - p->tcp_off;
 	u16 lenoff = p->family == AP_AF_INET ? 2 : 4;
-	u16 iplen = ap_get16(d + lenoff);
+	/*
+	 * The length field's value, from the packet's length: a BIG TCP
+	 * packet's field is 0, and must not pass for a short packet.
+	 */
+	u32 iplen = p->family == AP_AF_INET ? p->len : p->len - AP_IPV6_HLEN;
 	u16 word;
 
 	if (p->proto != AP_IPPROTO_TCP || p->tcp_hlen < AP_TCP_HLEN_MIN ||
@@ -129,10 +133,10 @@ int ap_opt_insert(struct ap_pkt *p, u16 exid, enum ap_csum_mode mode)
 	ap_csum_replace16(csum, (u16)seglen, (u16)(seglen + AP_OPT_LEN), mode,
 			  true);
 
-	ap_put16(d + lenoff, iplen + AP_OPT_LEN);
+	ap_put16(d + lenoff, (u16)(iplen + AP_OPT_LEN));
 	if (p->family == AP_AF_INET)
-		ap_csum_replace16(d + AP_IPV4_CSUM_OFF, iplen,
-				  iplen + AP_OPT_LEN, AP_CSUM_FULL, true);
+		ap_csum_replace16(d + AP_IPV4_CSUM_OFF, (u16)iplen,
+				  (u16)(iplen + AP_OPT_LEN), AP_CSUM_FULL, true);
 	p->len += AP_OPT_LEN;
 	p->tcp_hlen += AP_OPT_LEN;
 	return 0;

@@ -33,8 +33,8 @@ void ap_icmp_set_in_daddr(struct ap_pkt *p, const struct ap_addr *a);
  * the IP length, the IPv4 header checksum and the TCP checksum (per @mode).
  * The whole packet must be linear and writable, with 4 bytes of room past
  * p->len; p is updated. Returns 0, or -1 when the options are full (data
- * offset 15), the packet is not TCP or its IP length would pass 65535,
- * leaving the packet unchanged.
+ * offset 15), the packet is not TCP or its IP length would pass 65535
+ * (a BIG TCP packet's is past it already), leaving the packet unchanged.
  */
 int ap_opt_insert(struct ap_pkt *p, u16 exid, enum ap_csum_mode mode);
 

@@ -296,6 +296,56 @@ static void test_opt_insert_too_long(void **state)
 }
 
 /*
+ * A BIG TCP SYN (IPv4 total length 0, an IPv6 jumbogram) is past 64 KiB
+ * already. Found by tests/fuzz/process: the length field 0 passed for room,
+ * and the option went in with an IP length of 4.
+ */
+static void test_opt_insert_big_tcp(void **state)
+{
+	const u32 big = 70000;
+	struct pg_tcp t;
+	struct ap_pkt p;
+	u8 *b, *c;
+	u32 len;
+
+	(void)state;
+	b = calloc(1, big + 4);
+	c = calloc(1, big + 4);
+	assert_non_null(b);
+	assert_non_null(c);
+	pg_tcp_init(&t, "192.0.2.1", "198.51.100.7", 1, 2, AP_TCP_SYN);
+	len = pg_build_tcp(b, &t, NULL);
+	b[2] = b[3] = 0;
+	memcpy(c, b, big + 4);
+	assert_int_equal(ap_parse(&p, b, big, big), AP_OK);
+	assert_int_equal(p.len, big);
+	assert_int_equal(ap_opt_insert(&p, AP_EXID_DEFAULT, AP_CSUM_FULL), -1);
+	assert_memory_equal(b, c, big + 4);
+	assert_int_equal(p.len, big);
+	assert_int_equal(p.tcp_hlen, len - 20);
+
+	/* IPv6: payload length 0, the Jumbo Payload option in a Hop-by-Hop header */
+	memset(b, 0, big + 4);
+	pg_tcp_init(&t, "2001:db8::1", "2001:db8::2", 1, 2, AP_TCP_SYN);
+	t.ext[0].type = PG_IPPROTO_HOPOPTS;
+	t.n_ext = 1;
+	pg_build_tcp(b, &t, NULL);
+	b[4] = b[5] = 0;
+	b[42] = 0xc2;
+	b[43] = 4;
+	b[44] = (u8)((big - 40) >> 24);
+	b[45] = (u8)((big - 40) >> 16);
+	b[46] = (u8)((big - 40) >> 8);
+	b[47] = (u8)(big - 40);
+	memcpy(c, b, big + 4);
+	assert_int_equal(ap_parse(&p, b, big, big), AP_OK);
+	assert_int_equal(ap_opt_insert(&p, AP_EXID_DEFAULT, AP_CSUM_PSEUDO), -1);
+	assert_memory_equal(b, c, big + 4);
+	free(b);
+	free(c);
+}
+
+/*
  * The embedded packet of an ICMP error, cut at any length: its addresses,
  * its IPv4 header checksum, its TCP checksum when present, and the ICMP
  * checksum must come out as if built from scratch.
@@ -412,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_opt_insert_full),
 		cmocka_unit_test(test_opt_insert_not_tcp),
 		cmocka_unit_test(test_opt_insert_too_long),
+		cmocka_unit_test(test_opt_insert_big_tcp),
 		cmocka_unit_test(test_icmp_inner),
 		cmocka_unit_test(test_rst),
 	};
