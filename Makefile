@@ -128,7 +128,7 @@ FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/%)
 FUZZ_CORE := $(ANYPIN_CORE:%=$(B)/fuzz/obj/%.o)
 FUZZ_CC_CMD = $(FUZZ_CC) $(AP_CFLAGS) -Itests/unit/lib -Itools $(FUZZ_CFLAGS) $(FUZZ_SAN)
 
-.PHONY: fuzz fuzz-check fuzz-build fuzz-seeds
+.PHONY: fuzz fuzz-check fuzz-build fuzz-seeds fuzz-coverage
 fuzz: deps
 	$(MAKE) fuzz-build
 	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_BINS)
@@ -163,6 +163,19 @@ $(B)/fuzz/tab: $(B)/fuzz/obj/text.o
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_CORE) $(HDRS) tools/anypinctl.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC_CMD) -fsanitize=fuzzer -o $@ $< $(filter %.o,$^)
+
+# Line coverage of the code under test by what make fuzz found (llvm-cov).
+FUZZ_CORE_SRCS := $(ANYPIN_CORE:%=include/anypin/%.c)
+$(B)/fuzz-cov/process: FUZZ_EXTRA := userspace/table.c tests/unit/lib/pktgen.c
+$(B)/fuzz-cov/tab: FUZZ_EXTRA := tools/text.c
+
+fuzz-coverage: $(FUZZ_TARGETS:%=$(B)/fuzz-cov/%)
+	tests/fuzz/coverage $(B)/fuzz-cov $(FUZZ_TARGETS)
+
+$(B)/fuzz-cov/%: tests/fuzz/%.c $(FUZZ_CORE_SRCS) userspace/table.c tools/text.c $(UNIT_LIB) $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(AP_CFLAGS) -Itests/unit/lib -Itools $(FUZZ_CFLAGS) -fsanitize=fuzzer \
+		-fprofile-instr-generate -fcoverage-mapping -o $@ $< $(FUZZ_CORE_SRCS) $(FUZZ_EXTRA)
 
 # Writes the seed corpora of the tree (tests/fuzz/corpus/NAME/) anew, from
 # pktgen's packets and the core's own table formats; commit the result.
