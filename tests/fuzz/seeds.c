@@ -53,6 +53,7 @@ static const struct net net6 = {
 
 #define CAP	0x01	/* the capability option */
 #define MSS	0x02	/* an MSS option */
+#define MD5	0x04	/* a TCP-MD5 option */
 
 static u32 tcp(u8 *buf, const char *src, const char *dst, u16 sport, u16 dport, u8 flags,
 	       u32 seq, u32 ack, u32 paylen, unsigned int opts)
@@ -60,6 +61,7 @@ static u32 tcp(u8 *buf, const char *src, const char *dst, u16 sport, u16 dport, 
 	static const u8 cap[] = { AP_OPT_KIND, AP_OPT_LEN, AP_EXID_DEFAULT >> 8,
 				  AP_EXID_DEFAULT & 0xff };
 	static const u8 mss[] = { 2, 4, 0x05, 0xb4 };
+	static const u8 md5[18] = { AP_TCPOPT_MD5, 18, 0x5a };
 	struct pg_tcp t;
 
 	pg_tcp_init(&t, src, dst, sport, dport, flags);
@@ -70,6 +72,8 @@ static u32 tcp(u8 *buf, const char *src, const char *dst, u16 sport, u16 dport, 
 		pg_tcp_add_opt(&t, cap, sizeof(cap));
 	if (opts & MSS)
 		pg_tcp_add_opt(&t, mss, sizeof(mss));
+	if (opts & MD5)
+		pg_tcp_add_opt(&t, md5, sizeof(md5));
 	return pg_build_tcp(buf, &t, NULL);
 }
 
@@ -284,6 +288,61 @@ static void fallback(struct seq *s, const struct net *n)
 	rec(s, H_CLIENT | K_OUT | SWEEP, 30, p, len);
 }
 
+/* On probation after a blackhole: capable again, blackholed again, for longer. */
+static void fallback_again(struct seq *s)
+{
+	static u8 p[PG_BUF_MAX];
+	u32 len;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		len = tcp(p, net4.c, net4.a, (u16)(40000 + i), 80, AP_TCP_SYN,
+			  1000u * (i + 1), 0, 0, MSS);
+		rec(s, H_CLIENT | K_OUT, i ? 12 : 0, p, len);
+		rec(s, H_CLIENT | K_OUT, 1, p, len);
+		len = tcp(p, net4.a, net4.c, 80, (u16)(40000 + i), AP_TCP_SYN | AP_TCP_ACK,
+			  5000, 1000u * (i + 1) + 1, 0, MSS);
+		rec(s, H_CLIENT | K_IN, 0, p, len);
+	}
+}
+
+/* One local port to two anycast addresses answered by the same instance. */
+static void collision(struct seq *s)
+{
+	static u8 p[PG_BUF_MAX];
+	u32 len;
+
+	len = tcp(p, net4.c, net4.a, 40000, 80, AP_TCP_SYN, 1000, 0, 0, MSS);
+	rec(s, H_CLIENT | K_OUT, 0, p, len);
+	len = tcp(p, net4.u1, net4.c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001, 0, CAP);
+	rec(s, H_CLIENT | K_IN, 0, p, len);
+	len = tcp(p, net4.c, "192.0.2.2", 40000, 80, AP_TCP_SYN, 3000, 0, 0, MSS);
+	rec(s, H_CLIENT | K_OUT, 0, p, len);
+	len = tcp(p, net4.u1, net4.c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 8000, 3001, 0, CAP);
+	rec(s, H_CLIENT | K_IN, 0, p, len);
+	/* and a SYN-ACK signed with TCP-MD5, not ours to bind */
+	len = tcp(p, net6.c, net6.a, 40000, 80, AP_TCP_SYN, 1000, 0, 0, MSS);
+	rec(s, H_CLIENT | K_OUT, 0, p, len);
+	len = tcp(p, net6.u1, net6.c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001, 0,
+		  CAP | MD5);
+	rec(s, H_CLIENT | K_IN, 0, p, len);
+}
+
+/* The host with both roles retries its SYN to dns: twice capable, then plain. */
+static void retries(struct seq *s)
+{
+	static u8 p[PG_BUF_MAX];
+	u32 len;
+
+	len = tcp(p, "198.51.100.27", "203.0.113.53", 50000, 53, AP_TCP_SYN, 1, 0, 0, MSS);
+	rec(s, H_BOTH | K_OUT, 0, p, len);
+	rec(s, H_BOTH | K_OUT, 1, p, len);
+	rec(s, H_BOTH | K_OUT, 2, p, len);
+	len = tcp(p, "203.0.113.53", "198.51.100.27", 53, 50000, AP_TCP_SYN | AP_TCP_ACK,
+		  7, 2, 0, MSS);
+	rec(s, H_BOTH | K_IN, 0, p, len);
+}
+
 /* More attempts than max_flows, then time for them to expire. */
 static void churn(struct seq *s)
 {
@@ -382,6 +441,9 @@ static void process_seeds(void)
 	process_seed("second6", second6, 0);
 	process_seed("fallback4", fallback4, FIX);
 	process_seed("fallback6", fallback6, FIX | PSEUDO);
+	process_seed("fallback-again", fallback_again, FIX);
+	process_seed("collision", collision, FIX);
+	process_seed("retries", retries, PSEUDO | FIX);
 	process_seed("churn", churn, 0);
 	process_seed("both", both, FIX);
 	process_seed("big", big, 0);
