@@ -328,6 +328,22 @@ static void collision(struct seq *s)
 	rec(s, H_CLIENT | K_IN, 0, p, len);
 }
 
+/* Bound flows are never evicted: with max_flows of them, a new SYN goes plain. */
+static void full(struct seq *s)
+{
+	static u8 p[PG_BUF_MAX];
+	u32 len;
+	u16 i;
+
+	for (i = 0; i < 7; i++) {
+		len = tcp(p, net4.c, net4.a, 42000 + i, 80, AP_TCP_SYN, 1000, 0, 0, MSS);
+		rec(s, H_CLIENT | K_OUT, 0, p, len);
+		len = tcp(p, net4.u1, net4.c, 80, 42000 + i, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001,
+			  0, CAP);
+		rec(s, H_CLIENT | K_IN, 0, p, len);
+	}
+}
+
 /* The host with both roles retries its SYN to dns: twice capable, then plain. */
 static void retries(struct seq *s)
 {
@@ -444,6 +460,7 @@ static void process_seeds(void)
 	process_seed("fallback-again", fallback_again, FIX);
 	process_seed("collision", collision, FIX);
 	process_seed("retries", retries, PSEUDO | FIX);
+	process_seed("full", full, 0);
 	process_seed("churn", churn, 0);
 	process_seed("both", both, FIX);
 	process_seed("big", big, 0);
