@@ -589,7 +589,7 @@ static void tab_seeds(void)
 	out("tab", "stats", b, n);
 
 	n = 1;
-	b[0] = 255;
+	b[0] = (char)255;
 	n += (u32)snprintf(b + n, sizeof(b) - n, "%s", AP_BH_HEADER);
 	memset(&bh, 0, sizeof(bh));
 	pg_addr(&bh.addr, net6.a);
