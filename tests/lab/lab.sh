@@ -152,7 +152,7 @@ lab_down() {
 	for ns in $(lab__namespaces); do
 		pids=$(ip netns pids "$ns" 2>/dev/null || true)
 		if [ -n "$pids" ]; then
-			# shellcheck disable=SC2086
+			# shellcheck disable=SC2086  # a list of pids, split on purpose
 			kill $pids 2>/dev/null || true
 			for i in 1 2 3 4 5 6 7 8 9 10; do
 				pids=$(ip netns pids "$ns" 2>/dev/null || true)
@@ -160,7 +160,7 @@ lab_down() {
 				sleep 0.1
 			done
 			if [ -n "$pids" ]; then
-				# shellcheck disable=SC2086
+				# shellcheck disable=SC2086  # a list of pids, split on purpose
 				kill -9 $pids 2>/dev/null || true
 			fi
 		fi
@@ -705,7 +705,7 @@ lab_fetch_result() {
 	local FETCH_US=0
 	FETCH_EXIT=255
 	FETCH_TTFB_US=
-	# shellcheck disable=SC1090
+	# shellcheck disable=SC1090  # a .res file the download wrote
 	[ -f "$LAB_STATE/$1.res" ] && . "$LAB_STATE/$1.res"
 	if [ -s "$LAB_STATE/$1.ttfb" ]; then
 		FETCH_TTFB_US=$(lab__us "$(cat "$LAB_STATE/$1.ttfb")") ||
@@ -939,7 +939,7 @@ lab_anypin_conf() {
 lab_datapaths() {
 	local f
 	if [ -n "${LAB_DATAPATHS:-}" ]; then
-		# shellcheck disable=SC2086
+		# shellcheck disable=SC2086  # a list of names, split on purpose
 		printf '%s\n' $LAB_DATAPATHS
 		return 0
 	fi
@@ -963,7 +963,7 @@ lab_datapath_use() {
 		LAB_DATAPATH_WHY="no datapath file $f"
 		return 1
 	fi
-	# shellcheck disable=SC1090
+	# shellcheck disable=SC1090  # the datapath file chosen at run time
 	. "$f" || { LAB_DATAPATH_WHY="cannot load $f"; return 1; }
 	if ! LAB_DATAPATH_WHY=$(datapath_available 2>&1); then
 		LAB_DATAPATH_WHY=${LAB_DATAPATH_WHY:-not available}

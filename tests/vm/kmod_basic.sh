@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # shellcheck source-path=SCRIPTDIR disable=SC2012,SC2016
-# (SC2016: bash -c and awk scripts get their values as arguments.)
+# (SC2016: bash -c and awk scripts get their values as arguments; SC2012:
+# ls lists sysctl and sysfs directories, whose names are plain words.)
 #
 # anypin.ko end to end, inside the VM guest:
 #

@@ -48,23 +48,23 @@ PY
 }
 
 setup() {
-	ip netns add $C && ip netns add $S &&
-	ip link add bt0 netns $C type veth peer name bt1 netns $S || return 1
+	ip netns add "$C" && ip netns add "$S" &&
+	ip link add bt0 netns "$C" type veth peer name bt1 netns "$S" || return 1
 	local ns me dev
-	for ns in $C $S; do
-		if [ $ns = $C ]; then me=1 dev=bt0; else me=2 dev=bt1; fi
-		ip -n $ns link set lo up &&
-		ip -n $ns link set $dev gso_max_size $BIG gro_max_size $BIG &&
-		ip netns exec $ns ethtool -K $dev gro on >/dev/null &&
-		ip -n $ns addr add 10.203.0.$me/24 dev $dev &&
-		ip -n $ns addr add fd00:301::$me/64 dev $dev nodad &&
-		ip -n $ns link set $dev up || return 1
-		case $families in *4*) ipv4_big $ns $dev || return 1 ;; esac
+	for ns in "$C" "$S"; do
+		if [ "$ns" = "$C" ]; then me=1 dev=bt0; else me=2 dev=bt1; fi
+		ip -n "$ns" link set lo up &&
+		ip -n "$ns" link set "$dev" gso_max_size "$BIG" gro_max_size "$BIG" &&
+		ip netns exec "$ns" ethtool -K "$dev" gro on >/dev/null &&
+		ip -n "$ns" addr add "10.203.0.$me/24" dev "$dev" &&
+		ip -n "$ns" addr add "fd00:301::$me/64" dev "$dev" nodad &&
+		ip -n "$ns" link set "$dev" up || return 1
+		case $families in *4*) ipv4_big "$ns" "$dev" || return 1 ;; esac
 	done
-	ip -n $S addr add $A4/32 dev lo &&
-	ip -n $S addr add $A6/128 dev lo &&
-	ip -n $C route add $A4/32 via $U4 &&
-	ip -n $C route add $A6/128 via $U6
+	ip -n "$S" addr add "$A4/32" dev lo &&
+	ip -n "$S" addr add "$A6/128" dev lo &&
+	ip -n "$C" route add "$A4/32" via "$U4" &&
+	ip -n "$C" route add "$A6/128" via "$U6"
 }
 
 # counter_chain HOOK PRIORITY: counts packets from A and from U (each
@@ -101,17 +101,17 @@ count() {
 
 # counts F: ca cu cb (the client), sa su sb (the server).
 counts() {
-	count $C "$1"
+	count "$C" "$1"
 	ca=$N_A cu=$N_U cb=$N_BIG
-	count $S "$1"
+	count "$S" "$1"
 	sa=$N_A su=$N_U sb=$N_BIG
 }
 
 setup || { fail setup "namespaces, veth with BIG TCP"; exit 1; }
 # The client counts what arrives before anypin's PRE_ROUTING hook
 # (priority -399); the server what leaves after its POST_ROUTING hook (101).
-counter_chain prerouting -450 | ip netns exec $C nft -f - &&
-	counter_chain postrouting 200 | ip netns exec $S nft -f - ||
+{ counter_chain prerouting -450 | ip netns exec "$C" nft -f - &&
+	counter_chain postrouting 200 | ip netns exec "$S" nft -f -; } ||
 	{ fail setup "nftables counters"; exit 1; }
 
 pair_serve 16 || { fail setup "the HTTP server"; exit 1; }
@@ -121,12 +121,12 @@ url() {
 }
 
 for f in $families; do
-	counts $f
-	if ! r=$(pair_fetch plain$f "$(url $f)"); then
+	counts "$f"
+	if ! r=$(pair_fetch "plain$f" "$(url "$f")"); then
 		fail "without-v$f" "download from A failed: $r"
 		continue
 	fi
-	counts $f
+	counts "$f"
 	if [ "$sb" = 0 ] || [ "$cb" = 0 ]; then
 		fail "without-v$f" "no packet over 64 KiB (server sent $sb, client received $cb): BIG TCP is not in effect, the test proves nothing"
 	elif [ "$cu" != 0 ] || [ "$su" != 0 ] || [ "$ca" -lt 10 ]; then
@@ -137,28 +137,30 @@ for f in $families; do
 done
 
 insmod "$ANYPIN_KO" || { fail insmod "insmod failed"; exit 1; }
-ip netns exec $C bash -c '
+# shellcheck disable=SC2016  # $1 and $2 are bash -c's arguments, U4 and U6
+{ ip netns exec "$C" bash -c '
 	echo "any4=10.204.0.0/24 any6=fd00:302::/64" > /proc/sys/net/anypin/prefixes &&
 	echo 10.203.0.0/24 > /proc/sys/net/anypin/prefix/any4/responders &&
 	echo fd00:301::/64 > /proc/sys/net/anypin/prefix/any6/responders' &&
-ip netns exec $S bash -c '
+ip netns exec "$S" bash -c '
 	echo "any4=10.204.0.0/24 any6=fd00:302::/64" > /proc/sys/net/anypin/prefixes &&
 	echo responder > /proc/sys/net/anypin/prefix/any4/role &&
 	echo "$1" > /proc/sys/net/anypin/prefix/any4/unicast &&
 	echo responder > /proc/sys/net/anypin/prefix/any6/role &&
-	echo "$2" > /proc/sys/net/anypin/prefix/any6/unicast' _ $U4 $U6 ||
+	echo "$2" > /proc/sys/net/anypin/prefix/any6/unicast' _ "$U4" "$U6"; } ||
 	{ fail conf "configuring anypin"; exit 1; }
 
 for f in $families; do
-	if [ $f = 4 ]; then a=$A4 u=$U4; else a=$A6 u=$U6; fi
-	counts $f
-	if ! r=$(pair_fetch pinned$f "$(url $f)"); then
-		counts $f
+	if [ "$f" = 4 ]; then a=$A4 u=$U4; else a=$A6 u=$U6; fi
+	counts "$f"
+	if ! r=$(pair_fetch "pinned$f" "$(url "$f")"); then
+		counts "$f"
 		fail "pinned-v$f" "download failed: $r (server sent $sa from A, $su from U, $sb over 64 KiB; client received $ca from A, $cu from U)"
 		continue
 	fi
-	counts $f
-	pinned=$(ip netns exec $C awk -v a=$a -v u=$u '$1 == "client" && $6 == a && $8 == u' /proc/net/anypin/flows | wc -l)
+	counts "$f"
+	# shellcheck disable=SC2016  # an awk program: $1, $6 and $8 are its fields
+	pinned=$(ip netns exec "$C" awk -v a="$a" -v u="$u" '$1 == "client" && $6 == a && $8 == u' /proc/net/anypin/flows | wc -l)
 	if [ "$pinned" = 0 ]; then
 		fail "pinned-v$f" "byte-exact, but the client's table has no flow from A pinned to U"
 	elif [ "$sb" = 0 ] || [ "$cb" = 0 ]; then

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # VM_BUILD...: for the sourcing scripts
 # Shared by tests/vm/{deps,run,check}: where things are, which kernel a
 # name like "6.1" or "6.12" means.
 
@@ -37,6 +37,7 @@ vm_resolve_kernel() {
 		dep=$(apt-cache depends --important "$meta" 2>/dev/null |
 			sed -n 's/^ *Depends: //p' | head -n1)
 	fi
+	# shellcheck disable=SC2020  # both separators become newlines, on purpose
 	dep=$(printf '%s\n' "$dep" | tr ',|' '\n\n' | sed -n 's/^ *linux-headers-\([^ ]*\).*/\1/p' | head -n1)
 	[ -n "$dep" ] || return 1
 	case $arg in

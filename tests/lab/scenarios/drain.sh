@@ -36,7 +36,7 @@ run() {
 	for f in 4 6; do
 		u1[$f]=$(lab_count u-to-inst1 "$f")
 		eval "a=\$A$f"
-		# shellcheck disable=SC2154
+		# shellcheck disable=SC2154  # a is set by the eval above
 		who[$f]="$(lab_whoami "$a") $(lab_whoami "$a")"
 	done
 	lab_fetch_wait

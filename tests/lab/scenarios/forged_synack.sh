@@ -58,7 +58,7 @@ client_counters() {
 		eval "u2=\$U2_$f out=\$OUT$f"
 		for op in -D "-I 1"; do
 			for c in "$u2 forged-wrong-ack" "$out forged-outside"; do
-				# shellcheck disable=SC2086
+				# shellcheck disable=SC2086  # op is "-D" or "-I 1", split on purpose
 				lab_ns client "$ipt" -w -t raw ${op% *} PREROUTING \
 					${op#-[DI]} -s "${c% *}" -p tcp \
 					--tcp-flags SYN,ACK SYN,ACK \
@@ -86,14 +86,14 @@ forge_one() {
 	eval "a=\$A$f c=\$C$f u2=\$U2_$f out=\$OUT$f"
 	rf=$LAB_STATE/$1-v$f.ready
 	drop_syn -I "$f"
-	# shellcheck disable=SC2154
+	# shellcheck disable=SC2154  # a, c, u2, out: set by the eval above
 	lab_bg router "forge-$1-v$f" "$LAB_PYTHON" "$LAB_HOME/tools/forge.py" \
 		--iface c0 --client "$c" --anycast "$a" --port "$LAB_PORT" \
 		--forge "$u2:100000" --forge "$out:0" --ready "$rf" --timeout $((10 * LAB_SLOW))
 }
 
 # forged_all LOG: forge.py has sent both forgeries.
-# shellcheck disable=SC2317
+# shellcheck disable=SC2317  # called by lab_wait_until
 forged_all() {
 	[ "$(grep -c '^sent ' "$1")" -ge 2 ]
 }
@@ -141,7 +141,7 @@ lab_ns router ip route add "$OUT4/32" via "$U2_4" dev i2
 lab_ns router ip route add "$OUT6/128" via "$U2_6" dev i2
 for f in 4 6; do
 	eval "u2=\$U2_$f out=\$OUT$f"
-	# shellcheck disable=SC2154
+	# shellcheck disable=SC2154  # u2 and out are set by the eval above
 	lab_count_add "data-to-u2" "$f" -o i2 -d "$u2" -p tcp --tcp-flags RST NONE
 	lab_count_add "data-to-out" "$f" -o i2 -d "$out" -p tcp --tcp-flags RST NONE
 done

@@ -20,7 +20,7 @@ check() {
 }
 
 # udp_burst ADDR N: N single-packet UDP datagrams from the client to ADDR.
-# shellcheck disable=SC2016
+# shellcheck disable=SC2016  # bash -c's script reads its arguments
 udp_burst() {
 	lab_ns client bash -c '
 		for ((i = 0; i < $2; i++)); do
@@ -29,7 +29,7 @@ udp_burst() {
 }
 
 # flipped N: the flap loop has flipped A at least N times.
-# shellcheck disable=SC2317
+# shellcheck disable=SC2317  # called by lab_wait_until
 flipped() {
 	[ "$(cat "$LAB_STATE/flips")" -ge "$1" ]
 }
@@ -40,9 +40,9 @@ lab_serve 1
 for f in 4 6; do
 	eval "a=\$A$f u1=\$U1_$f u2=\$U2_$f"
 	n=lab-v$f
-	# shellcheck disable=SC2154
+	# shellcheck disable=SC2154  # a is set by the eval above
 	check "$n anycast" inst1 "$(lab_whoami "$a")" "new connection to $a served by inst1"
-	# shellcheck disable=SC2154
+	# shellcheck disable=SC2154  # u1 and u2 are set by the eval above
 	check "$n unicast" "inst1 inst2" \
 		"$(lab_whoami "$u1") $(lab_whoami "$u2")" "$u1 and $u2 reach their instance"
 

@@ -59,7 +59,7 @@ run() {
 	done
 	for f in 4 6; do
 		eval "a=\$A$f c=\$C$f"
-		# shellcheck disable=SC2154
+		# shellcheck disable=SC2154  # a and c are set by the eval above
 		lab_fetch_bg "$1-down-v$f" "$(lab_url "$a" "data.bin?rate=$RATE")" \
 			--interface "$c" "${CURL_ARGS[@]}"
 	done
@@ -68,7 +68,7 @@ run() {
 	done
 	for f in 4 6; do
 		eval "a=\$A$f c2=\$C2_$f"
-		# shellcheck disable=SC2154
+		# shellcheck disable=SC2154  # a and c2 are set by the eval above
 		lab_upload_bg "$1-up-v$f" "$(lab_sink_url "$a" "rate=$RATE")" \
 			--interface "$c2" "${CURL_ARGS[@]}"
 	done
@@ -135,11 +135,11 @@ for f in 4 6; do
 	else
 		set -- "$LAB_IP6T" -p icmpv6 --icmpv6-type packet-too-big
 	fi
-	# shellcheck disable=SC2154
+	# shellcheck disable=SC2154  # c is set by the eval above
 	lab_ns router "$@" -w -A OUTPUT -d "$c" -m comment --comment ptb-to-client
-	# shellcheck disable=SC2154
+	# shellcheck disable=SC2154  # u1 is set by the eval above
 	lab_ns router "$@" -w -A OUTPUT -d "$u1" -m comment --comment ptb-to-u1
-	# shellcheck disable=SC2154
+	# shellcheck disable=SC2154  # a is set by the eval above
 	lab_ns router "$@" -w -A OUTPUT -d "$a" -m comment --comment ptb-to-a
 done
 set --

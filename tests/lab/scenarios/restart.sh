@@ -46,10 +46,10 @@ run() {
 	lab_count_zero
 	for f in 4 6; do
 		eval "a=\$A$f u2=\$U2_$f"
-		# shellcheck disable=SC2154
+		# shellcheck disable=SC2154  # a is set by the eval above
 		lab_fetch_bg "$1-old-v$f" "$(lab_url "$a" "data.bin?rate=$RATE")" \
 			"${OLD_ARGS[@]}"
-		# shellcheck disable=SC2154
+		# shellcheck disable=SC2154  # u2 is set by the eval above
 		lab_fetch_bg "$1-other-v$f" "$(lab_url "$u2" "data.bin?rate=$RATE")" \
 			"${OTHER_ARGS[@]}"
 	done

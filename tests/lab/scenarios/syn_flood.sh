@@ -104,7 +104,7 @@ for dp in $(lab_datapaths); do
 	run "with-$dp"
 	for f in 4 6; do
 		eval "a=\$A$f"
-		# shellcheck disable=SC2154
+		# shellcheck disable=SC2154  # a is set by the eval above
 		who[$f]=$(lab_whoami "$a")
 	done
 	lab_datapath_stop
