@@ -50,8 +50,10 @@ struct ap_table_ops {
 	/* The entry of @k with the best ap_flow_match() above NONE, or NULL. */
 	struct ap_flow *(*find)(void *t, const struct ap_key *k, const struct ap_pkt *p,
 				enum ap_find how);
-	/* A new entry, zero but for its key, in the table; NULL when full of
-	 * entries that may not be evicted, or out of memory. */
+	/*
+	 * A new entry, zero but for its key, in the table; NULL when full of
+	 * entries that may not be evicted, or out of memory.
+	 */
 	struct ap_flow *(*create)(void *t, const struct ap_key *k);
 	/* Done with @f; @old_state is its state before (for eviction order). */
 	void (*release)(void *t, struct ap_flow *f, u8 old_state);
@@ -59,8 +61,10 @@ struct ap_table_ops {
 	void (*remove)(void *t, struct ap_flow *f);
 	/* Bump counter @stat of prefix @prefix. */
 	void (*count)(void *t, u8 prefix, u8 stat);
-	/* The namespace's blackhole memory, locked until bh_unlock(); taken
-	 * with or without an entry locked, never the other way round. */
+	/*
+	 * The namespace's blackhole memory, locked until bh_unlock(); taken
+	 * with or without an entry locked, never the other way round.
+	 */
 	struct ap_bh_table *(*bh_lock)(void *t);
 	void (*bh_unlock)(void *t);
 };
