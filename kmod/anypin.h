@@ -116,9 +116,12 @@ void anypin_flows_exit(struct anypin_net *an);
 void anypin_flows_gc_start(struct anypin_net *an);
 bool anypin_flows_has_key(struct anypin_net *an, const struct ap_key *k);
 unsigned int anypin_flows_count(struct anypin_net *an);
-/* Calls @fn on each live entry, locked, under RCU; may sleep in between. */
+/*
+ * Calls @fn on each live entry, locked, under RCU; may sleep in between.
+ * @fn keeps the lock; when it returns true the entry is removed.
+ */
 void anypin_flows_walk(struct anypin_net *an,
-		       void (*fn)(struct anypin_flow *e, void *arg), void *arg);
+		       bool (*fn)(struct anypin_flow *e, void *arg), void *arg);
 /* The records live at @now, copied to @out (AP_BH_MAX of them); how many. */
 u32 anypin_bh_snapshot(struct anypin_net *an, struct ap_bh *out, u32 now);
 void anypin_bh_flush(struct anypin_net *an);

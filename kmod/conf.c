@@ -28,19 +28,24 @@ int anypin_conf_init(struct anypin_net *an)
 	return 0;
 }
 
+/* The namespace is going: no hook, handler or proc file is left to read it. */
 void anypin_conf_exit(struct anypin_net *an)
 {
 	kvfree(rcu_dereference_protected(an->conf, 1));
 	RCU_INIT_POINTER(an->conf, NULL);
 }
 
-/* A slot neither configuration uses, in turn, so reuse comes late. */
+/*
+ * A slot neither configuration uses, in turn, so reuse comes late. Under
+ * conf_lock, which guards next_slot with the configuration.
+ */
 static u8 anypin_free_slot(struct anypin_net *an, const struct anypin_conf *old,
 			   const struct anypin_conf *new)
 {
 	unsigned int i;
 	u8 s;
 
+	lockdep_assert_held(&an->conf_lock);
 	for (i = 0; i < AP_NSLOTS; i++) {
 		s = (an->next_slot + i) % AP_NSLOTS;
 		if (old->index[s] == AP_NO_SLOT && new->index[s] == AP_NO_SLOT) {
@@ -51,7 +56,10 @@ static u8 anypin_free_slot(struct anypin_net *an, const struct anypin_conf *old,
 	return AP_NO_SLOT;	/* cannot happen: AP_NSLOTS is twice the prefixes */
 }
 
-/* Counter slots of @new by name: names that stay keep their counters. */
+/*
+ * Counter slots of @new by name: names that stay keep their counters.
+ * Under conf_lock: @old is the published configuration.
+ */
 static void anypin_remap_slots(struct anypin_net *an, const struct anypin_conf *old,
 			       struct anypin_conf *new)
 {
@@ -61,6 +69,7 @@ static void anypin_remap_slots(struct anypin_net *an, const struct anypin_conf *
 	int j;
 	u8 s;
 
+	lockdep_assert_held(&an->conf_lock);
 	memset(new->slot, AP_NO_SLOT, sizeof(new->slot));
 	memset(new->index, AP_NO_SLOT, sizeof(new->index));
 	for (i = 0; i < new->c.nprefixes; i++) {

@@ -10,6 +10,12 @@
  * guards the eviction class lists and the count; whoever holds it takes
  * entry locks only by trylock. The blackhole lock nests in nothing but an
  * entry's and nothing nests in it.
+ *
+ * These rules are checked where they apply: lockdep_assert_held() (a
+ * kernel with lockdep checks them at run time) and sparse's context
+ * annotations (make static). An entry lock taken in find() or create() is
+ * released by release() or remove(), through the core: anypin_hand_over()
+ * marks where it leaves this file.
  */
 #include <linux/slab.h>
 #include <linux/version.h>
@@ -67,7 +73,10 @@ static struct anypin_flow *to_entry(struct ap_flow *f)
 
 /* @e locked, its table lock held: out of the table, no longer findable. */
 static void anypin_unlink_locked(struct anypin_table *tb, struct anypin_flow *e)
+	__must_hold(&tb->lock) __must_hold(&e->lock)
 {
+	lockdep_assert_held(&tb->lock);
+	lockdep_assert_held(&e->lock);
 	e->dead = true;
 	list_del(&e->lru);
 	tb->count--;
@@ -76,7 +85,9 @@ static void anypin_unlink_locked(struct anypin_table *tb, struct anypin_flow *e)
 
 /* @e locked: unlinks it, unlocks it and frees it after a grace period. */
 static void anypin_kill(struct anypin_table *tb, struct anypin_flow *e)
+	__releases(&e->lock)
 {
+	lockdep_assert_held(&e->lock);
 	spin_lock(&tb->lock);
 	anypin_unlink_locked(tb, e);
 	spin_unlock(&tb->lock);
@@ -84,14 +95,30 @@ static void anypin_kill(struct anypin_table *tb, struct anypin_flow *e)
 	call_rcu(&e->rcu, anypin_flow_free_rcu);
 }
 
+/*
+ * An entry found or created, locked, to the core: it keeps the lock until
+ * it hands the entry back through release() or remove(). Sparse counts
+ * locks per function and cannot follow one through the core's function
+ * pointers, nor say "locked when not NULL": for it the lock leaves here.
+ */
+static struct ap_flow *anypin_hand_over(struct anypin_flow *e)
+	__releases(&e->lock)
+{
+	lockdep_assert_held(&e->lock);
+	__release(&e->lock);
+	return &e->f;
+}
+
 /* The counters' view of @e: its slot, as an index of today's prefixes. */
 static void anypin_prefix_in(const struct anypin_ctx *x, struct anypin_flow *e)
 {
+	lockdep_assert_held(&e->lock);
 	e->f.prefix = e->slot < AP_NSLOTS ? x->kc->index[e->slot] : AP_NO_SLOT;
 }
 
 static void anypin_prefix_out(const struct anypin_ctx *x, struct anypin_flow *e)
 {
+	lockdep_assert_held(&e->lock);
 	if (e->f.prefix < x->kc->c.nprefixes)
 		e->slot = x->kc->slot[e->f.prefix];
 }
@@ -133,18 +160,44 @@ static struct ap_flow *anypin_find(void *t, const struct ap_key *k,
 		return NULL;
 	}
 	anypin_prefix_in(x, best);
-	return &best->f;
+	return anypin_hand_over(best);
 }
 
 /*
- * An entry to make room with, from class 0 up to @maxrank, locked: of the
- * first few in a class (oldest by class entry) the one idle longest.
+ * The table locked: evicts @e unless its lock is taken (the order is
+ * entry, then table, so only a trylock); whether it did. Freed after a
+ * grace period.
  */
-static struct anypin_flow *anypin_victim(struct anypin_table *tb, int maxrank)
+static bool anypin_try_evict(struct anypin_net *an, struct anypin_flow *e)
+	__must_hold(&an->table.lock)
 {
+	int locked;
+
+	lockdep_assert_held(&an->table.lock);
+	/* (Kept in an int and returned once: sparse follows a trylock no further.) */
+	locked = spin_trylock(&e->lock);
+	if (locked) {
+		anypin_unlink_locked(&an->table, e);
+		anypin_stats_inc(an, e->slot, AP_STAT_EVICTED);
+		spin_unlock(&e->lock);
+		call_rcu(&e->rcu, anypin_flow_free_rcu);
+	}
+	return locked;
+}
+
+/*
+ * The table locked: evicts an entry to make room with, from class 0 up to
+ * @maxrank: of the first few in a class (oldest by class entry) the one
+ * idle longest, else the first of them not locked; whether it did.
+ */
+static bool anypin_evict(struct anypin_net *an, int maxrank)
+	__must_hold(&an->table.lock)
+{
+	struct anypin_table *tb = &an->table;
 	struct anypin_flow *e, *best;
 	int r, n;
 
+	lockdep_assert_held(&tb->lock);
 	for (r = 0; r <= maxrank; r++) {
 		best = NULL;
 		n = 0;
@@ -154,17 +207,17 @@ static struct anypin_flow *anypin_victim(struct anypin_table *tb, int maxrank)
 			if (++n == AP_EVICT_SCAN)
 				break;
 		}
-		if (best && spin_trylock(&best->lock))
-			return best;
+		if (best && anypin_try_evict(an, best))
+			return true;
 		n = 0;
 		list_for_each_entry(e, &tb->lists[r], lru) {
-			if (spin_trylock(&e->lock))
-				return e;
+			if (anypin_try_evict(an, e))
+				return true;
 			if (++n == AP_EVICT_SCAN)
 				break;
 		}
 	}
-	return NULL;
+	return false;
 }
 
 /*
@@ -177,20 +230,14 @@ static bool anypin_reserve(struct anypin_ctx *x, u8 role)
 {
 	struct anypin_table *tb = &x->an->table;
 	int maxrank = role == AP_ROLE_RESPONDER ? 2 : 1;
-	struct anypin_flow *v;
 	int n = 0;
 
 	spin_lock_bh(&tb->lock);
 	while (tb->count >= x->kc->c.max_flows) {
-		v = n++ < AP_EVICT_MAX ? anypin_victim(tb, maxrank) : NULL;
-		if (!v) {
+		if (n++ >= AP_EVICT_MAX || !anypin_evict(x->an, maxrank)) {
 			spin_unlock_bh(&tb->lock);
 			return false;
 		}
-		anypin_unlink_locked(tb, v);
-		anypin_stats_inc(x->an, v->slot, AP_STAT_EVICTED);
-		spin_unlock(&v->lock);
-		call_rcu(&v->rcu, anypin_flow_free_rcu);
 	}
 	tb->count++;
 	spin_unlock_bh(&tb->lock);
@@ -226,7 +273,7 @@ static struct ap_flow *anypin_create(void *t, const struct ap_key *k)
 		kmem_cache_free(anypin_flow_cache, e);
 		return NULL;
 	}
-	return &e->f;
+	return anypin_hand_over(e);
 
 unreserve:
 	spin_lock_bh(&tb->lock);
@@ -235,7 +282,9 @@ unreserve:
 	return NULL;
 }
 
+/* @f came from find() or create(): its lock is the core's until now. */
 static void anypin_release(void *t, struct ap_flow *f, u8 old_state)
+	__releases(&to_entry(f)->lock)
 {
 	struct anypin_ctx *x = t;
 	struct anypin_table *tb = &x->an->table;
@@ -254,6 +303,7 @@ static void anypin_release(void *t, struct ap_flow *f, u8 old_state)
 }
 
 static void anypin_remove(void *t, struct ap_flow *f)
+	__releases(&to_entry(f)->lock)
 {
 	struct anypin_ctx *x = t;
 
@@ -268,16 +318,22 @@ static void anypin_count(void *t, u8 prefix, u8 stat)
 		anypin_stats_inc(x->an, x->kc->slot[prefix], stat);
 }
 
-/* _bh: process context (LOCAL_OUT, proc, sysctl, gc) shares it with softirq. */
+/*
+ * _bh: process context (LOCAL_OUT, proc, sysctl, gc) shares it with softirq.
+ * Taken with or without an entry locked, never with the table lock.
+ */
 static struct ap_bh_table *anypin_bh_lock(void *t)
+	__acquires(&((struct anypin_ctx *)t)->an->bh_lock)
 {
 	struct anypin_net *an = ((struct anypin_ctx *)t)->an;
 
+	lockdep_assert_not_held(&an->table.lock);
 	spin_lock_bh(&an->bh_lock);
 	return an->bh;
 }
 
 static void anypin_bh_unlock(void *t)
+	__releases(&((struct anypin_ctx *)t)->an->bh_lock)
 {
 	spin_unlock_bh(&((struct anypin_ctx *)t)->an->bh_lock);
 }
@@ -323,7 +379,7 @@ unsigned int anypin_flows_count(struct anypin_net *an)
 }
 
 void anypin_flows_walk(struct anypin_net *an,
-		       void (*fn)(struct anypin_flow *e, void *arg), void *arg)
+		       bool (*fn)(struct anypin_flow *e, void *arg), void *arg)
 {
 	struct rhashtable_iter it;
 	struct anypin_flow *e;
@@ -338,10 +394,10 @@ void anypin_flows_walk(struct anypin_net *an,
 			break;
 		}
 		spin_lock_bh(&e->lock);
-		if (e->dead)
-			spin_unlock_bh(&e->lock);
+		if (!e->dead && fn(e, arg))
+			anypin_kill(&an->table, e);
 		else
-			fn(e, arg);	/* unlocks */
+			spin_unlock_bh(&e->lock);
 		if (++n % AP_GC_BATCH == 0) {
 			rhashtable_walk_stop(&it);
 			cond_resched();
@@ -352,25 +408,25 @@ void anypin_flows_walk(struct anypin_net *an,
 	rhashtable_walk_exit(&it);
 }
 
-static void anypin_gc_one(struct anypin_flow *e, void *arg)
+/* Expired entries go. */
+static bool anypin_gc_one(struct anypin_flow *e, void *arg)
 {
 	struct anypin_net *an = arg;
 	const struct anypin_conf *kc = rcu_dereference(an->conf);
 
-	if (ap_flow_expired(&e->f, &kc->c, anypin_now())) {
-		anypin_stats_inc(an, e->slot, AP_STAT_EXPIRED);
-		anypin_kill(&an->table, e);
-	} else {
-		spin_unlock_bh(&e->lock);
-	}
+	lockdep_assert_held(&e->lock);
+	if (!ap_flow_expired(&e->f, &kc->c, anypin_now()))
+		return false;
+	anypin_stats_inc(an, e->slot, AP_STAT_EXPIRED);
+	return true;
 }
 
 /* Back under max_flows after it was lowered, by the new entries' rule. */
 static void anypin_trim(struct anypin_net *an)
 {
 	struct anypin_table *tb = &an->table;
-	struct anypin_flow *v;
 	unsigned int n = 0;
+	bool evicted;
 	u32 max;
 
 	for (;;) {
@@ -378,16 +434,10 @@ static void anypin_trim(struct anypin_net *an)
 		max = rcu_dereference(an->conf)->c.max_flows;
 		rcu_read_unlock();
 		spin_lock_bh(&tb->lock);
-		v = tb->count > max ? anypin_victim(tb, 2) : NULL;
-		if (!v) {
-			spin_unlock_bh(&tb->lock);
-			return;
-		}
-		anypin_unlink_locked(tb, v);
-		anypin_stats_inc(an, v->slot, AP_STAT_EVICTED);
-		spin_unlock(&v->lock);
+		evicted = tb->count > max && anypin_evict(an, 2);
 		spin_unlock_bh(&tb->lock);
-		call_rcu(&v->rcu, anypin_flow_free_rcu);
+		if (!evicted)
+			return;
 		if (++n % AP_GC_BATCH == 0)
 			cond_resched();
 	}

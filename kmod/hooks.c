@@ -273,6 +273,7 @@ int anypin_hooks_register(struct anypin_net *an)
 {
 	int err;
 
+	lockdep_assert_held(&an->dir_lock);
 	if (an->hooks)
 		return 0;
 	err = nf_register_net_hooks(an->net, anypin_hook_ops, ARRAY_SIZE(anypin_hook_ops));

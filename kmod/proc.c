@@ -60,7 +60,9 @@ static void *anypin_iter_advance(struct anypin_flows_iter *s)
 	return NULL;
 }
 
+/* seq_file calls stop() after start(), whatever start() returned. */
 static void *anypin_flows_start(struct seq_file *seq, loff_t *pos)
+	__acquires(RCU)
 {
 	struct anypin_flows_iter *s = seq->private;
 
@@ -86,6 +88,7 @@ static void *anypin_flows_next(struct seq_file *seq, void *v, loff_t *pos)
 }
 
 static void anypin_flows_stop(struct seq_file *seq, void *v)
+	__releases(RCU)
 {
 	struct anypin_flows_iter *s = seq->private;
 
@@ -144,13 +147,14 @@ struct anypin_stats_snap {
 	char row[AP_ROW_MAX];
 };
 
-static void anypin_count_flow(struct anypin_flow *e, void *arg)
+static bool anypin_count_flow(struct anypin_flow *e, void *arg)
 {
 	struct anypin_stats_snap *s = arg;
 
+	lockdep_assert_held(&e->lock);
 	if (e->slot < AP_NSLOTS)
 		s->flows[e->slot]++;
-	spin_unlock_bh(&e->lock);
+	return false;
 }
 
 static int anypin_stats_show(struct seq_file *seq, void *v)

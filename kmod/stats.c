@@ -6,8 +6,10 @@
 #include <linux/percpu.h>
 #include "anypin.h"
 
+/* Under dir_lock, as the first prefix comes: one allocation per namespace. */
 int anypin_stats_alloc(struct anypin_net *an)
 {
+	lockdep_assert_held(&an->dir_lock);
 	if (an->stats)
 		return 0;
 	an->stats = alloc_percpu(struct anypin_stats);
@@ -20,10 +22,15 @@ void anypin_stats_free(struct anypin_net *an)
 	an->stats = NULL;
 }
 
+/*
+ * Under conf_lock, which hands out the slots, and only for a slot nobody
+ * counts into (anypin_remap_slots()).
+ */
 void anypin_stats_zero(struct anypin_net *an, u8 slot)
 {
 	int cpu;
 
+	lockdep_assert_held(&an->conf_lock);
 	if (!an->stats || slot >= AP_NSLOTS)
 		return;
 	for_each_possible_cpu(cpu)

@@ -120,10 +120,12 @@ static int anypin_prefix_handler(AP_CTL_TABLE *t, int write, void *buffer,
 	return anypin_rw(t->data, key, write, buffer, lenp, ppos, NULL);
 }
 
+/* pdirs[] is dir_lock's. */
 static int anypin_dir_find(struct anypin_net *an, const char *name)
 {
 	int i;
 
+	lockdep_assert_held(&an->dir_lock);
 	for (i = 0; i < AP_MAX_PREFIXES; i++)
 		if (an->pdirs[i] && !strcmp(an->pdirs[i]->name, name))
 			return i;
@@ -144,6 +146,7 @@ static int anypin_dir_add(struct anypin_net *an, const char *name)
 	struct anypin_pdir *d;
 	int i;
 
+	lockdep_assert_held(&an->dir_lock);
 	for (i = 0; i < AP_MAX_PREFIXES && an->pdirs[i]; i++)
 		;
 	if (i == AP_MAX_PREFIXES)
@@ -176,6 +179,8 @@ static int anypin_dirs_prepare(struct anypin_net *an, const struct ap_conf *c)
 	unsigned int i;
 	int err;
 
+	lockdep_assert_held(&an->conf_lock);
+	lockdep_assert_held(&an->dir_lock);
 	for (i = 0; i < c->nprefixes; i++) {
 		if (anypin_dir_find(an, c->prefixes[i].name) >= 0)
 			continue;
@@ -194,6 +199,9 @@ static void anypin_dirs_prune(struct anypin_net *an)
 	unsigned int i, n = 0;
 	const char *name;
 
+	lockdep_assert_held(&an->dir_lock);
+	/* Unregistering waits for the handlers, which may take conf_lock. */
+	lockdep_assert_not_held(&an->conf_lock);
 	rcu_read_lock();
 	kc = rcu_dereference(an->conf);
 	for (i = 0; i < AP_MAX_PREFIXES; i++) {
