@@ -14,7 +14,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 UNIT_LIB := $(wildcard tests/unit/lib/*.c)
 HDRS := $(wildcard include/anypin/*.h userspace/*.h tests/unit/lib/*.h)
 
-.PHONY: all userspace deps unit lab vm check coverage demo kmod clean bench ctl-test
+.PHONY: all userspace deps unit lab vm check coverage demo kmod clean bench ctl-test static
 all: userspace kmod
 
 userspace: $(B)/libanypin-core.a $(UNIT_BINS) $(B)/anypind $(B)/anypinctl
@@ -69,6 +69,14 @@ unit: $(UNIT_BINS)
 
 lab: userspace
 	tests/lab/run
+
+# Static checks, first in CI: shellcheck over every shell script,
+# checkpatch.pl --strict over kmod/ and the core, sparse over the module
+# built on each kernel of tests/vm (whose headers tests/vm/deps installs);
+# docs/static.md.
+static: deps
+	tests/vm/deps
+	tests/static/run
 
 # anypin.ko inside qemu on Debian's 6.1 and 6.12 kernels (tests/vm/).
 vm:
@@ -187,8 +195,12 @@ $(B)/fuzz/seeds: tests/fuzz/seeds.c $(UNIT_LIB) $(B)/libanypin-core.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(AP_CFLAGS) -Itests/unit/lib $(CFLAGS) -o $@ $< $(UNIT_LIB) $(B)/libanypin-core.a
 
+# With the kernel's own compiler: Debian's kernels are built with gcc, and
+# clang cannot build a module for them (docs/kmod.md), so a CC given for
+# userspace (make CC=clang) stays out of Kbuild's way.
+kmod: MAKEOVERRIDES := $(filter-out CC=%,$(MAKEOVERRIDES))
 kmod:
-	$(MAKE) -C kmod
+	env -u CC $(MAKE) -C kmod
 
 clean:
 	rm -rf $(B)
