@@ -84,11 +84,13 @@ vm:
 	tests/vm/check
 
 # The entry point of README.md and CI: installs what it needs, builds
-# everything, runs the unit tests, the lab on this host (anypind), anypinctl
-# against anypind, and the module's tests in the VM.
+# everything, runs the unit tests, each fuzzer for 30 s, the lab on this
+# host (anypind), anypinctl against anypind, and the module's tests in the
+# VM.
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) fuzz-check
 	$(MAKE) lab
 	$(MAKE) ctl-test
 	$(MAKE) vm
