@@ -29,6 +29,8 @@
 #                    remembered as a blackhole, the second goes plain at
 #                    once. optstrip: plain at once, as fast as without,
 #                    nothing remembered.
+#
+# lab-timeout: 3
 
 set -euo pipefail
 # shellcheck source=../middlebox.sh
