@@ -31,10 +31,14 @@ LAB_FILE_MB=${LAB_FILE_MB:-20}
 # How much slower than a 2-core host this machine is: scenarios divide
 # their default pace by it (and stretch their time bounds), so that their
 # transfers still last long enough for a flip to land in the middle.  4 in
-# the VM harness's guest (ANYPIN_VM=1), else 1.
+# the VM harness's guest (ANYPIN_VM=1), 8 on its debug kernel (KASAN,
+# lockdep and kmemleak slow the guest down again, ANYPIN_VM_DEBUG=1),
+# else 1.  ANYPIN_LAB_SLOW reaches the guest (tests/vm/run passes ANYPIN_*).
+LAB_SLOW=${LAB_SLOW:-${ANYPIN_LAB_SLOW:-}}
 if [ -z "${LAB_SLOW:-}" ]; then
 	LAB_SLOW=1
 	[ "${ANYPIN_VM:-}" = 1 ] && LAB_SLOW=4
+	[ "${ANYPIN_VM_DEBUG:-}" = 1 ] && LAB_SLOW=8
 fi
 # The runner's bound per scenario (tests/lab/run), stretched the same way.
 if [ "$LAB_SLOW" != 1 ] && [ -z "${LAB_TIMEOUT:-}" ]; then
