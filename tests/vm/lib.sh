@@ -9,9 +9,7 @@ VM_BUILD=${ANYPIN_VM_BUILD:-$REPO/build/vm}
 VM_KERNELS_DEFAULT=(6.1 6.12)
 # The debug kernel (tests/vm/debug-kernel): the source package it is built
 # from and what building it needs.
-# shellcheck disable=SC2034 # for the scripts that source this file
 VM_DEBUG_SOURCE_PKG=linux-source-6.12
-# shellcheck disable=SC2034
 VM_DEBUG_BUILD_DEPS=(make gcc libc6-dev bc bison flex libelf-dev libssl-dev perl xz-utils kmod)
 
 vm_die() { echo "vm: $*" >&2; exit 125; }
