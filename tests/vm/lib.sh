@@ -50,3 +50,24 @@ vm_resolve_kernel() {
 	esac
 	echo "$dep"
 }
+
+# Kbuild cannot build an external module whose path has blanks ("building
+# multiple external modules is not supported"). vm_kbuild_path DIR prints
+# DIR, or if it has blanks a symbolic link to it whose path has none, the
+# same from one run to the next so that make stays incremental.
+vm_kbuild_path() {
+	local dir=$1 base link
+	if ! [[ $dir =~ [[:space:]] ]]; then
+		echo "$dir"
+		return
+	fi
+	base=/tmp/anypin-kbuild-$(id -u)
+	mkdir -m 700 "$base" 2>/dev/null || true
+	if [ -d "$base" ] && [ ! -L "$base" ] && [ -O "$base" ]; then
+		link=$base/$(printf %s "$dir" | sha256sum | cut -c1-16)
+	else
+		link=$(mktemp -d /tmp/anypin-kbuild.XXXXXX)/d
+	fi
+	ln -sfn "$dir" "$link"
+	echo "$link"
+}
