@@ -419,9 +419,21 @@ static u32 state_timeout(const struct ap_flow *f, const struct ap_conf *c)
 	}
 }
 
+/*
+ * Seconds since @f's last packet. A datapath reads its clock before it
+ * finds the entry, so another CPU may have touched it since: a @now before
+ * the last packet is no idle time at all, not four billion seconds.
+ */
+static u32 idle_time(const struct ap_flow *f, u32 now)
+{
+	s32 d = (s32)(now - f->last);
+
+	return d > 0 ? (u32)d : 0;
+}
+
 bool ap_flow_expired(const struct ap_flow *f, const struct ap_conf *c, u32 now)
 {
-	return now - f->last > state_timeout(f, c);
+	return idle_time(f, now) > state_timeout(f, c);
 }
 
 int ap_flow_evict_rank(const struct ap_flow *f)
@@ -514,7 +526,7 @@ u32 ap_flow_format(const struct ap_flow *f, const struct ap_conf *c, u32 now,
 	put(buf, size, &pos, " ");
 	put_addr(buf, size, &pos, &f->unicast);
 	put(buf, size, &pos, " ");
-	put_u32(buf, size, &pos, now - f->last);
+	put_u32(buf, size, &pos, idle_time(f, now));
 	put(buf, size, &pos, "\n");
 	return pos;
 }

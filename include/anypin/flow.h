@@ -170,7 +170,10 @@ bool ap_flow_opening(const struct ap_flow *f);
 /* Whether @p's ACK acknowledges the SYN of client entry @f (Fast Open too). */
 bool ap_flow_acks_syn(const struct ap_flow *f, const struct ap_pkt *p);
 
-/* Whether @f has outlived its state's timeout at @now. */
+/*
+ * Whether @f has outlived its state's timeout at @now (a @now before its
+ * last packet, read before another CPU touched it, is idle time 0).
+ */
 bool ap_flow_expired(const struct ap_flow *f, const struct ap_conf *c, u32 now);
 
 /*

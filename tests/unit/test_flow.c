@@ -937,6 +937,18 @@ static void test_expiry(void **state)
 	set("net.anypin.syn_timeout", "5");
 	f.state = AP_SYN_SENT;
 	assert_true(ap_flow_expired(&f, &conf, f.last + 6));
+
+	/*
+	 * A clock read before another CPU touched the entry: behind its last
+	 * packet, which is no idle time. It used to read as 2^32 - 1 seconds
+	 * and killed live bound flows under load.
+	 */
+	f.state = AP_BOUND;
+	f.last = 1000;
+	assert_false(ap_flow_expired(&f, &conf, 999));
+	assert_false(ap_flow_expired(&f, &conf, 1000 - 2592001));
+	f.state = AP_SYN_SENT;
+	assert_false(ap_flow_expired(&f, &conf, 999));
 }
 
 static void test_evict_rank(void **state)
