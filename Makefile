@@ -98,16 +98,16 @@ vm-debug:
 		VM_CHECK_SCRIPTS="tests/vm/kmod_basic.sh tests/vm/kmod_stress.sh" tests/vm/check debug
 
 # The entry point of README.md and CI: installs what it needs, builds
-# everything, runs the unit tests, each fuzzer for 30 s, the lab on this
-# host (anypind), anypinctl against anypind, and the module's tests in the
-# VM.
+# everything, runs the unit tests, the lab on this host (anypind),
+# anypinctl against anypind, and the module's tests in the VM, with each
+# fuzzer for 30 s at nice 19 beside them (tests/fuzz/beside).
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
-	$(MAKE) fuzz-check
+	$(MAKE) fuzz-build
 	$(MAKE) lab
 	$(MAKE) ctl-test
-	$(MAKE) vm
+	tests/fuzz/beside 30 $(FUZZ_BINS) -- $(MAKE) vm
 
 # README's first command: a download from the anycast address while the
 # route flips every 100 ms, without anypin, with anypin.ko (in the VM, which
