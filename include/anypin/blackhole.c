@@ -27,28 +27,30 @@ static void bh_del(struct ap_bh_table *t, struct ap_bh *b)
 	memset(&t->e[t->n], 0, sizeof(t->e[0]));
 }
 
-bool ap_bh_active(struct ap_bh_table *t, const struct ap_addr *a, u32 now)
+/* The record of @a still remembered at @now; a forgotten one goes. */
+static struct ap_bh *bh_live(struct ap_bh_table *t, const struct ap_addr *a, u32 now)
 {
 	struct ap_bh *b = bh_find(t, a);
 
-	if (!b)
-		return false;
-	if (!before(now, b->forget)) {
+	if (b && !before(now, b->forget)) {
 		bh_del(t, b);
-		return false;
+		return NULL;
 	}
-	return before(now, b->until);
+	return b;
+}
+
+bool ap_bh_active(struct ap_bh_table *t, const struct ap_addr *a, u32 now)
+{
+	struct ap_bh *b = bh_live(t, a, now);
+
+	return b && before(now, b->until);
 }
 
 void ap_bh_detect(struct ap_bh_table *t, const struct ap_addr *a, u32 timeout, u32 now)
 {
-	struct ap_bh *b = bh_find(t, a);
+	struct ap_bh *b = bh_live(t, a, now);
 	u32 i, period;
 
-	if (b && !before(now, b->forget)) {
-		bh_del(t, b);
-		b = NULL;
-	}
 	if (b) {
 		if (b->level < AP_BH_MAX_LEVEL)
 			b->level++;
