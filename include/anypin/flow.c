@@ -80,6 +80,36 @@ bool ap_flow_opening(const struct ap_flow *f)
 	return f->state == AP_SYN_SENT || f->state == AP_FALLBACK;
 }
 
+bool ap_flow_from_pin(const struct ap_flow *f, const struct ap_pkt *p)
+{
+	struct ap_addr src;
+
+	ap_pkt_saddr(p, &src);
+	return ap_flow_pinned(f) && ap_addr_eq(&src, &f->unicast);
+}
+
+bool ap_flow_from_opening(const struct ap_flow *f, const struct ap_pkt *p)
+{
+	struct ap_addr src;
+
+	ap_pkt_saddr(p, &src);
+	return ap_flow_opening(f) && ap_addr_eq(&src, &f->anycast);
+}
+
+bool ap_flow_icmp_about(const struct ap_flow *f, const struct ap_pkt *p)
+{
+	struct ap_addr a;
+
+	if (f->key.role == AP_ROLE_CLIENT) {
+		/* We sent it to U. */
+		ap_pkt_in_daddr(p, &a);
+		return ap_flow_pinned(f) && ap_addr_eq(&a, &f->unicast);
+	}
+	/* We sent it from U. */
+	ap_pkt_in_saddr(p, &a);
+	return ap_addr_eq(&a, &f->unicast);
+}
+
 static void fill_key(struct ap_key *k, u8 role, u8 family, const u8 *addr,
 		     __be16 port, __be16 svc_port)
 {
@@ -224,7 +254,7 @@ void ap_client_synack(struct ap_flow *f, const struct ap_pkt *p, const struct ap
 	ap_pkt_saddr(p, &src);
 
 	if (ap_flow_pinned(f)) {
-		if (ap_addr_eq(&src, &f->unicast)) {
+		if (ap_flow_from_pin(f, p)) {
 			/* Our ACK was lost and the pinned instance repeats. */
 			touch(f, p, now);
 			res_rewrite(r, AP_REWRITE_SRC, &f->anycast);
@@ -299,18 +329,14 @@ void ap_client_out(struct ap_flow *f, const struct ap_pkt *p, u32 now, struct ap
 
 void ap_client_in(struct ap_flow *f, const struct ap_pkt *p, u32 now, struct ap_res *r)
 {
-	struct ap_addr src;
-
 	res_init(r);
-	ap_pkt_saddr(p, &src);
-	if (ap_flow_pinned(f) && ap_addr_eq(&src, &f->unicast)) {
+	if (ap_flow_from_pin(f, p)) {
 		touch(f, p, now);
 		res_rewrite(r, AP_REWRITE_SRC, &f->anycast);
 		return;
 	}
 	/* A refused the connection: an ordinary reset, forget the attempt. */
-	if (ap_flow_opening(f) && ap_addr_eq(&src, &f->anycast) &&
-	    (p->tcp_flags & AP_TCP_RST))
+	if (ap_flow_from_opening(f, p) && (p->tcp_flags & AP_TCP_RST))
 		r->flags = AP_F_FREE;
 }
 
@@ -386,24 +412,13 @@ void ap_resp_in(struct ap_flow *f, const struct ap_pkt *p, u32 now, struct ap_re
 
 void ap_icmp_in(const struct ap_flow *f, const struct ap_pkt *p, struct ap_res *r)
 {
-	struct ap_addr a;
-
 	res_init(r);
-	if (f->key.role == AP_ROLE_CLIENT) {
-		/* We sent it to U; the socket knows A. */
-		ap_pkt_in_daddr(p, &a);
-		if (ap_flow_pinned(f) && ap_addr_eq(&a, &f->unicast)) {
-			res_rewrite(r, AP_REWRITE_DST, &f->anycast);
-			r->stat = AP_STAT_ICMP;
-		}
+	if (!ap_flow_icmp_about(f, p))
 		return;
-	}
-	/* We sent it from U; the socket is bound to A. */
-	ap_pkt_in_saddr(p, &a);
-	if (ap_addr_eq(&a, &f->unicast)) {
-		res_rewrite(r, AP_REWRITE_SRC, &f->anycast);
-		r->stat = AP_STAT_ICMP;
-	}
+	/* The socket knows A: as the destination (client) or source (responder). */
+	res_rewrite(r, f->key.role == AP_ROLE_CLIENT ? AP_REWRITE_DST : AP_REWRITE_SRC,
+		    &f->anycast);
+	r->stat = AP_STAT_ICMP;
 }
 
 static u32 state_timeout(const struct ap_flow *f, const struct ap_conf *c)

@@ -167,6 +167,16 @@ void ap_icmp_in(const struct ap_flow *f, const struct ap_pkt *p, struct ap_res *
 bool ap_flow_pinned(const struct ap_flow *f);
 /* Whether a client entry waits for its SYN-ACK (capable or fallen back). */
 bool ap_flow_opening(const struct ap_flow *f);
+/*
+ * The match rules of the decisions below, which lookups use too
+ * (ap_flow_match()): whether @p comes from the unicast address client
+ * entry @f is pinned to; from the anycast address it is still opening a
+ * connection to; whether ICMP error @p is about a packet @f rewrote (sent
+ * to its unicast address, client; from it, responder).
+ */
+bool ap_flow_from_pin(const struct ap_flow *f, const struct ap_pkt *p);
+bool ap_flow_from_opening(const struct ap_flow *f, const struct ap_pkt *p);
+bool ap_flow_icmp_about(const struct ap_flow *f, const struct ap_pkt *p);
 /* Whether @p's ACK acknowledges the SYN of client entry @f (Fast Open too). */
 bool ap_flow_acks_syn(const struct ap_flow *f, const struct ap_pkt *p);
 

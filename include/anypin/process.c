@@ -24,22 +24,13 @@ enum ap_match ap_flow_match(const struct ap_flow *f, const struct ap_pkt *p,
 		/* ISNs tell the attempts of one key apart. */
 		return ap_flow_acks_syn(f, p) ? AP_MATCH_EXACT : AP_MATCH_KEY;
 	case AP_FIND_IN:
-		ap_pkt_saddr(p, &a);
-		if (ap_flow_pinned(f))
-			return exact_if(ap_addr_eq(&a, &f->unicast));
-		return exact_if(ap_flow_opening(f) && ap_addr_eq(&a, &f->anycast));
+		return exact_if(ap_flow_from_pin(f, p) || ap_flow_from_opening(f, p));
 	case AP_FIND_PINNED:
-		ap_pkt_saddr(p, &a);
-		return exact_if(ap_flow_pinned(f) && ap_addr_eq(&a, &f->unicast));
+		return exact_if(ap_flow_from_pin(f, p));
 	case AP_FIND_RESP:
 		return AP_MATCH_EXACT;
 	case AP_FIND_ICMP:
-		if (f->key.role == AP_ROLE_CLIENT) {
-			ap_pkt_in_daddr(p, &a);
-			return exact_if(ap_flow_pinned(f) && ap_addr_eq(&a, &f->unicast));
-		}
-		ap_pkt_in_saddr(p, &a);
-		return exact_if(ap_addr_eq(&a, &f->unicast));
+		return exact_if(ap_flow_icmp_about(f, p));
 	}
 	return AP_MATCH_NONE;
 }

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include <anypin/flow.h>
+#include <anypin/process.h>
 
 /* Only the fields the decisions read: addresses, ports, numbers, flags. */
 struct tpkt {
@@ -910,6 +910,49 @@ static void test_icmp(void **state)
 	assert_int_equal(r.act, AP_PASS);
 }
 
+/*
+ * A lookup finds an entry exactly when the decision it is for acts on it:
+ * the match rules are the decisions' own, for every state and source.
+ */
+static void test_match_rules(void **state)
+{
+	static const u8 states[] = { AP_SYN_SENT, AP_BOUND, AP_CLOSING, AP_FALLBACK };
+	static const char *const srcs[] = { "198.51.100.11", "192.0.2.1", "198.51.100.27" };
+	struct ap_flow f, g;
+	struct tpkt t;
+	struct ap_res r;
+	unsigned int i, j;
+	bool acts;
+
+	(void)state;
+	for (i = 0; i < sizeof(states); i++) {
+		for (j = 0; j < 3; j++) {
+			client_bound(&f);
+			f.state = states[i];
+			mk(&t, srcs[j], "203.0.113.10", 80, 40000, AP_TCP_RST, 5001, 1001);
+			g = f;
+			ap_client_in(&g, &t.p, 20, &r);
+			acts = r.act != AP_PASS || r.flags;
+			assert_int_equal(ap_flow_match(&f, &t.p, AP_FIND_IN),
+					 acts ? AP_MATCH_EXACT : AP_MATCH_NONE);
+			assert_int_equal(ap_flow_match(&f, &t.p, AP_FIND_PINNED),
+					 r.act == AP_REWRITE_SRC ? AP_MATCH_EXACT : AP_MATCH_NONE);
+
+			mk_icmp(&t, "203.0.113.10", srcs[j], 40000, 80);
+			ap_icmp_in(&f, &t.p, &r);
+			assert_int_equal(ap_flow_match(&f, &t.p, AP_FIND_ICMP),
+					 r.act != AP_PASS ? AP_MATCH_EXACT : AP_MATCH_NONE);
+
+			f.key.role = AP_ROLE_RESPONDER;
+			f.state = AP_RESPONDING;
+			mk_icmp(&t, srcs[j], "203.0.113.10", 80, 40000);
+			ap_icmp_in(&f, &t.p, &r);
+			assert_int_equal(ap_flow_match(&f, &t.p, AP_FIND_ICMP),
+					 r.act != AP_PASS ? AP_MATCH_EXACT : AP_MATCH_NONE);
+		}
+	}
+}
+
 static void test_expiry(void **state)
 {
 	struct ap_flow f;
@@ -1078,6 +1121,7 @@ int main(void)
 		cmocka_unit_test_setup(test_client_collision, setup),
 		cmocka_unit_test_setup(test_resp_fallback, setup),
 		cmocka_unit_test_setup(test_icmp, setup),
+		cmocka_unit_test_setup(test_match_rules, setup),
 		cmocka_unit_test_setup(test_expiry, setup),
 		cmocka_unit_test_setup(test_evict_rank, setup),
 		cmocka_unit_test_setup(test_format, setup),
