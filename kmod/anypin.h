@@ -13,7 +13,7 @@
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <net/net_namespace.h>
-#include <anypin/process.h>
+#include <anypin/table.h>
 
 /*
  * Counter slots. A prefix keeps its slot while its name stays in
@@ -22,8 +22,6 @@
  */
 #define AP_NSLOTS		(2 * AP_MAX_PREFIXES)
 #define AP_NO_SLOT		0xff
-/* Eviction classes, ap_flow_evict_rank(). */
-#define AP_NRANKS		4
 
 struct anypin_conf {
 	u8 slot[AP_MAX_PREFIXES];	/* counter slot of each prefix */

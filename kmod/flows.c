@@ -23,10 +23,6 @@
 
 #define AP_GC_INTERVAL		(5 * HZ)
 #define AP_GC_BATCH		128
-/* Entries looked at for the least recently used one of a class. */
-#define AP_EVICT_SCAN		8
-/* Evictions one new entry may cause (max_flows lowered: the rest by gc). */
-#define AP_EVICT_MAX		4
 
 static struct kmem_cache *anypin_flow_cache __read_mostly;
 
@@ -128,29 +124,22 @@ static struct ap_flow *anypin_find(void *t, const struct ap_key *k,
 {
 	struct anypin_ctx *x = t;
 	struct anypin_table *tb = &x->an->table;
-	enum ap_match score, best_score = AP_MATCH_NONE;
-	struct anypin_flow *e, *best = NULL;
+	struct anypin_flow *e, *best;
 	struct rhlist_head *list, *pos;
+	struct ap_finder fd;
 
+	ap_find_init(&fd, &x->kc->c, p, how, x->now);
 	list = rhltable_lookup(&tb->ht, k, anypin_flow_params);
 	rhl_for_each_entry_rcu(e, pos, list, node) {
 		spin_lock_bh(&e->lock);
-		if (e->dead) {
-			spin_unlock_bh(&e->lock);
-			continue;
-		}
-		if (ap_flow_expired(&e->f, &x->kc->c, x->now)) {
+		if (!e->dead && ap_find_see(&fd, e, &e->f)) {
 			anypin_stats_inc(x->an, e->slot, AP_STAT_EXPIRED);
 			anypin_kill(tb, e);
 			continue;
 		}
-		score = ap_flow_match(&e->f, p, how);
 		spin_unlock_bh(&e->lock);
-		if (score > best_score) {
-			best = e;
-			best_score = score;
-		}
 	}
+	best = fd.best;
 	if (!best)
 		return NULL;
 	/* It may have changed in between: judge it again, locked. */
@@ -164,13 +153,45 @@ static struct ap_flow *anypin_find(void *t, const struct ap_key *k,
 }
 
 /*
- * The table locked: evicts @e unless its lock is taken (the order is
- * entry, then table, so only a trylock); whether it did. Freed after a
- * grace period.
+ * Eviction (struct ap_evict_ops), the table lock held: the core chooses,
+ * these count, look at a class list and evict.
  */
-static bool anypin_try_evict(struct anypin_net *an, struct anypin_flow *e)
-	__must_hold(&an->table.lock)
+static u32 anypin_evict_count(void *t)
+	__must_hold(&((struct anypin_net *)t)->table.lock)
 {
+	struct anypin_table *tb = &((struct anypin_net *)t)->table;
+
+	lockdep_assert_held(&tb->lock);
+	return tb->count;
+}
+
+static u32 anypin_evict_peek(void *t, int rank, void **out, u32 *last, u32 max)
+	__must_hold(&((struct anypin_net *)t)->table.lock)
+{
+	struct anypin_table *tb = &((struct anypin_net *)t)->table;
+	struct anypin_flow *e;
+	u32 n = 0;
+
+	lockdep_assert_held(&tb->lock);
+	list_for_each_entry(e, &tb->lists[rank], lru) {
+		if (n == max)
+			break;
+		out[n] = e;
+		/* Its lock is not ours: another CPU may be writing it. */
+		last[n++] = READ_ONCE(e->f.last);
+	}
+	return n;
+}
+
+/*
+ * Evicts @ptr unless its lock is taken (the order is entry, then table,
+ * so only a trylock); whether it did. Freed after a grace period.
+ */
+static bool anypin_evict_try(void *t, void *ptr)
+	__must_hold(&((struct anypin_net *)t)->table.lock)
+{
+	struct anypin_net *an = t;
+	struct anypin_flow *e = ptr;
 	int locked;
 
 	lockdep_assert_held(&an->table.lock);
@@ -185,63 +206,24 @@ static bool anypin_try_evict(struct anypin_net *an, struct anypin_flow *e)
 	return locked;
 }
 
-/*
- * The table locked: evicts an entry to make room with, from class 0 up to
- * @maxrank: of the first few in a class (oldest by class entry) the one
- * idle longest, else the first of them not locked; whether it did.
- */
-static bool anypin_evict(struct anypin_net *an, int maxrank)
-	__must_hold(&an->table.lock)
-{
-	struct anypin_table *tb = &an->table;
-	struct anypin_flow *e, *best;
-	int r, n;
+static const struct ap_evict_ops anypin_evict_ops = {
+	.count = anypin_evict_count,
+	.peek = anypin_evict_peek,
+	.evict = anypin_evict_try,
+};
 
-	lockdep_assert_held(&tb->lock);
-	for (r = 0; r <= maxrank; r++) {
-		best = NULL;
-		n = 0;
-		list_for_each_entry(e, &tb->lists[r], lru) {
-			if (!best || (s32)(READ_ONCE(e->f.last) - READ_ONCE(best->f.last)) < 0)
-				best = e;
-			if (++n == AP_EVICT_SCAN)
-				break;
-		}
-		if (best && anypin_try_evict(an, best))
-			return true;
-		n = 0;
-		list_for_each_entry(e, &tb->lists[r], lru) {
-			if (anypin_try_evict(an, e))
-				return true;
-			if (++n == AP_EVICT_SCAN)
-				break;
-		}
-	}
-	return false;
-}
-
-/*
- * Counts a new entry in, evicting if the table is full. A new entry may
- * push out half-open and closing entries, and a responder's also other
- * responder entries (a flood of capable SYNs churns its own), never a
- * bound client flow: when only those are left the SYN goes without us.
- */
+/* Counts a new entry in, evicting by the core's rule if the table is full. */
 static bool anypin_reserve(struct anypin_ctx *x, u8 role)
 {
 	struct anypin_table *tb = &x->an->table;
-	int maxrank = role == AP_ROLE_RESPONDER ? 2 : 1;
-	int n = 0;
+	bool room;
 
 	spin_lock_bh(&tb->lock);
-	while (tb->count >= x->kc->c.max_flows) {
-		if (n++ >= AP_EVICT_MAX || !anypin_evict(x->an, maxrank)) {
-			spin_unlock_bh(&tb->lock);
-			return false;
-		}
-	}
-	tb->count++;
+	room = ap_evict_room(&anypin_evict_ops, x->an, x->kc->c.max_flows, role);
+	if (room)
+		tb->count++;
 	spin_unlock_bh(&tb->lock);
-	return true;
+	return room;
 }
 
 static struct ap_flow *anypin_create(void *t, const struct ap_key *k)
@@ -421,7 +403,7 @@ static bool anypin_gc_one(struct anypin_flow *e, void *arg)
 	return true;
 }
 
-/* Back under max_flows after it was lowered, by the new entries' rule. */
+/* Back under max_flows after it was lowered (ap_evict_trim()). */
 static void anypin_trim(struct anypin_net *an)
 {
 	struct anypin_table *tb = &an->table;
@@ -434,7 +416,7 @@ static void anypin_trim(struct anypin_net *an)
 		max = rcu_dereference(an->conf)->c.max_flows;
 		rcu_read_unlock();
 		spin_lock_bh(&tb->lock);
-		evicted = tb->count > max && anypin_evict(an, 2);
+		evicted = ap_evict_trim(&anypin_evict_ops, an, max);
 		spin_unlock_bh(&tb->lock);
 		if (!evicted)
 			return;

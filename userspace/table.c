@@ -8,8 +8,8 @@
  * set (ipset.c) that lets its packets reach us.
  *
  * Entries sit on one list per eviction class (ap_flow_evict_rank()),
- * least recently active first: eviction takes the head of the lowest
- * class, and the expiry sweep walks each head until a live entry.
+ * least recently active first: the core's ap_evict_room() chooses from
+ * their heads, and the expiry sweep walks each head until a live entry.
  *
  * anypind is single-threaded, so the "locked until release" contract of
  * struct ap_table_ops holds trivially, and the blackhole memory needs no
@@ -17,12 +17,11 @@
  */
 #include <stdlib.h>
 #include <sys/random.h>
+#include <anypin/table.h>
 #include "anypind.h"
 
-#define NRANKS		4
+#define NRANKS		AP_NRANKS
 #define MIN_BUCKETS	256
-/* Evictions one new entry may cause (max_flows lowered under load). */
-#define EVICT_MAX	4
 
 struct ent {
 	struct ap_flow f;
@@ -173,53 +172,53 @@ static struct ap_flow *t_find(void *tp, const struct ap_key *k, const struct ap_
 {
 	struct table *t = tp;
 	u32 h = endpoint_hash(t, k);
-	enum ap_match score, best_score = AP_MATCH_NONE;
-	struct ent *e, *next, *best = NULL;
+	struct ent *e, *next;
+	struct ap_finder fd;
 
+	ap_find_init(&fd, t->c, p, how, t->now);
 	for (e = t->b[h & t->mask]; e; e = next) {
 		next = e->hnext;
 		if (e->hash != h || memcmp(&e->f.key, k, sizeof(*k)))
 			continue;
-		if (ap_flow_expired(&e->f, t->c, t->now)) {
+		if (ap_find_see(&fd, e, &e->f)) {
 			count(t, e->f.prefix, AP_STAT_EXPIRED);
 			kill(t, e);
-			continue;
-		}
-		score = ap_flow_match(&e->f, p, how);
-		if (score > best_score) {
-			best = e;
-			best_score = score;
 		}
 	}
-	return best ? &best->f : NULL;
+	return fd.best ? &((struct ent *)fd.best)->f : NULL;
 }
 
-/*
- * Room for one more: a new entry may push out half-open and closing
- * entries, and a responder's also other responder entries (a flood of
- * capable SYNs churns its own), never a bound client flow. The same
- * policy as the module's.
- */
-static bool reserve(struct table *t, u8 role)
+/* Eviction by the core's rule (struct ap_evict_ops). */
+static u32 ev_count(void *tp)
 {
-	int maxrank = role == AP_ROLE_RESPONDER ? 2 : 1;
-	struct ent *v;
-	int n = 0, r;
+	return ((struct table *)tp)->count;
+}
 
-	while (t->count >= t->c->max_flows) {
-		if (n++ == EVICT_MAX)
-			return false;
-		v = NULL;
-		for (r = 0; r <= maxrank && !v; r++)
-			if (t->lists[r].next != &t->lists[r])
-				v = t->lists[r].next;
-		if (!v)
-			return false;
-		count(t, v->f.prefix, AP_STAT_EVICTED);
-		kill(t, v);
+static u32 ev_peek(void *tp, int rank, void **out, u32 *last, u32 max)
+{
+	struct table *t = tp;
+	struct ent *e;
+	u32 n = 0;
+
+	for (e = t->lists[rank].next; e != &t->lists[rank] && n < max; e = e->next) {
+		out[n] = e;
+		last[n++] = e->f.last;
 	}
+	return n;
+}
+
+static bool ev_evict(void *tp, void *e)
+{
+	count(tp, ((struct ent *)e)->f.prefix, AP_STAT_EVICTED);
+	kill(tp, e);
 	return true;
 }
+
+static const struct ap_evict_ops evict_ops = {
+	.count = ev_count,
+	.peek = ev_peek,
+	.evict = ev_evict,
+};
 
 static struct ap_flow *t_create(void *tp, const struct ap_key *k)
 {
@@ -227,7 +226,7 @@ static struct ap_flow *t_create(void *tp, const struct ap_key *k)
 	struct ent *e, *o;
 	bool first = true;
 
-	if (!reserve(t, k->role))
+	if (!ap_evict_room(&evict_ops, t, t->c->max_flows, k->role))
 		return NULL;
 	e = calloc(1, sizeof(*e));
 	if (!e)
@@ -327,7 +326,10 @@ void table_set_conf(struct table *t, const struct ap_conf *c, const u8 *remap)
 	t->c = c;
 }
 
-/* Each class list is oldest first: stop at the first live entry. */
+/*
+ * Each class list is oldest first: stop at the first live entry. Then
+ * back under max_flows, if it was lowered.
+ */
 void table_sweep(struct table *t)
 {
 	struct ent *e;
@@ -340,6 +342,8 @@ void table_sweep(struct table *t)
 			kill(t, e);
 		}
 	}
+	while (ap_evict_trim(&evict_ops, t, t->c->max_flows))
+		;
 	ap_bh_expire(&t->bh, t->now);
 }
 
