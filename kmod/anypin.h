@@ -13,6 +13,7 @@
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <net/net_namespace.h>
+#include <anypin/stats.h>
 #include <anypin/table.h>
 
 /*

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * /proc/net/anypin/{flows,stats,blackholes} of a namespace, in the core's
- * formats (AP_FLOW_HEADER + ap_flow_format(), ap_stats_header() +
- * ap_stats_row(), AP_BH_HEADER + ap_bh_format()), which anypinctl shares
- * with anypind.
+ * formats (AP_FLOW_HEADER + ap_flow_format(), ap_stats_line(),
+ * AP_BH_HEADER + ap_bh_format()), which anypinctl shares with anypind.
  *
  * The flows file keeps one table walker per open file, so a long table is
  * read in one pass; the line last formatted is kept for seq_file, which
@@ -139,12 +138,10 @@ static const struct proc_ops anypin_flows_ops = {
 };
 
 struct anypin_stats_snap {
-	u8 n;
-	char name[AP_MAX_PREFIXES][AP_NAME_MAX + 1];
 	u8 slot[AP_MAX_PREFIXES];
-	u64 flows[AP_NSLOTS];
-	u64 v[AP_STAT_MAX], total[AP_STAT_MAX];
-	char row[AP_ROW_MAX];
+	u8 index[AP_NSLOTS];
+	struct ap_stats s;
+	char row[AP_STATS_LINE_MAX];
 };
 
 static bool anypin_count_flow(struct anypin_flow *e, void *arg)
@@ -152,46 +149,33 @@ static bool anypin_count_flow(struct anypin_flow *e, void *arg)
 	struct anypin_stats_snap *s = arg;
 
 	lockdep_assert_held(&e->lock);
-	if (e->slot < AP_NSLOTS)
-		s->flows[e->slot]++;
+	ap_stats_add_flow(&s->s, e->slot < AP_NSLOTS ? s->index[e->slot] : AP_NO_SLOT);
 	return false;
 }
 
+/* The core's table of the per-cpu counters, by today's prefix index. */
 static int anypin_stats_show(struct seq_file *seq, void *v)
 {
 	struct anypin_net *an = seq->private;
 	const struct anypin_conf *kc;
 	struct anypin_stats_snap *s;
-	unsigned int i, j;
+	unsigned int i;
 
-	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	s = kvmalloc(sizeof(*s), GFP_KERNEL);
 	if (!s)
 		return -ENOMEM;
 	rcu_read_lock();
 	kc = rcu_dereference(an->conf);
-	s->n = kc->c.nprefixes;
-	for (i = 0; i < s->n; i++) {
-		strscpy(s->name[i], kc->c.prefixes[i].name, sizeof(s->name[i]));
-		s->slot[i] = kc->slot[i];
-	}
+	ap_stats_init(&s->s, &kc->c);
+	memcpy(s->slot, kc->slot, sizeof(s->slot));
+	memcpy(s->index, kc->index, sizeof(s->index));
 	rcu_read_unlock();
 	anypin_flows_walk(an, anypin_count_flow, s);
-
-	ap_stats_header(s->row, sizeof(s->row));
-	seq_puts(seq, s->row);
-	for (i = 0; i < s->n; i++) {
-		anypin_stats_sum(an, s->slot[i], s->v);
-		s->v[AP_STAT_FLOWS] = s->slot[i] < AP_NSLOTS ? s->flows[s->slot[i]] : 0;
-		for (j = 0; j < AP_STAT_MAX; j++)
-			s->total[j] += s->v[j];
-		ap_stats_row(s->name[i], s->v, s->row, sizeof(s->row));
+	for (i = 0; i < s->s.n; i++)
+		anypin_stats_sum(an, s->slot[i], s->s.v[i]);
+	for (i = 0; ap_stats_line(&s->s, i, s->row, sizeof(s->row)); i++)
 		seq_puts(seq, s->row);
-	}
-	/* Every entry, those of prefixes removed since included. */
-	s->total[AP_STAT_FLOWS] = anypin_flows_count(an);
-	ap_stats_row("total", s->total, s->row, sizeof(s->row));
-	seq_puts(seq, s->row);
-	kfree(s);
+	kvfree(s);
 	return 0;
 }
 

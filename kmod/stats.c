@@ -44,12 +44,12 @@ void anypin_stats_inc(struct anypin_net *an, u8 slot, u8 stat)
 		this_cpu_inc(an->stats->v[slot][stat]);
 }
 
+/* Adds the counters of @slot to @v. */
 void anypin_stats_sum(struct anypin_net *an, u8 slot, u64 *v)
 {
 	const struct anypin_stats *s;
 	int cpu, i;
 
-	memset(v, 0, sizeof(u64) * AP_STAT_MAX);
 	if (!an->stats || slot >= AP_NSLOTS)
 		return;
 	for_each_possible_cpu(cpu) {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <anypin/conf.h>
+#include <anypin/stats.h>
 #include "anypinctl.h"
 
 #ifndef ANYPIN_VERSION
@@ -304,7 +304,7 @@ static int cmd_table(const struct dp *d, const char *what, bool json)
 		fputs("{\"datapath\": ", stdout);
 		dp_json(stdout, d);
 		nr = t.nrows;
-		if (stats && nr && !strcmp(tab_cell(&t, nr - 1, 0), "total"))
+		if (stats && nr && !strcmp(tab_cell(&t, nr - 1, 0), AP_STATS_TOTAL))
 			total = (int)--nr;
 		printf(", \"%s\": [", stats ? "prefixes" : what);
 		for (r = 0; r < nr; r++) {
@@ -362,7 +362,7 @@ static long long total_flows(const struct dp *d)
 	if (dp_read(d, "stats", &text, &len, err, sizeof(err)))
 		return -1;
 	if (!tab_parse(&t, text, len, err, sizeof(err))) {
-		r = tab_find_row(&t, "total");
+		r = tab_find_row(&t, AP_STATS_TOTAL);
 		c = tab_col(&t, "flows");
 		if (r >= 0 && c >= 0 && json_is_uint(tab_cell(&t, r, c)))
 			v = strtoll(tab_cell(&t, r, c), NULL, 10);

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <anypin/stats.h>
 #include "anypind.h"
 
 #define MAX_CLIENTS	16
@@ -105,44 +106,30 @@ int ctl_pollfds(struct pollfd *pfd, int max)
 	return n;
 }
 
-struct stats_walk {
-	u64 flows[AP_MAX_PREFIXES + 1];
-};
-
 static void count_flow(const struct ap_flow *f, void *arg)
 {
-	struct stats_walk *w = arg;
-
-	w->flows[f->prefix < AP_MAX_PREFIXES ? f->prefix : AP_MAX_PREFIXES]++;
+	ap_stats_add_flow(arg, f->prefix);
 }
 
+/* The core's table of the counters table.c keeps, by prefix index. */
 static void answer_stats(const struct ctl_info *ci, FILE *f)
 {
 	const struct table_stats *st = table_stats(ci->table);
-	struct stats_walk w;
-	u64 v[AP_STAT_MAX], total[AP_STAT_MAX];
-	char row[1024];
-	int i, j;
+	struct ap_stats *s = malloc(sizeof(*s));
+	char row[AP_STATS_LINE_MAX];
+	u32 i;
 
-	memset(&w, 0, sizeof(w));
-	memset(total, 0, sizeof(total));
-	table_walk(ci->table, count_flow, &w);
-	ap_stats_header(row, sizeof(row));
-	fputs(row, f);
-	for (i = 0; i <= AP_MAX_PREFIXES; i++) {
-		memcpy(v, st->v[i], sizeof(v));
-		v[AP_STAT_FLOWS] = w.flows[i];
-		for (j = 0; j < AP_STAT_MAX; j++)
-			total[j] += v[j];
-		if (i < ci->conf->nprefixes) {
-			ap_stats_row(ci->conf->prefixes[i].name, v, row, sizeof(row));
-			fputs(row, f);
-		}
+	_Static_assert(sizeof(st->v) == sizeof(s->v), "rows by prefix index, then removed");
+	if (!s) {
+		fputs("error: out of memory\n", f);
+		return;
 	}
-	/* Every entry, those of prefixes removed since included. */
-	total[AP_STAT_FLOWS] = table_count(ci->table);
-	ap_stats_row("total", total, row, sizeof(row));
-	fputs(row, f);
+	ap_stats_init(s, ci->conf);
+	memcpy(s->v, st->v, sizeof(s->v));
+	table_walk(ci->table, count_flow, s);
+	for (i = 0; ap_stats_line(s, i, row, sizeof(row)); i++)
+		fputs(row, f);
+	free(s);
 }
 
 struct flows_walk {
