@@ -11,6 +11,7 @@
 #include <linux/mutex.h>
 #include <linux/rhashtable.h>
 #include <linux/spinlock.h>
+#include <linux/u64_stats_sync.h>
 #include <linux/workqueue.h>
 #include <net/net_namespace.h>
 #include <anypin/stats.h>
@@ -51,8 +52,14 @@ struct anypin_table {
 	unsigned int count;
 };
 
+/*
+ * One CPU's counters. Process context (LOCAL_OUT, the expiry work) and
+ * softirq both count; syncp lets a reader on a 32-bit kernel, where a u64
+ * is two words, see each value whole.
+ */
 struct anypin_stats {
-	u64 v[AP_NSLOTS][AP_STAT_MAX];
+	u64_stats_t v[AP_NSLOTS][AP_STAT_MAX];
+	struct u64_stats_sync syncp;
 };
 
 struct anypin_pdir;

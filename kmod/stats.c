@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * Per-cpu counters by slot (see anypin_conf.slot). Allocated with the
- * first prefix, so namespaces that never use anypin pay nothing.
+ * first prefix, so namespaces that never use anypin pay nothing. A u64
+ * read with READ_ONCE() is two loads on a 32-bit kernel and can be torn
+ * by a carry in between: u64_stats_t keeps plain reads from compiling,
+ * and the sync makes the reader retry instead.
  */
 #include <linux/percpu.h>
 #include "anypin.h"
@@ -9,11 +12,18 @@
 /* Under dir_lock, as the first prefix comes: one allocation per namespace. */
 int anypin_stats_alloc(struct anypin_net *an)
 {
+	int cpu;
+
+	BUILD_BUG_ON(sizeof(struct anypin_stats) > PCPU_MIN_UNIT_SIZE);
 	lockdep_assert_held(&an->dir_lock);
 	if (an->stats)
 		return 0;
 	an->stats = alloc_percpu(struct anypin_stats);
-	return an->stats ? 0 : -ENOMEM;
+	if (!an->stats)
+		return -ENOMEM;
+	for_each_possible_cpu(cpu)
+		u64_stats_init(&per_cpu_ptr(an->stats, cpu)->syncp);
+	return 0;
 }
 
 void anypin_stats_free(struct anypin_net *an)
@@ -28,33 +38,56 @@ void anypin_stats_free(struct anypin_net *an)
  */
 void anypin_stats_zero(struct anypin_net *an, u8 slot)
 {
-	int cpu;
+	struct anypin_stats *s;
+	int cpu, i;
 
 	lockdep_assert_held(&an->conf_lock);
 	if (!an->stats || slot >= AP_NSLOTS)
 		return;
-	for_each_possible_cpu(cpu)
-		memset(per_cpu_ptr(an->stats, cpu)->v[slot], 0,
-		       sizeof(an->stats->v[slot]));
+	for_each_possible_cpu(cpu) {
+		s = per_cpu_ptr(an->stats, cpu);
+		for (i = 0; i < AP_STAT_MAX; i++)
+			u64_stats_set(&s->v[slot][i], 0);
+	}
 }
 
+/*
+ * Any context. The CPU's writers must not nest on 32-bit (a softirq
+ * interrupting an update from process context): irqsave keeps them
+ * apart there, and costs nothing on 64-bit.
+ */
 void anypin_stats_inc(struct anypin_net *an, u8 slot, u8 stat)
 {
-	if (an->stats && slot < AP_NSLOTS && stat < AP_STAT_MAX)
-		this_cpu_inc(an->stats->v[slot][stat]);
+	struct anypin_stats *s;
+	unsigned long flags;
+
+	if (!an->stats || slot >= AP_NSLOTS || stat >= AP_STAT_MAX)
+		return;
+	s = get_cpu_ptr(an->stats);
+	flags = u64_stats_update_begin_irqsave(&s->syncp);
+	u64_stats_inc(&s->v[slot][stat]);
+	u64_stats_update_end_irqrestore(&s->syncp, flags);
+	put_cpu_ptr(an->stats);
 }
 
 /* Adds the counters of @slot to @v. */
 void anypin_stats_sum(struct anypin_net *an, u8 slot, u64 *v)
 {
 	const struct anypin_stats *s;
+	u64 c[AP_STAT_MAX];
+	unsigned int start;
 	int cpu, i;
 
 	if (!an->stats || slot >= AP_NSLOTS)
 		return;
 	for_each_possible_cpu(cpu) {
 		s = per_cpu_ptr(an->stats, cpu);
+		do {
+			start = u64_stats_fetch_begin(&s->syncp);
+			for (i = 0; i < AP_STAT_MAX; i++)
+				c[i] = u64_stats_read(&s->v[slot][i]);
+		} while (u64_stats_fetch_retry(&s->syncp, start));
 		for (i = 0; i < AP_STAT_MAX; i++)
-			v[i] += READ_ONCE(s->v[slot][i]);
+			v[i] += c[i];
 	}
 }
