@@ -20,9 +20,11 @@
 /*
  * Counter slots. A prefix keeps its slot while its name stays in
  * "prefixes"; a new name takes a slot the previous configuration did not
- * use, so twice as many slots as prefixes always suffice.
+ * use, so twice as many slots as prefixes always suffice. The entries of
+ * a name gone count in AP_SLOT_REMOVED, the core's AP_STATS_REMOVED row.
  */
 #define AP_NSLOTS		(2 * AP_MAX_PREFIXES)
+#define AP_SLOT_REMOVED		AP_NSLOTS
 #define AP_NO_SLOT		0xff
 
 struct anypin_conf {
@@ -58,7 +60,7 @@ struct anypin_table {
  * is two words, see each value whole.
  */
 struct anypin_stats {
-	u64_stats_t v[AP_NSLOTS][AP_STAT_MAX];
+	u64_stats_t v[AP_NSLOTS + 1][AP_STAT_MAX];
 	struct u64_stats_sync syncp;
 };
 
@@ -70,6 +72,7 @@ struct anypin_net {
 	struct mutex conf_lock;		/* writers of conf */
 	struct mutex dir_lock;		/* prefix directories, hooks */
 	struct anypin_stats __percpu *stats;
+	u64 removed[AP_STAT_MAX];	/* what slots given back counted; conf_lock */
 	u8 next_slot;
 	bool hooks;
 	struct anypin_table table;
@@ -109,7 +112,7 @@ int anypin_conf_get(struct anypin_net *an, const char *key, u32 klen,
 /* stats.c */
 int anypin_stats_alloc(struct anypin_net *an);
 void anypin_stats_free(struct anypin_net *an);
-void anypin_stats_zero(struct anypin_net *an, u8 slot);
+void anypin_stats_retire(struct anypin_net *an, u8 slot);
 void anypin_stats_inc(struct anypin_net *an, u8 slot, u8 stat);
 void anypin_stats_sum(struct anypin_net *an, u8 slot, u64 *v);
 

@@ -57,17 +57,16 @@ static u8 anypin_free_slot(struct anypin_net *an, const struct anypin_conf *old,
 }
 
 /*
- * Counter slots of @new by name: names that stay keep their counters.
- * Under conf_lock: @old is the published configuration.
+ * Counter slots of @new by name: names that stay keep their counters, a
+ * new name takes a slot neither configuration uses (zero since it was
+ * given back). Under conf_lock: @old is the published configuration.
  */
 static void anypin_remap_slots(struct anypin_net *an, const struct anypin_conf *old,
 			       struct anypin_conf *new)
 {
 	const struct ap_pconf *pc;
-	bool waited = false;
 	unsigned int i;
 	int j;
-	u8 s;
 
 	lockdep_assert_held(&an->conf_lock);
 	memset(new->slot, AP_NO_SLOT, sizeof(new->slot));
@@ -84,22 +83,46 @@ static void anypin_remap_slots(struct anypin_net *an, const struct anypin_conf *
 	for (i = 0; i < new->c.nprefixes; i++) {
 		if (new->slot[i] != AP_NO_SLOT)
 			continue;
-		s = anypin_free_slot(an, old, new);
-		if (s == AP_NO_SLOT)
-			continue;
-		/*
-		 * Unused by the old configuration; once the readers of those
-		 * before it are gone, nobody counts into it while it is
-		 * cleared. Only writes that add a name wait for them.
-		 */
-		if (!waited) {
-			synchronize_rcu();
-			waited = true;
-		}
-		anypin_stats_zero(an, s);
-		new->slot[i] = s;
-		new->index[s] = i;
+		new->slot[i] = anypin_free_slot(an, old, new);
+		if (new->slot[i] != AP_NO_SLOT)
+			new->index[new->slot[i]] = i;
 	}
+}
+
+/* An entry of a name gone counts as removed from now on. */
+static bool anypin_retire_flow(struct anypin_flow *e, void *arg)
+{
+	const struct anypin_conf *kc = arg;
+
+	lockdep_assert_held(&e->lock);
+	if (e->slot < AP_NSLOTS && kc->index[e->slot] == AP_NO_SLOT)
+		e->slot = AP_SLOT_REMOVED;
+	return false;
+}
+
+/*
+ * @new is published; the slots of names it dropped go back. Once the
+ * readers of @old are gone (they count by its slots), the entries of
+ * those names move to AP_SLOT_REMOVED and what the slots counted to the
+ * removed prefixes' sum: the total keeps it, and no later name inherits
+ * it. Under conf_lock.
+ */
+static void anypin_retire_slots(struct anypin_net *an, const struct anypin_conf *old,
+				const struct anypin_conf *new)
+{
+	bool gone = false;
+	unsigned int s;
+
+	lockdep_assert_held(&an->conf_lock);
+	for (s = 0; s < AP_NSLOTS; s++)
+		gone |= old->index[s] != AP_NO_SLOT && new->index[s] == AP_NO_SLOT;
+	if (!gone)
+		return;
+	synchronize_rcu();
+	anypin_flows_walk(an, anypin_retire_flow, (void *)new);
+	for (s = 0; s < AP_NSLOTS; s++)
+		if (old->index[s] != AP_NO_SLOT && new->index[s] == AP_NO_SLOT)
+			anypin_stats_retire(an, s);
 }
 
 int anypin_conf_set(struct anypin_net *an, const char *key, u32 klen,
@@ -130,6 +153,7 @@ int anypin_conf_set(struct anypin_net *an, const char *key, u32 klen,
 		return err;
 	}
 	rcu_assign_pointer(an->conf, new);
+	anypin_retire_slots(an, old, new);
 	mutex_unlock(&an->conf_lock);
 	kvfree_rcu(old, rcu);
 	return 0;

@@ -292,12 +292,13 @@ static void anypin_remove(void *t, struct ap_flow *f)
 	anypin_kill(&x->an->table, to_entry(f));
 }
 
+/* An entry's prefix beyond today's is one removed since. */
 static void anypin_count(void *t, u8 prefix, u8 stat)
 {
 	struct anypin_ctx *x = t;
 
-	if (prefix < x->kc->c.nprefixes)
-		anypin_stats_inc(x->an, x->kc->slot[prefix], stat);
+	anypin_stats_inc(x->an, prefix < x->kc->c.nprefixes ? x->kc->slot[prefix] :
+			 AP_SLOT_REMOVED, stat);
 }
 
 /*

@@ -153,26 +153,34 @@ static bool anypin_count_flow(struct anypin_flow *e, void *arg)
 	return false;
 }
 
-/* The core's table of the per-cpu counters, by today's prefix index. */
+/*
+ * The core's table of the per-cpu counters, by today's prefix index.
+ * Under conf_lock, so that no slot is given back in between.
+ */
 static int anypin_stats_show(struct seq_file *seq, void *v)
 {
 	struct anypin_net *an = seq->private;
 	const struct anypin_conf *kc;
 	struct anypin_stats_snap *s;
+	u64 *removed;
 	unsigned int i;
 
 	s = kvmalloc(sizeof(*s), GFP_KERNEL);
 	if (!s)
 		return -ENOMEM;
-	rcu_read_lock();
-	kc = rcu_dereference(an->conf);
+	mutex_lock(&an->conf_lock);
+	kc = rcu_dereference_protected(an->conf, lockdep_is_held(&an->conf_lock));
 	ap_stats_init(&s->s, &kc->c);
 	memcpy(s->slot, kc->slot, sizeof(s->slot));
 	memcpy(s->index, kc->index, sizeof(s->index));
-	rcu_read_unlock();
 	anypin_flows_walk(an, anypin_count_flow, s);
 	for (i = 0; i < s->s.n; i++)
 		anypin_stats_sum(an, s->slot[i], s->s.v[i]);
+	removed = s->s.v[AP_STATS_REMOVED];
+	anypin_stats_sum(an, AP_SLOT_REMOVED, removed);
+	for (i = 0; i < AP_STAT_MAX; i++)
+		removed[i] += an->removed[i];
+	mutex_unlock(&an->conf_lock);
 	for (i = 0; ap_stats_line(&s->s, i, s->row, sizeof(s->row)); i++)
 		seq_puts(seq, s->row);
 	kvfree(s);

@@ -33,10 +33,11 @@ void anypin_stats_free(struct anypin_net *an)
 }
 
 /*
- * Under conf_lock, which hands out the slots, and only for a slot nobody
- * counts into (anypin_remap_slots()).
+ * Under conf_lock, once nobody counts into @slot: what it counted goes to
+ * the removed prefixes' sum, and it is zero for the next name. Readers
+ * hold conf_lock too.
  */
-void anypin_stats_zero(struct anypin_net *an, u8 slot)
+void anypin_stats_retire(struct anypin_net *an, u8 slot)
 {
 	struct anypin_stats *s;
 	int cpu, i;
@@ -44,6 +45,7 @@ void anypin_stats_zero(struct anypin_net *an, u8 slot)
 	lockdep_assert_held(&an->conf_lock);
 	if (!an->stats || slot >= AP_NSLOTS)
 		return;
+	anypin_stats_sum(an, slot, an->removed);
 	for_each_possible_cpu(cpu) {
 		s = per_cpu_ptr(an->stats, cpu);
 		for (i = 0; i < AP_STAT_MAX; i++)
@@ -61,7 +63,7 @@ void anypin_stats_inc(struct anypin_net *an, u8 slot, u8 stat)
 	struct anypin_stats *s;
 	unsigned long flags;
 
-	if (!an->stats || slot >= AP_NSLOTS || stat >= AP_STAT_MAX)
+	if (!an->stats || slot > AP_SLOT_REMOVED || stat >= AP_STAT_MAX)
 		return;
 	s = get_cpu_ptr(an->stats);
 	flags = u64_stats_update_begin_irqsave(&s->syncp);
@@ -78,7 +80,7 @@ void anypin_stats_sum(struct anypin_net *an, u8 slot, u64 *v)
 	unsigned int start;
 	int cpu, i;
 
-	if (!an->stats || slot >= AP_NSLOTS)
+	if (!an->stats || slot > AP_SLOT_REMOVED)
 		return;
 	for_each_possible_cpu(cpu) {
 		s = per_cpu_ptr(an->stats, cpu);
