@@ -27,8 +27,8 @@
 #define ANYPIND_VERSION		ANYPIN_VERSION
 #define ANYPIND_CONF		"/etc/anypin/anypind.conf"
 #define ANYPIND_SOCK		"/run/anypind.sock"
-/* 0xA7C1, the default ExID: unlikely to meet another program's queue. */
-#define ANYPIND_QUEUE		42945
+/* The default ExID as a number: unlikely to meet another program's queue. */
+#define ANYPIND_QUEUE		AP_EXID_DEFAULT
 
 /* main.c */
 extern int verbose;

@@ -227,12 +227,6 @@ int ap_ports_parse(const char *s, u32 n, struct ap_ports *pl, const char **why)
 	return 0;
 }
 
-/* Bounded text output: keeps a NUL-terminated prefix of what was written. */
-struct ap_out {
-	char *buf;
-	u32 size, len;
-};
-
 static void ap_putc(struct ap_out *o, char c)
 {
 	if (o->len + 1 < o->size)

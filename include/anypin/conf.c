@@ -6,6 +6,7 @@
  * ap_conf is about 35 KiB), so "prefixes" is rewritten in place.
  */
 #include <anypin/conf.h>
+#include <anypin/wire.h>
 
 const char *const ap_conf_global_keys[] = {
 	"prefixes", "max_flows", "syn_timeout", "idle_timeout", "fin_timeout", "exid",
@@ -115,7 +116,8 @@ static bool ap_token(const char *s, u32 n, u32 *pos, bool commas, const char **t
 	return true;
 }
 
-struct ap_key {
+/* A key's name, parsed: not a flow's struct ap_key. */
+struct ap_sysctl_name {
 	int gkey;		/* index in ap_conf_global_keys, or -1 */
 	int pkey;		/* index in ap_conf_prefix_keys, or -1 */
 	const char *name;	/* of the prefix, for pkey */
@@ -123,7 +125,8 @@ struct ap_key {
 };
 
 /* "net.anypin.KEY" or "net.anypin.prefix.NAME.KEY", '/' or '.' between. */
-static int ap_key_parse(const char *k, u32 n, struct ap_key *key, const char **why)
+static int ap_sysctl_name_parse(const char *k, u32 n, struct ap_sysctl_name *key,
+				const char **why)
 {
 	const char *seg[6];
 	u32 len[6], pos = 0, ns = 0, i;
@@ -161,7 +164,7 @@ void ap_conf_init(struct ap_conf *c)
 	c->syn_timeout = 75;
 	c->idle_timeout = 432000;
 	c->fin_timeout = 60;
-	c->exid = 0xA7C1;
+	c->exid = AP_EXID_DEFAULT;
 	c->fallback_retries = 1;
 	c->blackhole_timeout = 60;
 }
@@ -445,10 +448,10 @@ static int ap_set_prefix(struct ap_pconf *p, int key, const char *v, u32 n, cons
 int ap_conf_set(struct ap_conf *c, const char *key, u32 klen,
 		const char *val, u32 vlen, const char **why)
 {
-	struct ap_key k;
+	struct ap_sysctl_name k;
 	int i;
 
-	if (ap_key_parse(key, klen, &k, why))
+	if (ap_sysctl_name_parse(key, klen, &k, why))
 		return -1;
 	ap_trim(&val, &vlen);
 	if (k.gkey >= 0)
@@ -458,12 +461,6 @@ int ap_conf_set(struct ap_conf *c, const char *key, u32 klen,
 		return ap_err(why, ap_no_prefix);
 	return ap_set_prefix(&c->prefixes[i], k.pkey, val, vlen, why);
 }
-
-/* Text output bounded by @size, always NUL-terminated (if @size). */
-struct ap_out {
-	char *buf;
-	u32 size, len;
-};
 
 static void ap_puts(struct ap_out *o, const char *s)
 {
@@ -539,10 +536,10 @@ static void ap_get_prefix(struct ap_out *o, const struct ap_pconf *p, int key)
 int ap_conf_get(const struct ap_conf *c, const char *key, u32 klen, char *buf, u32 size)
 {
 	struct ap_out o = { buf, size, 0 };
-	struct ap_key k;
+	struct ap_sysctl_name k;
 	int i;
 
-	if (ap_key_parse(key, klen, &k, NULL))
+	if (ap_sysctl_name_parse(key, klen, &k, NULL))
 		return -1;
 	if (k.pkey >= 0) {
 		i = ap_conf_find(c, k.name, k.nlen);
