@@ -951,6 +951,8 @@ static void test_match_rules(void **state)
 					 r.act != AP_PASS ? AP_MATCH_EXACT : AP_MATCH_NONE);
 		}
 	}
+	/* A lookup of no known kind matches nothing. */
+	assert_int_equal(ap_flow_match(&f, &t.p, (enum ap_find)99), AP_MATCH_NONE);
 }
 
 static void test_expiry(void **state)

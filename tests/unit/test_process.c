@@ -521,6 +521,12 @@ static void test_not_ours(void **state)
 	build(&k, net4.c, net4.a, 40000, 8080, AP_TCP_ACK, 1001, 1, 0);
 	hook(&client, &k, AP_HOOK_POST);
 	expect_addrs(&k, net4.c, net4.a);
+
+	/* A SYN-ACK for a port that sent no SYN passes as it came. */
+	build(&k, net4.u1, net4.c, 80, 40001, AP_TCP_SYN | AP_TCP_ACK, 7, 1001, 0);
+	hook(&client, &k, AP_HOOK_IN);
+	expect_addrs(&k, net4.u1, net4.c);
+	assert_false(k.v.drop);
 }
 
 /*
