@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0 OR MIT
-# shellcheck source-path=SCRIPTDIR disable=SC2012,SC2016
+# shellcheck source-path=SCRIPTDIR disable=SC2012,SC2016,SC2317
 # (SC2016: bash -c and awk scripts get their values as arguments; SC2012:
-# ls lists sysctl and sysfs directories, whose names are plain words.)
+# ls lists sysctl and sysfs directories, whose names are plain words;
+# SC2317: the conditions lab_wait_until runs are called through it.)
 #
 # anypin.ko end to end, inside the VM guest:
 #
@@ -19,43 +20,14 @@
 # load/unload cycles and reads the kernel log. One PASS/FAIL line per check;
 # exit status 0 when all passed.
 set -u
-
-[ "${ANYPIN_VM:-}" = 1 ] || { echo "kmod_basic: run me in the VM: tests/vm/run -- $0" >&2; exit 2; }
-if [ -z "${ANYPIN_KO:-}" ] || [ ! -e "$ANYPIN_KO" ]; then
-	echo "kmod_basic: no module (ANYPIN_KO)" >&2
-	exit 2
-fi
-# bash's <(...) needs /dev/fd, which the guest's devtmpfs lacks.
-[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
-
-series=$(uname -r | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
-npass=0
-nfail=0
-pass() { npass=$((npass + 1)); echo "PASS kmod-$series $1: $2"; }
-fail() { nfail=$((nfail + 1)); echo "FAIL kmod-$series $1: $2"; }
-say() { echo "kmod_basic: [${SECONDS}s] $*" >&2; }
+# shellcheck source=guest.sh
+. tests/vm/guest.sh
+guest_init kmod
+guest_need_module
 
 S=/proc/sys/net/anypin
 get() { cat "$S/$1" 2>/dev/null; }
 put() { printf '%s\n' "$2" 2>/dev/null > "$S/$1"; }
-loaded() { grep -q '^anypin ' /proc/modules; }
-
-# The objects in use in the anypin_flow cache, per-cpu slabs flushed.
-slab_objects() {
-	local d=/sys/kernel/slab/anypin_flow
-	[ -d $d ] || { echo 0; return; }
-	echo 1 > $d/shrink 2>/dev/null
-	cut -d' ' -f1 < $d/objects
-}
-
-# apstat NS NAME [ROW]: a counter of /proc/net/anypin/stats (row "total").
-apstat() {
-	lab_ns "$1" awk -v c="$2" -v r="${3:-total}" '
-		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i }
-		$1 == r { print $col[c] }' /proc/net/anypin/stats
-}
-
-dmesg_mark=$(dmesg | wc -l)
 
 # ---------------------------------------------------------------------------
 say "load"
@@ -331,21 +303,7 @@ for f in 4 6; do
 	datapath_start
 done
 
-# half_open N ADDR SECONDS: N connection attempts from the client to ADDR
-# port 9 (dropped by the router), held open SECONDS, from one process.
-half_open() {
-	lab_ns client "$LAB_PYTHON" -c '
-import socket, sys, time
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(socket.AF_INET6 if ":" in sys.argv[2] else socket.AF_INET)
-    s.setblocking(False)
-    s.connect_ex((sys.argv[2], 9))
-    socks.append(s)
-time.sleep(float(sys.argv[3]))' "$@"
-}
-
-# Connection attempts to port 9 stay half-open.
+# Connection attempts to port 9 stay half-open (half_open).
 lab_ns router iptables -w -I FORWARD -p tcp --dport 9 -j DROP
 lab_ns router ip6tables -w -I FORWARD -p tcp --dport 9 -j DROP
 
@@ -592,14 +550,5 @@ else
 fi
 loaded && rmmod anypin
 
-bad=$(dmesg | tail -n +"$((dmesg_mark + 1))" |
-	grep -E 'WARNING|BUG|Oops|Call Trace|leak|still has objects|refcount|general protection' |
-	head -n 5)
-if [ -z "$bad" ]; then
-	pass dmesg "no warning, bug or leak in the kernel log"
-else
-	fail dmesg "$(tr '\n' '|' <<<"$bad")"
-fi
-
-echo "kmod_basic ($(uname -r)): $npass passed, $nfail failed"
-[ "$nfail" = 0 ]
+guest_dmesg_check
+guest_done
