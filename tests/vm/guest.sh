@@ -18,10 +18,11 @@
 #                           0 if none failed, 1 otherwise
 #
 # and for the scripts that test anypin.ko: guest_need_module, loaded,
-# kmod_fresh, apstat, slab_objects, half_open, guest_dmesg_check (below).
+# kmod_fresh, apstat, slab_objects, half_open, guest_dmesg_check, and
+# kmod_lab and kmod_fetch for those in the lab (below).
 # GUEST_NAME (default: the script's name) names the script in say and
 # guest_done; guest_done touches $GUEST_DONE_MARK when it is set, so a
-# runner tells a script that ended from one that died.
+# runner (tests/vm/kmod/run) tells a script that ended from one that died.
 
 GUEST_NAME=${GUEST_NAME:-$(basename "$0" .sh)}
 [ "${ANYPIN_VM:-}" = 1 ] || {
@@ -145,4 +146,40 @@ guest_dmesg_check() {
 	else
 		fail dmesg "$(tr '\n' '|' <<<"$bad")"
 	fi
+}
+
+# kmod_lab MB [plain]: the lab of tests/lab/lab.sh (namespaces $LAB,
+# default kb-) with anypin.ko as its datapath (tests/lab/datapath/kmod.sh),
+# the module loaded afresh, MB of data served by both instances, and the
+# lab's anypin configuration (datapath_start: the client role on the
+# client, responders on the instances), unless "plain": then nothing is
+# configured until the script calls datapath_start. lab_down on exit.
+# When the lab cannot be had, the check "load" or "lab" fails and the
+# script stops; a configuration that fails is the check "lab-config".
+kmod_lab() {
+	guest_need_module
+	export LAB=${LAB:-kb-}
+	# shellcheck source=../lab/lab.sh
+	. tests/lab/lab.sh
+	# shellcheck source=../lab/datapath/kmod.sh
+	. tests/lab/datapath/kmod.sh
+	kmod_fresh || { fail load "insmod failed"; exit 1; }
+	lab_up || { fail lab "lab_up failed"; exit 1; }
+	# The first python start reads its files over 9p, slowly.
+	lab_serve "$1" || lab_wait_listen inst1 "$LAB_PORT" 30 || { fail lab "no HTTP server"; exit 1; }
+	lab_wait_listen inst2 "$LAB_PORT" 30
+	[ "${2:-}" = plain ] || datapath_start || fail lab-config "datapath_start failed"
+}
+
+# kmod_fetch NAME F: data.bin from A over IPv F (4 or 6), from the lab's
+# client, the router's counters zeroed first: sets FETCH_EXACT and the
+# rest of lab_fetch_result, TO_U1 and TO_A (packets the router sent to U1,
+# and to A at inst1).
+kmod_fetch() {
+	local a=A$2
+	lab_count_zero
+	lab_fetch "$1" "$(lab_url "${!a}" data.bin)" --max-time 20
+	lab_fetch_result "$1"
+	TO_U1=$(lab_count u-to-inst1 "$2")
+	TO_A=$(lab_count a-to-inst1 "$2")
 }

@@ -19,20 +19,9 @@ set -u
 # shellcheck source=guest.sh
 . tests/vm/guest.sh
 guest_init kmod-stress
-guest_need_module
 SECS=${STRESS_SECS:-20}
-kmod_fresh || { fail load "insmod failed"; exit 1; }
-
 export LAB=ks-
-# shellcheck source=../lab/lab.sh
-. tests/lab/lab.sh
-LAB_NO_TRAP=1
-# shellcheck source=../lab/datapath/kmod.sh
-. tests/lab/datapath/kmod.sh
-lab_up || { fail lab "lab_up failed"; exit 1; }
-lab_serve 2 || lab_wait_listen inst1 "$LAB_PORT" 30 || { fail lab "no HTTP server"; exit 1; }
-lab_wait_listen inst2 "$LAB_PORT" 30
-datapath_start || { fail lab "datapath_start failed"; exit 1; }
+kmod_lab 2
 # Connection attempts to port 9 stay half-open (half_open).
 lab_ns router iptables -w -I FORWARD -p tcp --dport 9 -j DROP
 lab_ns router ip6tables -w -I FORWARD -p tcp --dport 9 -j DROP
