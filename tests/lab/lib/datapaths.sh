@@ -71,6 +71,9 @@ lab_anypin_conf() {
 #                        HOST's blackholed addresses (as
 #                        /proc/net/anypin/blackholes) / forget them;
 #                        default: the module's /proc and sysctl
+#   datapath_anypinctl HOST ARGS...
+#                        anypinctl ARGS against HOST's datapath; default:
+#                        anypinctl --module in HOST's namespace
 # "none" is the baseline (no anypin).
 
 # lab_datapaths: the datapaths a scenario's "with" half runs: $LAB_DATAPATHS
@@ -96,7 +99,7 @@ lab_datapath_use() {
 	local f=$LAB_HOME/datapath/$1.sh
 	unset -f datapath_available datapath_start datapath_stop \
 		datapath_stats datapath_restart datapath_blackholes \
-		datapath_blackholes_flush
+		datapath_blackholes_flush datapath_anypinctl
 	LAB_DATAPATH=
 	if [ ! -f "$f" ]; then
 		LAB_DATAPATH_WHY="no datapath file $f"
@@ -208,5 +211,18 @@ lab_blackholes_flush() {
 		datapath_blackholes_flush "$1"
 	else
 		lab_sysctl "$1" net.anypin.flush_blackholes=1
+	fi
+}
+
+# lab_anypinctl HOST ARGS...: anypinctl (build/anypinctl, or $ANYPINCTL)
+# against HOST's datapath: datapath_anypinctl if the datapath has it
+# (anypind: HOST's socket), else the module's files in HOST's namespace.
+lab_anypinctl() {
+	local h=$1
+	shift
+	if declare -F datapath_anypinctl >/dev/null; then
+		datapath_anypinctl "$h" "$@"
+	else
+		lab_ns "$h" "${ANYPINCTL:-$(cd "$LAB_HOME/../.." && pwd)/build/anypinctl}" --module "$@"
 	fi
 }
