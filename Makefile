@@ -67,8 +67,12 @@ deps:
 unit: $(UNIT_BINS)
 	@tests/unit/run $(UNIT_BINS)
 
+# The same_stats scenario saves anypind's counters in build/lab-stats/
+# (LAB_STATS_DIR), for the comparison at the end of make check.
+LAB_STATS := $(B)/lab-stats
 lab: userspace
-	tests/lab/run
+	rm -rf $(LAB_STATS)
+	LAB_STATS_DIR="$(CURDIR)/$(LAB_STATS)" tests/lab/run
 
 # Static checks, first in CI: shellcheck over every shell script,
 # checkpatch.pl --strict over kmod/ and the core, sparse over the module
@@ -86,28 +90,35 @@ vm:
 # anypin.ko on the debug kernel (KASAN, kmemleak, lockdep, UBSAN...), built
 # from Debian's linux-source-6.12 once and cached outside the clone
 # (tests/vm/debug-kernel; the first build takes long): the checkers'
-# self-test (each one must catch its canary), then kmod_basic (with its 50
-# load/unload cycles), kmod_stress and every lab scenario, with a kmemleak
-# scan after each unload (docs/vm.md, "The debug kernel").
+# self-test (each one must catch its canary), then the module's topics
+# (tests/vm/kmod/run, with its 50 load/unload cycles), kmod_stress and
+# every lab scenario, with a kmemleak scan after each unload (docs/vm.md,
+# "The debug kernel").
 VM_DEBUG_TIMEOUT ?= 7200
 vm-debug:
 	tests/vm/deps debug
 	tests/vm/debug-kernel > /dev/null
 	tests/vm/selftest --quick debug
 	ANYPIN_VM_TIMEOUT=$(VM_DEBUG_TIMEOUT) VM_CHECK_TIMED=tests/vm/kmod_lab.sh VM_CHECK_ONCE= \
-		VM_CHECK_SCRIPTS="tests/vm/kmod_basic.sh tests/vm/kmod_stress.sh" tests/vm/check debug
+		VM_CHECK_SCRIPTS="tests/vm/kmod/run tests/vm/kmod_stress.sh" tests/vm/check debug
 
 # The entry point of README.md and CI: installs what it needs, builds
 # everything, runs the unit tests, the lab on this host (anypind),
 # anypinctl against anypind, and the module's tests in the VM, with each
-# fuzzer for 30 s at nice 19 beside them (tests/fuzz/beside).
+# fuzzer for 30 s at nice 19 beside them (tests/fuzz/beside); last, the
+# counters of the lab's same_stats scenario, anypind's (this host's lab)
+# against the module's on each kernel (the VM's kmod_lab, kept in
+# build/vm/check-KERNEL-kmod_lab.out/), counter by counter
+# (tests/lab/compare-stats, docs/lab.md).
 check: deps
+	rm -rf $(B)/vm/check-*-kmod_lab.out
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) fuzz-build
 	$(MAKE) lab
 	$(MAKE) ctl-test
 	tests/fuzz/beside 30 $(FUZZ_BINS) -- $(MAKE) vm
+	tests/lab/compare-stats $(LAB_STATS)/anypind $(B)/vm/check-*-kmod_lab.out/lab-stats/kmod
 
 # README's first command: a download from the anycast address while the
 # route flips every 100 ms, without anypin, with anypin.ko (in the VM, which

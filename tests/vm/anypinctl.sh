@@ -20,26 +20,13 @@
 # gone. One PASS/FAIL line per check, then `N passed, N failed`; exit
 # status 0 when all passed.
 set -u
-
-[ "${ANYPIN_VM:-}" = 1 ] || { echo "anypinctl.sh: run me in the VM: tests/vm/run -- $0" >&2; exit 2; }
-if [ -z "${ANYPIN_KO:-}" ] || [ ! -e "$ANYPIN_KO" ]; then
-	echo "anypinctl.sh: no module (ANYPIN_KO)" >&2
-	exit 2
-fi
+# shellcheck source=guest.sh
+. tests/vm/guest.sh
+guest_init anypinctl
+guest_need_module
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 CTL=${ANYPINCTL:-$REPO/build/anypinctl}
 [ -x "$CTL" ] || { echo "anypinctl.sh: $CTL not built (make userspace on the host)" >&2; exit 2; }
-
-series=$(uname -r | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
-npass=0
-nfail=0
-pass() { npass=$((npass + 1)); echo "PASS anypinctl-$series $1: $2"; }
-fail() { nfail=$((nfail + 1)); echo "FAIL anypinctl-$series $1: $2"; }
-check() {
-	local name=$1 detail=$2
-	shift 2
-	if "$@"; then pass "$name" "$detail"; else fail "$name" "$detail"; fi
-}
 
 NS=ctlvm-a
 NS2=ctlvm-b
@@ -64,6 +51,7 @@ conf_snapshot() { ctl status | sed -n '/^net\.anypin\./p'; }
 export -f in_ns sys cell json_ok json_get
 export NS
 
+# shellcheck disable=SC2317  # the EXIT trap's
 cleanup() {
 	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
@@ -78,8 +66,7 @@ if insmod "$ANYPIN_KO" && grep -q '^anypin ' /proc/modules; then
 	pass load "insmod $(basename "$ANYPIN_KO")"
 else
 	fail load "insmod failed"
-	echo "$npass passed, $nfail failed"
-	exit 1
+	guest_done
 fi
 ip netns add "$NS"
 ip netns add "$NS2"
@@ -298,5 +285,4 @@ check no-datapath "exit $rc: $(cat "$T/err")" \
 	bash -c '[ "$1" = 3 ] && [ ! -s "$2" ] && [ "$(cat "$3")" = "anypinctl: no anypin datapath: /proc/sys/net/anypin does not exist (anypin.ko not loaded) and nothing answers on $4" ]' _ \
 	"$rc" "$T/out" "$T/err" "$T/none.sock"
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" = 0 ]
+guest_done

@@ -10,23 +10,15 @@
 # change is lost at power-off (the guest's root is an overlay).
 # One PASS/FAIL line per check, then `N passed, N failed`.
 set -u -o pipefail
+# shellcheck source=guest.sh
+. tests/vm/guest.sh
+guest_init dkms
 
 kver=$(uname -r)
-series=$(sed -E 's/^([0-9]+\.[0-9]+).*/\1/' <<< "$kver")
-npass=0
-nfail=0
-pass() { npass=$((npass + 1)); echo "PASS dkms-$series $1: $2"; }
-fail() { nfail=$((nfail + 1)); echo "FAIL dkms-$series $1: $2"; }
-# After a test command: NAME, the detail if it passed, the detail if not.
-verdict() { if [ $? = 0 ]; then pass "$1" "$2"; else fail "$1" "$3"; fi; }
 finish() {
-	echo "dkms-$series: ${SECONDS}s in the guest"
-	echo "$npass passed, $nfail failed"
-	[ "$nfail" = 0 ]
-	exit
+	say "${SECONDS}s in the guest"
+	guest_done
 }
-note() { echo "dkms-$series: [${SECONDS}s] $*"; }
-loaded() { grep -q '^anypin ' /proc/modules; }
 # Runs "$@" quietly; on failure shows the end of what it printed.
 quiet() {
 	local log=/tmp/dkms-test.log
@@ -76,12 +68,12 @@ fi
 mount -t tmpfs -o mode=755 boot /boot
 img=${ANYPIN_VM_BUILD:-$ANYPIN_REPO/build/vm}/$kver/root/boot
 cp "$img/config-$kver" "$img/System.map-$kver" /boot/ 2> /dev/null ||
-	note "no /boot files of $kver: DKMS's depmod runs without System.map"
+	say "no /boot files of $kver: DKMS's depmod runs without System.map"
 
 # 1. anypin-dkms: the postinst builds and installs the module (shown as
 # it goes: under TCG this is the long part).
 export DEBIAN_FRONTEND=noninteractive
-note "dpkg -i $dkms_deb"
+say "dpkg -i $dkms_deb"
 t=$SECONDS
 if dpkg -i "$dkms_deb" 2>&1 | sed -u 's/^/  | /'; then
 	built=$(dkms status anypin 2> /dev/null | sed -n 's/^anypin[/,] *[^,]*, \([^,]*\),.*: installed.*/\1/p' | paste -sd' ')
@@ -134,7 +126,7 @@ else
 fi
 
 # 3. anypind and anypinctl from their package, anypinctl on the module.
-note "dpkg -i $anypind_deb"
+say "dpkg -i $anypind_deb"
 t=$SECONDS
 if quiet dpkg -i "$anypind_deb"; then
 	pass dpkg-install-anypind "anypind $version installed in $((SECONDS - t))s"
@@ -185,7 +177,7 @@ if dpkg-query -W anypind > /dev/null 2>&1; then
 	quiet dpkg -r anypind && [ ! -e /usr/sbin/anypind ] && [ ! -e /usr/sbin/anypinctl ]
 	verdict dpkg-remove-anypind "anypind and anypinctl gone" "dpkg -r anypind"
 fi
-note "dpkg -r anypin-dkms"
+say "dpkg -r anypin-dkms"
 t=$SECONDS
 if quiet dpkg -r anypin-dkms; then
 	left=$(dkms status anypin 2> /dev/null)

@@ -16,17 +16,17 @@
 # would send the server's big ones from A, and drop the client's big ones
 # from U, which match no socket.
 set -u
-[ "${ANYPIN_VM:-}" = 1 ] || { echo "kmod_bigtcp: run me in the VM: tests/vm/run -- $0" >&2; exit 2; }
-[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
-cd "$ANYPIN_REPO" || exit 2
-
-C=bt-cli S=bt-srv NAME=kmod-bigtcp
+cd "${ANYPIN_REPO:-.}" || exit 2
+# shellcheck source=guest.sh
+. tests/vm/guest.sh
+guest_init kmod-bigtcp
+C=bt-cli S=bt-srv
 . tests/vm/pair.sh
 A4=10.204.0.7 U4=10.203.0.2 A6=fd00:302::7 U6=fd00:301::2
 BIG=185000
 families=6
 # IPv4 BIG TCP came with 6.3.
-[ "$(printf '%s\n' 6.3 "$kv" | sort -V | head -n1)" = 6.3 ] && families="4 6"
+[ "$(printf '%s\n' 6.3 "$series" | sort -V | head -n1)" = 6.3 ] && families="4 6"
 
 # ipv4_big NS DEV: gso_ipv4_max_size and gro_ipv4_max_size of DEV to $BIG
 # (bookworm's iproute2 does not know them: RTM_NEWLINK by hand).
@@ -171,4 +171,4 @@ for f in $families; do
 		pass "pinned-v$f" "16 MB byte-exact, pinned to U: the server sent $su packets from U ($sb over 64 KiB), none from A; the client received $cu from U ($cb over 64 KiB), none from A"
 	fi
 done
-exit $failed
+guest_done

@@ -26,11 +26,11 @@
 # checksum: the TCP checksum's change cancels the address's), so there
 # the check catches a wrong fixup, not a missing one.
 set -u
-[ "${ANYPIN_VM:-}" = 1 ] || { echo "kmod_csum: run me in the VM: tests/vm/run -- $0" >&2; exit 2; }
-[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
-cd "$ANYPIN_REPO" || exit 2
-
-C=cs-cli S=cs-srv NAME=kmod-csum
+cd "${ANYPIN_REPO:-.}" || exit 2
+# shellcheck source=guest.sh
+. tests/vm/guest.sh
+guest_init kmod-csum
+C=cs-cli S=cs-srv
 . tests/vm/pair.sh
 A4=10.202.0.7 U4=10.201.0.2 A6=fd00:202::7 U6=fd00:201::2
 T=/sys/kernel/tracing
@@ -167,4 +167,4 @@ if [ -n "$bad" ]; then
 else
 	pass "tcp-checksums" "no TCP checksum error at either end; checksums of rewritten PARTIAL skbs finished in software (GSO on the server's VXLAN device: $tso)"
 fi
-exit $failed
+guest_done

@@ -6,16 +6,18 @@
 #
 # Loads the module, runs tests/lab/run (LAB_DATAPATHS=kmod, so an unusable
 # module is a FAIL, not a skip) on every scenario but anypind's own
-# (anypind_robust), and unloads it; exit status: the runner's.
+# (anypind_robust), and unloads it; exit status: the runner's. The
+# same_stats scenario saves the module's counters in
+# $ANYPIN_VM_OUT/lab-stats/kmod/ (tests/vm/check keeps them for
+# tests/lab/compare-stats).
 set -u
-
-[ "${ANYPIN_VM:-}" = 1 ] || { echo "kmod_lab: run me in the VM: tests/vm/run -- $0" >&2; exit 2; }
-# bash's <(...) needs /dev/fd, which the guest's devtmpfs lacks.
-[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+# shellcheck source=guest.sh
+. tests/vm/guest.sh
 insmod "$ANYPIN_KO" || exit 2
 # The emulated CPU: lab.sh sets LAB_SLOW=4 in the guest (paces divided,
 # time bounds stretched); python starts from 9p.
 export LAB_DATAPATHS=kmod LAB_SERVE_WAIT=${LAB_SERVE_WAIT:-60}
+export LAB_STATS_DIR=${LAB_STATS_DIR:-$ANYPIN_VM_OUT/lab-stats}
 if [ $# = 0 ]; then
 	for f in tests/lab/scenarios/*.sh; do
 		case $f in */anypind_robust.sh) ;; *) set -- "$@" "$f" ;; esac

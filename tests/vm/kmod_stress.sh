@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0 OR MIT
-# shellcheck source-path=SCRIPTDIR disable=SC2016
-# (SC2016: bash -c and python scripts get their values as arguments.)
+# shellcheck source-path=SCRIPTDIR disable=SC2317
+# (SC2317: the conditions lab_wait_until runs are called through it.)
 #
 # anypin.ko under load, inside the VM guest:
 #
@@ -16,76 +16,24 @@
 #
 # STRESS_SECS (default 20) is the length of the churn.
 set -u
-
-[ "${ANYPIN_VM:-}" = 1 ] || { echo "kmod_stress: run me in the VM: tests/vm/run -- $0" >&2; exit 2; }
-if [ -z "${ANYPIN_KO:-}" ] || [ ! -e "$ANYPIN_KO" ]; then
-	echo "kmod_stress: no module (ANYPIN_KO)" >&2
-	exit 2
-fi
-[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
-
-series=$(uname -r | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
+# shellcheck source=guest.sh
+. tests/vm/guest.sh
+guest_init kmod-stress
 SECS=${STRESS_SECS:-20}
-npass=0
-nfail=0
-pass() { npass=$((npass + 1)); echo "PASS kmod-stress-$series $1: $2"; }
-fail() { nfail=$((nfail + 1)); echo "FAIL kmod-stress-$series $1: $2"; }
-say() { echo "kmod_stress: [${SECONDS}s] $*" >&2; }
-
-apstat() {
-	lab_ns "$1" awk -v c="$2" -v r="${3:-total}" '
-		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i }
-		$1 == r { print $col[c] }' /proc/net/anypin/stats
-}
-
-slab_objects() {
-	local d=/sys/kernel/slab/anypin_flow
-	[ -d $d ] || { echo 0; return; }
-	echo 1 > $d/shrink 2>/dev/null
-	cut -d' ' -f1 < $d/objects
-}
-
-dmesg_mark=$(dmesg | wc -l)
-insmod "$ANYPIN_KO" || { fail load "insmod failed"; exit 1; }
-
 export LAB=ks-
-# shellcheck source=../lab/lab.sh
-. tests/lab/lab.sh
-LAB_NO_TRAP=1
-# shellcheck source=../lab/datapath/kmod.sh
-. tests/lab/datapath/kmod.sh
-lab_up || { fail lab "lab_up failed"; exit 1; }
-lab_serve 2 || lab_wait_listen inst1 "$LAB_PORT" 30 || { fail lab "no HTTP server"; exit 1; }
-lab_wait_listen inst2 "$LAB_PORT" 30
-datapath_start || { fail lab "datapath_start failed"; exit 1; }
+kmod_lab 2
+# Connection attempts to port 9 stay half-open (half_open).
 lab_ns router iptables -w -I FORWARD -p tcp --dport 9 -j DROP
 lab_ns router ip6tables -w -I FORWARD -p tcp --dport 9 -j DROP
-
-# half_open N ADDR SECONDS: N connection attempts to ADDR port 9 (dropped
-# by the router), held SECONDS or until $LAB_STATE/ho-stop appears, from
-# one process.
-half_open() {
-	lab_ns client bash -c 'ulimit -n 65536; exec "$0" -c "$1" "${@:2}"' "$LAB_PYTHON" '
-import os, socket, sys, time
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(socket.AF_INET6 if ":" in sys.argv[2] else socket.AF_INET)
-    s.setblocking(False)
-    s.connect_ex((sys.argv[2], 9))
-    socks.append(s)
-end = time.time() + float(sys.argv[3])
-while time.time() < end and not os.path.exists(sys.argv[4]):
-    time.sleep(0.1)' "$@" "$LAB_STATE/ho-stop"
-}
 
 # ---------------------------------------------------------------------------
 say "large table"
 N=10000
 lab_sysctl client net.ipv4.ip_local_port_range="20000 60999"
 objs0=$(slab_objects)
-half_open $N "$A4" 60 &
+half_open "$N" "$A4" 60 &
 hpid=$!
-full() { [ "$(apstat client flows)" -ge $N ]; }
+full() { [ "$(apstat client flows)" -ge "$N" ]; }
 lab_wait_until 60 full
 t0=${EPOCHREALTIME/./}
 # (syn_sent, or fallback once the stack retransmitted a SYN)
@@ -213,14 +161,5 @@ sleep 1
 touch "$stop"
 wait "${pids[@]}" 2>/dev/null
 lab_down
-
-bad=$(dmesg | tail -n +"$((dmesg_mark + 1))" |
-	grep -E 'WARNING|BUG|Oops|Call Trace|leak|still has objects|refcount|general protection' |
-	head -n 5)
-if [ -z "$bad" ]; then
-	pass dmesg "no warning, bug or leak in the kernel log"
-else
-	fail dmesg "$(tr '\n' '|' <<<"$bad")"
-fi
-echo "kmod_stress ($(uname -r)): $npass passed, $nfail failed"
-[ "$nfail" = 0 ]
+guest_dmesg_check
+guest_done

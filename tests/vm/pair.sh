@@ -1,23 +1,20 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # shellcheck shell=bash disable=SC2034
-# (SC2034: the sourcing script uses failed, PORT and W.)
+# (SC2034: the sourcing script uses PORT and W.)
 # Shared by the guest scripts that build a client namespace $C and a server
 # namespace $S of their own (kmod_csum.sh, kmod_bigtcp.sh): a working
 # directory, an HTTP server in $S, a checked download, and the cleanup.
-# Set C, S and NAME (PASS/FAIL prefix) before sourcing; cwd: the repository.
+# Source tests/vm/guest.sh and call guest_init first, set C and S; cwd:
+# the repository.
 
 PORT=8080
-W=$(mktemp -d "/run/$NAME.XXXXXX")
-kv=$(uname -r | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
-failed=0
-pass() { echo "PASS $NAME-$kv $1: $2"; }
-fail() { echo "FAIL $NAME-$kv $1: $2"; failed=1; }
+W=$(mktemp -d "/run/$GUEST_TAG.XXXXXX")
 
 pair_cleanup() {
 	[ -n "${pair_http:-}" ] && kill "$pair_http" 2>/dev/null
 	ip netns del "$C" 2>/dev/null
 	ip netns del "$S" 2>/dev/null
-	grep -q '^anypin ' /proc/modules && rmmod anypin
+	loaded && rmmod anypin
 }
 trap pair_cleanup EXIT
 

@@ -6,8 +6,9 @@
 # network namespaces, veth, TCP over IPv4 and IPv6, every iptables variant
 # the host has, nft, NFQUEUE with bypass, tc netem, python3, iperf3, scapy.
 set -u
-
-series=$(uname -r | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
+# (Its own report: one PASS/FAIL line for the whole smoke test.)
+# shellcheck source=guest.sh
+. tests/vm/guest.sh
 name=vm-smoke-$series
 fails=()
 oks=()
@@ -16,15 +17,8 @@ fail() { fails+=("$*"); echo "smoke: [${SECONDS}s] FAIL: $*"; }
 ok() { oks+=("$*"); echo "smoke: [${SECONDS}s] ok: $*"; }
 note() { notes+=("$*"); echo "smoke: [${SECONDS}s] note: $*"; }
 has() { command -v "$1" > /dev/null; }
-loaded() { # without a fork: 200 of them cost seconds under TCG
-	local m _
-	while read -r m _; do [ "$m" = anypin ] && return 0; done < /proc/modules
-	return 1
-}
 A() { ip netns exec smoke-a "$@"; }
 B() { ip netns exec smoke-b "$@"; }
-
-[ "${ANYPIN_VM:-}" = 1 ] || { echo "smoke: run me inside the VM: tests/vm/run -- $0" >&2; exit 2; }
 
 # 1. anypin.ko: 50 load/unload cycles.
 loops=50

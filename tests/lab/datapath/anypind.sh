@@ -106,14 +106,20 @@ datapath_stats() {
 	anypind_query "$1" stats
 }
 
-# The blackholed addresses, and forgetting them: through anypinctl (built
-# with anypind by make userspace).
+# anypinctl against the anypind of a host (built with anypind by make
+# userspace); the blackholed addresses, and forgetting them, through it.
+datapath_anypinctl() {
+	local h=$1
+	shift
+	"$ANYPINCTL" --anypind -s "$(anypind_sock "$h")" "$@"
+}
+
 datapath_blackholes() {
-	"$ANYPINCTL" --anypind -s "$(anypind_sock "$1")" blackholes
+	datapath_anypinctl "$1" blackholes
 }
 
 datapath_blackholes_flush() {
-	"$ANYPINCTL" --anypind -s "$(anypind_sock "$1")" blackholes flush
+	datapath_anypinctl "$1" blackholes flush
 }
 
 # anypind_kill9 NS: kill -9 the anypind of NS and wait until it is gone.

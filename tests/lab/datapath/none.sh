@@ -42,6 +42,10 @@
 #                       make HOST forget them; used through
 #                       lab_blackholes_flush (default: 1 written to HOST's
 #                       net.anypin.flush_blackholes)
+#   datapath_anypinctl HOST ARGS...
+#                       run anypinctl ARGS against HOST's datapath; used
+#                       through lab_anypinctl (default: anypinctl --module
+#                       in HOST's namespace)
 #
 # datapath_start (and datapath_restart) take each host's configuration from
 # `lab_anypin_conf HOST` at the time they run: scenarios shape it with
