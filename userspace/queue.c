@@ -36,8 +36,6 @@
 #define SNDBUF		(8 << 20)
 /* Send the verdicts gathered so far past this many bytes. */
 #define SEND_MAX	(2 << 20)
-/* Bytes compared before/after ap_process() to see whether it changed. */
-#define SNAP		2048
 #define VHDR		64
 
 struct queue_stats qstats;
@@ -277,22 +275,15 @@ static int ap_hook_of(u8 nfhook)
 static const u8 *packet(const struct ap_conf *c, struct table *t, u8 *data, u32 len,
 			u32 info, int hook, const u8 *end, u32 *newlen, bool *drop)
 {
-	u8 before[SNAP];
 	struct ap_verdict v;
 	struct ap_pkt p;
 	enum ap_csum_mode mode;
-	u32 n;
 
 	if (data + len + AP_OPT_LEN > end || ap_parse(&p, data, len, len) != AP_OK) {
 		qstats.unparsed++;
 		return NULL;
 	}
 	mode = info & NFQA_SKB_CSUMNOTREADY ? AP_CSUM_PSEUDO : AP_CSUM_FULL;
-	/* What the core may change: headers, or an ICMP error whole. */
-	n = ap_pkt_is_icmp(&p) ? p.len : (u32)p.tcp_off + p.tcp_hlen;
-	if (n > SNAP)
-		n = SNAP;
-	memcpy(before, data, n);
 	ap_process(c, &table_ops, t, &p, hook, mode, batch_now, &v);
 	if (v.rst_len) {
 		if (raw_send(v.rst, v.rst_len, p.family))
@@ -304,7 +295,7 @@ static const u8 *packet(const struct ap_conf *c, struct table *t, u8 *data, u32 
 		*drop = true;
 		return NULL;
 	}
-	if (!v.grew && !memcmp(before, data, n))
+	if (!v.changed)
 		return NULL;
 	if (mode == AP_CSUM_PSEUDO && !ap_pkt_is_icmp(&p) &&
 	    !((info & NFQA_SKB_GSO) && hook != AP_HOOK_IN))

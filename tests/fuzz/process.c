@@ -278,6 +278,7 @@ static void one(struct table *t, int h, u8 ctl, u32 now, u32 head, const u8 *d, 
 	if (v.rst_len)
 		check_rst(&v, &p);
 	changed = v.grew || memcmp(buf, full, w < old ? w : old);
+	CHECK(v.changed == changed);
 	if (changed) {
 		CHECK(ap_parse(&q, buf, p.len, w < p.len ? w : p.len) == AP_OK);
 		CHECK(!memcmp(&q, &p, sizeof(q)));
