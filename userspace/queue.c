@@ -138,53 +138,15 @@ int queue_fd(void)
 }
 
 /*
- * The folded one's complement sum of @len bytes, in the machine's order:
- * 32-bit halves of 64-bit words into 64-bit sums, which compilers vectorize.
+ * The TCP checksum field (at 16) holds the pseudo-header sum: sum over the
+ * segment, complement.
  */
-static u16 sum16(const u8 *d, u32 len)
-{
-	u64 a = 0, b = 0, c = 0, e = 0, x0, x1, x2, x3;
-	u16 h;
-	u8 t[2];
-
-	for (; len >= 32; len -= 32, d += 32) {
-		memcpy(&x0, d, 8);
-		memcpy(&x1, d + 8, 8);
-		memcpy(&x2, d + 16, 8);
-		memcpy(&x3, d + 24, 8);
-		a += (x0 & 0xffffffff) + (x0 >> 32);
-		b += (x1 & 0xffffffff) + (x1 >> 32);
-		c += (x2 & 0xffffffff) + (x2 >> 32);
-		e += (x3 & 0xffffffff) + (x3 >> 32);
-	}
-	a += b + c + e;
-	for (; len >= 8; len -= 8, d += 8) {
-		memcpy(&x0, d, 8);
-		a += (x0 & 0xffffffff) + (x0 >> 32);
-	}
-	for (; len >= 2; len -= 2, d += 2) {
-		memcpy(&h, d, 2);
-		a += h;
-	}
-	if (len) {
-		t[0] = *d;
-		t[1] = 0;
-		memcpy(&h, t, 2);
-		a += h;
-	}
-	while (a >> 16)
-		a = (a & 0xffff) + (a >> 16);
-	return (u16)a;
-}
-
-/* The field holds the pseudo-header sum: sum over the segment, complement. */
 static void finish_csum(struct ap_pkt *p)
 {
 	u8 *th = p->data + p->tcp_off;
-	u16 s = (u16)~sum16(th, p->len - p->tcp_off);
 
-	/* Machine order in, machine order out: the bytes come out right. */
-	memcpy(th + 16, &s, 2);
+	ap_put16(th + 16,
+		 (u16)~ap_csum_fold(ap_csum_add(0, th, p->len - p->tcp_off)));
 }
 
 static void flush_verdicts(void)
