@@ -16,12 +16,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include "anypind.h"
+#include "ctl.h"
+#include "ipset.h"
+#include "util.h"
 
 #define MAX_CLIENTS	16
 /* "set", a key and the longest value the core takes. */

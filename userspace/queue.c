@@ -20,8 +20,12 @@
  */
 #define _GNU_SOURCE
 /* glibc's netinet/in.h before the kernel's linux/in.h */
-#include "anypind.h"
+#include "queue.h"
+#include "ipset.h"
+#include "raw.h"
+#include "util.h"
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <linux/netfilter.h>

@@ -22,10 +22,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "anypind.h"
+#include "ipset.h"
+#include "rules.h"
+#include "util.h"
 
 static const struct {
 	const char *table, *hook, *chain;

@@ -17,7 +17,8 @@
  */
 #include <stdlib.h>
 #include <sys/random.h>
-#include "anypind.h"
+#include "ipset.h"
+#include "table.h"
 
 #define NRANKS		4
 #define MIN_BUCKETS	256

@@ -12,7 +12,8 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <time.h>
-#include "anypind.h"
+#include "ipset.h"
+#include "table.h"
 
 /* table.c names the endpoints in the kernel sets through this. */
 void ipset_op(bool add, u8 role, const struct ap_addr *a, __be16 port)

@@ -31,7 +31,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "anypind.h"
+#include "ipset.h"
+#include "table.h"
 #include "pktgen.h"
 
 #define CHECK(x)	do { if (!(x)) abort(); } while (0)

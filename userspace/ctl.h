@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/* The control socket: flows, stats, blackholes, status, get, set. */
+#ifndef ANYPIND_CTL_H
+#define ANYPIND_CTL_H
+
+#include <stddef.h>
+#include "queue.h"
+
+struct pollfd;
+
+struct ctl_info {
+	const char *conf_path;
+	u16 queue;
+	bool rules;
+	u32 started;
+	u64 reloads, reload_errors;
+	u64 sets, set_errors;
+	const struct ap_conf *conf;
+	struct table *table;
+	/*
+	 * "set KEY VALUE": main.c applies the key to a copy of the running
+	 * configuration and takes it as a reload would; 0, or -1 with @err.
+	 */
+	int (*set)(struct ctl_info *ci, const char *key, const char *val,
+		   char *err, size_t errlen);
+};
+
+int ctl_open(const char *path, char *err, size_t errlen);
+/* Adds the fds to poll (up to @max), returns how many. */
+int ctl_pollfds(struct pollfd *pfd, int max);
+void ctl_run(struct pollfd *pfd, int n, struct ctl_info *ci);
+void ctl_close(void);
+
+#endif
