@@ -8,6 +8,7 @@
 
 struct pollfd;
 
+/* What the answers are made of; the caller keeps it current. */
 struct ctl_info {
 	const char *conf_path;
 	u16 queue;
@@ -17,12 +18,14 @@ struct ctl_info {
 	u64 sets, set_errors;
 	const struct ap_conf *conf;
 	struct table *table;
+	const struct queue_stats *qstats;
+	const u64 *ipset_errors;
 	/*
-	 * "set KEY VALUE": main.c applies the key to a copy of the running
+	 * "set KEY VALUE": applies the key to a copy of the running
 	 * configuration and takes it as a reload would; 0, or -1 with @err.
 	 */
-	int (*set)(struct ctl_info *ci, const char *key, const char *val,
-		   char *err, size_t errlen);
+	int (*set)(void *arg, const char *key, const char *val, char *err, size_t errlen);
+	void *set_arg;
 };
 
 int ctl_open(const char *path, char *err, size_t errlen);

@@ -14,7 +14,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -217,10 +216,9 @@ static void reload(struct state *s)
  * as there, without the whole-configuration checks: a responder's role
  * comes before its unicast address). Runtime only: SIGHUP reads the file.
  */
-static int set_key(struct ctl_info *ci, const char *key, const char *val,
-		   char *err, size_t errlen)
+static int set_key(void *arg, const char *key, const char *val, char *err, size_t errlen)
 {
-	struct state *s = (struct state *)((char *)ci - offsetof(struct state, ci));
+	struct state *s = arg;
 	struct ap_conf *n = malloc(sizeof(*n));
 	const char *why = NULL;
 
@@ -362,7 +360,10 @@ int main(int argc, char **argv)
 	s.ci.started = now_sec();
 	s.ci.conf = s.conf;
 	s.ci.table = s.table;
+	s.ci.qstats = &qstats;
+	s.ci.ipset_errors = &ipset_errors;
 	s.ci.set = set_key;
+	s.ci.set_arg = &s;
 	logmsg("ready: queue %u, %u prefixes, control socket %s", s.o.rc.queue,
 	       s.conf->nprefixes, s.o.sock);
 
