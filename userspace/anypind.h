@@ -3,7 +3,7 @@
  * anypind: the anypin datapath in userspace over NFQUEUE. Each file does
  * one job and has its header; this one holds the program's defaults.
  *
- *   main.c   options, signals, the main loop, reloads
+ *   main.c   options, signals, the main loop, reloads; wires the others
  *   util.c   the log and the clock
  *   conf.c   the configuration file, through the core's ap_conf_parse()
  *   queue.c  the NFQUEUE socket: packets in, ap_process(), verdicts out

@@ -140,6 +140,24 @@ static void print_rules(const struct rules_cmd *rc, const struct ap_conf *c, FIL
 	fflush(f);
 }
 
+/* The kernel sets hold the endpoints the table holds flows of. */
+static void endpoint_first(void *arg, const struct ap_key *k)
+{
+	(void)arg;
+	ipset_op(true, k->role, &k->addr, k->port);
+}
+
+static void endpoint_last(void *arg, const struct ap_key *k)
+{
+	(void)arg;
+	ipset_op(false, k->role, &k->addr, k->port);
+}
+
+static const struct table_endpoints endpoints = {
+	.first = endpoint_first,
+	.last = endpoint_last,
+};
+
 struct state {
 	struct opts o;
 	struct ap_conf *conf;
@@ -324,7 +342,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	s.table = table_new(s.conf);
+	s.table = table_new(s.conf, &endpoints);
 	if (!s.table) {
 		logmsg("out of memory");
 		return 1;

@@ -4,8 +4,9 @@
  * the core zeroes keys, padding included), several entries per key
  * (ap_flow_match() picks one), bounded by max_flows. The hash leaves out
  * the service port, so every entry of one endpoint {role, address, port}
- * shares a chain: that is how we know when the endpoint leaves the kernel
- * set (ipset.c) that lets its packets reach us.
+ * shares a chain: that is how we know when an endpoint's first entry
+ * appears and its last goes, which struct table_endpoints is told (main.c
+ * keeps the kernel sets that let its packets reach us with it).
  *
  * Entries sit on one list per eviction class (ap_flow_evict_rank()),
  * least recently active first: eviction takes the head of the lowest
@@ -17,7 +18,6 @@
  */
 #include <stdlib.h>
 #include <sys/random.h>
-#include "ipset.h"
 #include "table.h"
 
 #define NRANKS		4
@@ -41,6 +41,7 @@ struct table {
 	u64 seed;
 	u32 now;
 	const struct ap_conf *c;
+	struct table_endpoints ep;
 	struct ent lists[NRANKS];	/* sentinels */
 	struct table_stats st;
 	struct ap_bh_table bh;
@@ -100,7 +101,7 @@ static void count(struct table *t, u8 prefix, u8 stat)
 	t->st.v[prefix][stat]++;
 }
 
-struct table *table_new(const struct ap_conf *c)
+struct table *table_new(const struct ap_conf *c, const struct table_endpoints *ep)
 {
 	struct table *t = calloc(1, sizeof(*t));
 	int i;
@@ -118,6 +119,8 @@ struct table *table_new(const struct ap_conf *c)
 	for (i = 0; i < NRANKS; i++)
 		t->lists[i].prev = t->lists[i].next = &t->lists[i];
 	t->c = c;
+	if (ep)
+		t->ep = *ep;
 	return t;
 }
 
@@ -144,7 +147,7 @@ static void grow(struct table *t)
 	t->mask = n - 1;
 }
 
-/* Unlinks and frees @e; the endpoint leaves the set with its last entry. */
+/* Unlinks and frees @e; its endpoint goes with its last entry. */
 static void kill(struct table *t, struct ent *e)
 {
 	struct ent **pp, *o;
@@ -162,8 +165,8 @@ static void kill(struct table *t, struct ent *e)
 			break;
 		}
 	}
-	if (last)
-		ipset_op(false, e->f.key.role, &e->f.key.addr, e->f.key.port);
+	if (last && t->ep.last)
+		t->ep.last(t->ep.arg, &e->f.key);
 	list_del(e);
 	t->count--;
 	free(e);
@@ -243,8 +246,8 @@ static struct ap_flow *t_create(void *tp, const struct ap_key *k)
 			break;
 		}
 	}
-	if (first)
-		ipset_op(true, k->role, &k->addr, k->port);
+	if (first && t->ep.first)
+		t->ep.first(t->ep.arg, k);
 	e->hnext = t->b[e->hash & t->mask];
 	t->b[e->hash & t->mask] = e;
 	list_add_tail(t, e, ap_flow_evict_rank(&e->f));

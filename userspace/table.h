@@ -10,7 +10,18 @@ struct table_stats {
 	u64 v[AP_MAX_PREFIXES + 1][AP_STAT_MAX];	/* last: prefixes gone */
 };
 
-struct table *table_new(const struct ap_conf *c);
+/*
+ * Told when the first entry of an endpoint {role, address, port} of @k
+ * appears, and when its last goes; either may be NULL.
+ */
+struct table_endpoints {
+	void (*first)(void *arg, const struct ap_key *k);
+	void (*last)(void *arg, const struct ap_key *k);
+	void *arg;
+};
+
+/* NULL when out of memory; @ep may be NULL. */
+struct table *table_new(const struct ap_conf *c, const struct table_endpoints *ep);
 void table_set_conf(struct table *t, const struct ap_conf *c, const u8 *remap);
 void table_set_now(struct table *t, u32 now);
 void table_sweep(struct table *t);
