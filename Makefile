@@ -29,7 +29,13 @@ $(B)/libanypin-core.a: $(CORE_OBJS)
 
 $(B)/tests/%: tests/unit/%.c $(UNIT_LIB) $(B)/libanypin-core.a $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(AP_CFLAGS) -Itests/unit/lib $(CFLAGS) -o $@ $< $(UNIT_LIB) $(B)/libanypin-core.a -lcmocka
+	$(CC) $(AP_CFLAGS) -Itests/unit/lib $(CFLAGS) $(UNIT_LDFLAGS) -o $@ $< \
+		$(filter userspace/%.c,$^) $(UNIT_LIB) $(B)/libanypin-core.a -lcmocka $(UNIT_LDLIBS)
+
+# The tests of anypind's parts link them as they are; test_table makes
+# malloc and calloc fail at will.
+$(B)/tests/test_table: userspace/table.c
+$(B)/tests/test_table: UNIT_LDFLAGS := -Wl,--wrap=malloc,--wrap=calloc
 
 # anypind: userspace/*.c around the core, over NFQUEUE.
 ANYPIND_OBJS := $(patsubst userspace/%.c,$(B)/userspace/%.o,$(wildcard userspace/*.c))
