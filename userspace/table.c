@@ -307,27 +307,28 @@ void table_set_now(struct table *t, u32 now)
 /*
  * A new configuration: @remap[i] is the new index of old prefix i (or
  * AP_MAX_PREFIXES when it is gone), for the entries and the counters.
+ * It needs no memory (its copy is on the stack), so it cannot fail and
+ * leave them on the old prefixes.
  */
 void table_set_conf(struct table *t, const struct ap_conf *c, const u8 *remap)
 {
-	struct table_stats *old = malloc(sizeof(*old));
+	struct table_stats old;
 	struct ent *e;
 	int r, i, j, n = t->c ? t->c->nprefixes : 0;
 
-	if (old && remap) {
-		*old = t->st;
+	if (remap) {
+		old = t->st;
 		memset(&t->st, 0, sizeof(t->st));
 		for (i = 0; i <= AP_MAX_PREFIXES; i++) {
 			j = i < n ? remap[i] : AP_MAX_PREFIXES;
 			for (r = 0; r < AP_STAT_MAX; r++)
-				t->st.v[j][r] += old->v[i][r];
+				t->st.v[j][r] += old.v[i][r];
 		}
 		for (r = 0; r < NRANKS; r++)
 			for (e = t->lists[r].next; e != &t->lists[r]; e = e->next)
 				e->f.prefix = e->f.prefix < n ? remap[e->f.prefix] :
 					      AP_MAX_PREFIXES;
 	}
-	free(old);
 	t->c = c;
 }
 

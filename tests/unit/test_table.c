@@ -315,6 +315,19 @@ static void test_set_conf(void **state)
 	check_reconfigured(x, fa, fb);
 }
 
+/* Out of memory: the new configuration is applied whole all the same. */
+static void test_set_conf_no_memory(void **state)
+{
+	struct fixture *x = *state;
+	struct ap_flow *fa, *fb;
+
+	counted(x, &fa, &fb);
+	alloc_left = 0;
+	reconfigure(x);
+	alloc_left = -1;
+	check_reconfigured(x, fa, fb);
+}
+
 static void test_new_no_memory(void **state)
 {
 	struct ap_conf c;
@@ -394,6 +407,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_endpoints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_conf, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_conf_no_memory, setup, teardown),
 		cmocka_unit_test(test_new_no_memory),
 		cmocka_unit_test_setup_teardown(test_create_no_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grow_no_memory, setup, teardown),
