@@ -36,6 +36,7 @@ $(B)/tests/%: tests/unit/%.c $(UNIT_LIB) $(B)/libanypin-core.a $(HDRS)
 # malloc and calloc fail at will.
 $(B)/tests/test_table: userspace/table.c
 $(B)/tests/test_table: UNIT_LDFLAGS := -Wl,--wrap=malloc,--wrap=calloc
+$(B)/tests/test_rules: userspace/rules.c userspace/util.c
 
 # anypind: userspace/*.c around the core, over NFQUEUE.
 ANYPIND_OBJS := $(patsubst userspace/%.c,$(B)/userspace/%.o,$(wildcard userspace/*.c))
