@@ -129,6 +129,13 @@ static const struct {
 	NONE(4, "203.0.113.0/24"),
 	NONE(4, "2001:db8:a::/48"),
 	NONE(6, "192.0.2.0/24"),
+	/*
+	 * responder prefixes: every SYN, capable or legacy (the core counts
+	 * resp_legacy, as in the module); a legacy SYN makes no entry, so
+	 * only SYNs come without the set
+	 */
+	LINE(4, "-A ANYPIN-IN -d 198.18.0.0/24 -p tcp --syn" Q),
+	NONE(4, "--tcp-option"),
 	/* responder flows both ways, by the set of their clients */
 	LINE(4, "-A ANYPIN-IN -p tcp -m set --match-set anypin-resp4 src,src" Q),
 	LINE(4, "-A ANYPIN-POST -p tcp -m set --match-set anypin-resp4 dst,dst" Q),
