@@ -81,17 +81,39 @@ static int config(struct nlmsghdr *nlh)
 	}
 }
 
+static int setup_slots(void)
+{
+	int i;
+
+	slots = malloc((size_t)SLOTS * SLOT_SIZE);
+	if (!slots)
+		return -1;
+	for (i = 0; i < SLOTS; i++) {
+		riov[i].iov_base = slots + (size_t)i * SLOT_SIZE;
+		riov[i].iov_len = SLOT_SIZE;
+		mm[i].msg_hdr.msg_iov = &riov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	return 0;
+}
+
+int queue_attach(int fd, u16 num)
+{
+	qnum = num;
+	nl = mnl_socket_fdopen(fd);
+	return nl ? setup_slots() : -1;
+}
+
 int queue_open(u16 num, char *err, size_t errlen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
-	int one = 1, v, i;
+	int one = 1, v;
 	u32 flags = NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO;
 
 	qnum = num;
-	slots = malloc((size_t)SLOTS * SLOT_SIZE);
 	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!slots || !nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 || setup_slots()) {
 		snprintf(err, errlen, "queue: netlink socket: %s", strerror(errno));
 		return -1;
 	}
@@ -127,12 +149,6 @@ int queue_open(u16 num, char *err, size_t errlen)
 		snprintf(err, errlen, "queue %u: configure: %s", num, strerror(errno));
 		return -1;
 	}
-	for (i = 0; i < SLOTS; i++) {
-		riov[i].iov_base = slots + (size_t)i * SLOT_SIZE;
-		riov[i].iov_len = SLOT_SIZE;
-		mm[i].msg_hdr.msg_iov = &riov[i];
-		mm[i].msg_hdr.msg_iovlen = 1;
-	}
 	return 0;
 }
 
@@ -156,7 +172,6 @@ static void finish_csum(struct ap_pkt *p)
 static void flush_verdicts(void)
 {
 	struct msghdr mh;
-	struct sockaddr_nl sa;
 	unsigned int i, first = 1;
 
 	if (!nv)
@@ -169,11 +184,8 @@ static void flush_verdicts(void)
 	viov[0].iov_len = ipset_take((const void **)&viov[0].iov_base);
 	if (viov[0].iov_len)
 		first = 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.nl_family = AF_NETLINK;
+	/* No address: a netlink socket sends to the kernel by default. */
 	memset(&mh, 0, sizeof(mh));
-	mh.msg_name = &sa;
-	mh.msg_namelen = sizeof(sa);
 	mh.msg_iov = viov + first;
 	mh.msg_iovlen = niov - first;
 	if (sendmsg(mnl_socket_get_fd(nl), &mh, 0) < 0) {

@@ -13,6 +13,8 @@ struct queue_stats {
 extern struct queue_stats qstats;
 
 int queue_open(u16 num, char *err, size_t errlen);
+/* Takes @fd as the queue's socket, as it is: a test's end of a socketpair. */
+int queue_attach(int fd, u16 num);
 int queue_fd(void);
 /* Handles what is waiting on the socket; @c and @t decide. */
 void queue_run(const struct ap_conf *c, struct table *t);

@@ -12,19 +12,13 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include "ut.h"
+
 #include "rules.h"
 
 #define Q " -j NFQUEUE --queue-num 42945 --queue-bypass"
 
 static const struct rules_cmd rc = { "iptables", "ip6tables", 42945 };
-
-static void set(struct ap_conf *c, const char *key, const char *val)
-{
-	const char *why = NULL;
-
-	if (ap_conf_set(c, key, strlen(key), val, strlen(val), &why))
-		fail_msg("%s = %s: %s", key, val, why);
-}
 
 /* The rules of @family for @c, malloc'd. */
 static char *text(const struct ap_conf *c, int family)
@@ -63,12 +57,12 @@ static struct ap_conf *conf(void)
 	static struct ap_conf c;
 
 	ap_conf_init(&c);
-	set(&c, "net.anypin.prefixes",
+	ut_set(&c, "net.anypin.prefixes",
 	    "web=192.0.2.0/24 web6=2001:db8:a::/48 svc=198.18.0.0/24 off=203.0.113.0/24");
-	set(&c, "net.anypin.prefix.web.ports", "80,443");
-	set(&c, "net.anypin.prefix.svc.role", "responder");
-	set(&c, "net.anypin.prefix.svc.unicast", "198.51.100.11");
-	set(&c, "net.anypin.prefix.off.enabled", "0");
+	ut_set(&c, "net.anypin.prefix.web.ports", "80,443");
+	ut_set(&c, "net.anypin.prefix.svc.role", "responder");
+	ut_set(&c, "net.anypin.prefix.svc.unicast", "198.51.100.11");
+	ut_set(&c, "net.anypin.prefix.off.enabled", "0");
 	return &c;
 }
 
@@ -173,7 +167,7 @@ static void test_port_chunks(void **state)
 	char *t;
 
 	(void)state;
-	set(c, "net.anypin.prefix.web.ports",
+	ut_set(c, "net.anypin.prefix.web.ports",
 	    "1,2,3,4,5,6,7,8,9,10,11,12,13,100-200,14,15");
 	t = text(c, 4);
 	expect(t, "-A ANYPIN-OUT -d 192.0.2.0/24 -p tcp --syn -m multiport --dports "

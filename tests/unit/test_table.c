@@ -15,6 +15,7 @@
 
 #include "table.h"
 #include "pktgen.h"
+#include "ut.h"
 
 /* Allocations that succeed before the next ones fail; -1: all succeed. */
 static int alloc_left = -1;
@@ -92,14 +93,6 @@ struct fixture {
 	struct table *t;
 };
 
-static void set(struct ap_conf *c, const char *key, const char *val)
-{
-	const char *why = NULL;
-
-	if (ap_conf_set(c, key, strlen(key), val, strlen(val), &why))
-		fail_msg("%s = %s: %s", key, val, why);
-}
-
 static int setup(void **state)
 {
 	struct fixture *x = calloc(1, sizeof(*x));
@@ -107,7 +100,7 @@ static int setup(void **state)
 
 	assert_non_null(x);
 	ap_conf_init(&x->c);
-	set(&x->c, "net.anypin.prefixes", "a=192.0.2.0/24 b=198.51.100.0/24 c=2001:db8::/32");
+	ut_set(&x->c, "net.anypin.prefixes", "a=192.0.2.0/24 b=198.51.100.0/24 c=2001:db8::/32");
 	ep.arg = &x->sets;
 	x->t = table_new(&x->c, &ep);
 	assert_non_null(x->t);
@@ -268,7 +261,7 @@ static void reconfigure(struct fixture *x)
 	u8 remap[AP_MAX_PREFIXES] = { AP_MAX_PREFIXES, 0, 2 };
 
 	ap_conf_init(&x->c2);
-	set(&x->c2, "net.anypin.prefixes", "b=198.51.100.0/24 d=192.0.2.0/25 c=2001:db8::/32");
+	ut_set(&x->c2, "net.anypin.prefixes", "b=198.51.100.0/24 d=192.0.2.0/25 c=2001:db8::/32");
 	table_set_conf(x->t, &x->c2, remap);
 }
 
