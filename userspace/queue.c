@@ -326,6 +326,27 @@ static void message(const struct ap_conf *c, struct table *t, const struct nlmsg
 	verdict(ntohl(ph->packet_id), drop ? NF_DROP : NF_ACCEPT, out, newlen);
 }
 
+/*
+ * A message longer than its slot (MSG_TRUNC): its packet waits for a
+ * verdict all the same. The packet header comes first, with the id; the
+ * packet passes as it is.
+ */
+static void cut_message(struct nlmsghdr *nlh, int len)
+{
+	struct nlattr *attr[NFQA_MAX + 1] = { NULL };
+	struct nfqnl_msg_packet_hdr *ph;
+
+	if (len < (int)sizeof(*nlh) || (nlh->nlmsg_type & 0xff) != NFQNL_MSG_PACKET)
+		return;
+	nlh->nlmsg_len = len;
+	if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR])
+		return;
+	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+	qstats.packets++;
+	qstats.truncated++;
+	verdict(ntohl(ph->packet_id), NF_ACCEPT, NULL, 0);
+}
+
 /* One batch; returns how many messages it took. */
 static int batch(const struct ap_conf *c, struct table *t)
 {
@@ -342,8 +363,10 @@ static int batch(const struct ap_conf *c, struct table *t)
 	for (i = 0; i < n; i++) {
 		slot = riov[i].iov_base;
 		len = (int)mm[i].msg_len;
-		if (mm[i].msg_hdr.msg_flags & MSG_TRUNC)
+		if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			cut_message((struct nlmsghdr *)slot, len < SLOT_SIZE ? len : SLOT_SIZE);
 			continue;
+		}
 		for (nlh = (const struct nlmsghdr *)slot; mnl_nlmsg_ok(nlh, len);
 		     nlh = mnl_nlmsg_next(nlh, &len))
 			message(c, t, nlh, slot + SLOT_SIZE);

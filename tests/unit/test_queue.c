@@ -83,6 +83,7 @@ struct queued {
 	u32 cap;
 	const u8 *pkt;
 	u32 len;
+	u32 pad;		/* bytes of another attribute after the packet */
 };
 
 static size_t put_packet(char *buf, const struct queued *q)
@@ -97,12 +98,14 @@ static size_t put_packet(char *buf, const struct queued *q)
 	if (q->cap)
 		mnl_attr_put_u32(nlh, NFQA_CAP_LEN, htonl(q->cap));
 	mnl_attr_put(nlh, NFQA_PAYLOAD, q->len, q->pkt);
+	if (q->pad)
+		mnl_attr_put(nlh, NFQA_CT, q->pad, q->pkt);
 	return nlh->nlmsg_len;
 }
 
 static void enqueue(struct fixture *x, const struct queued *q)
 {
-	static char buf[PG_BUF_MAX + 4096];
+	static char buf[2 * PG_BUF_MAX];
 	size_t n;
 
 	memset(buf, 0, sizeof(buf));
@@ -226,12 +229,39 @@ static void test_accepted_as_is(void **state)
 	assert_int_equal(table_count(x->t), 0);
 }
 
+/*
+ * A message longer than anypind's buffer comes cut (MSG_TRUNC): its packet
+ * still waits in the kernel, and passes as it is.
+ */
+static void test_message_cut(void **state)
+{
+	struct fixture *x = *state;
+	static u8 pkt[PG_BUF_MAX];
+	struct queued q = { .id = 5, .hook = NF_INET_PRE_ROUTING, .pkt = pkt };
+	struct pg_tcp t;
+
+	pg_tcp_init(&t, "198.51.100.11", "203.0.113.10", 80, 40000, AP_TCP_ACK);
+	t.paylen = 60000;
+	q.len = pg_build_tcp(pkt, &t, NULL);
+	q.pad = 20000;
+	enqueue(x, &q);
+	queue_syn(x, 6, 0, 0, "192.0.2.1");
+	assert_int_equal(run(x), 2);
+	assert_int_equal(x->v[0].id, 5);
+	assert_int_equal(x->v[0].v, NF_ACCEPT);
+	assert_int_equal(x->v[0].len, 0);
+	assert_int_equal(x->v[1].id, 6);
+	assert_int_equal(qstats.packets, 2);
+	assert_int_equal(qstats.truncated, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_syn_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checksum_completed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_accepted_as_is, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_message_cut, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
