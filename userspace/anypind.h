@@ -7,6 +7,7 @@
  *   util.c   the log and the clock
  *   conf.c   the configuration file, through the core's ap_conf_parse()
  *   queue.c  the NFQUEUE socket: packets in, ap_process(), verdicts out
+ *   debug.c  the -v lines, one per decision on a packet
  *   table.c  the flow table behind struct ap_table_ops, the counters and
  *            the blackhole memory
  *   ipset.c  the kernel sets naming the flows' endpoints, for the rules

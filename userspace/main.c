@@ -39,7 +39,7 @@ static void usage(FILE *f)
 		"  -t, --check           check the configuration and exit\n"
 		"      --iptables CMD    iptables command (default iptables)\n"
 		"      --ip6tables CMD   ip6tables command (default ip6tables)\n"
-		"  -v, --verbose         log more\n"
+		"  -v, --verbose         log each decision on a packet\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         the version\n"
 		"Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT stop.\n",

@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 /* glibc's netinet/in.h before the kernel's linux/in.h */
 #include "queue.h"
+#include "debug.h"
 #include "ipset.h"
 #include "raw.h"
 #include "util.h"
@@ -253,22 +254,29 @@ static int ap_hook_of(u8 nfhook)
 static const u8 *packet(const struct ap_conf *c, struct table *t, u8 *data, u32 len,
 			u32 info, int hook, const u8 *end, u32 *newlen, bool *drop)
 {
+	char before[DEBUG_DESC];
 	struct ap_verdict v;
 	struct ap_pkt p;
 	enum ap_csum_mode mode;
+	bool rst_sent = false;
 
 	if (data + len + AP_OPT_LEN > end || ap_parse(&p, data, len, len) != AP_OK) {
 		qstats.unparsed++;
 		return NULL;
 	}
 	mode = info & NFQA_SKB_CSUMNOTREADY ? AP_CSUM_PSEUDO : AP_CSUM_FULL;
+	if (verbose)
+		debug_describe(&p, before, sizeof(before));
 	ap_process(c, &table_ops, t, &p, hook, mode, batch_now, &v);
 	if (v.rst_len) {
-		if (raw_send(v.rst, v.rst_len, p.family))
-			qstats.rst_errors++;
-		else
+		rst_sent = !raw_send(v.rst, v.rst_len, p.family);
+		if (rst_sent)
 			qstats.rst_sent++;
+		else
+			qstats.rst_errors++;
 	}
+	if (verbose)
+		debug_decision(hook, before, &p, &v, rst_sent);
 	if (v.drop) {
 		*drop = true;
 		return NULL;

@@ -8,6 +8,7 @@
  */
 /* glibc's netinet/in.h before the kernel's linux/in.h */
 #include "queue.h"
+#include "util.h"
 #include "pktgen.h"
 #include <stdarg.h>
 #include <stddef.h>
@@ -255,6 +256,44 @@ static void test_message_cut(void **state)
 	assert_int_equal(qstats.truncated, 1);
 }
 
+/* What anypind logs while @x's queue runs, with -v when @v. */
+static char *logged(struct fixture *x, int v)
+{
+	static char buf[4096];
+	FILE *f = tmpfile();
+	int saved = dup(2);
+	size_t n;
+
+	assert_non_null(f);
+	fflush(stderr);
+	dup2(fileno(f), 2);
+	verbose = v;
+	run(x);
+	verbose = 0;
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+/* -v: a line per decision (man anypind), none for a packet let be. */
+static void test_verbose(void **state)
+{
+	struct fixture *x = *state;
+
+	queue_syn(x, 1, 0, 0, "192.0.2.1");
+	queue_syn(x, 2, 0, 0, "198.51.100.1");
+	assert_string_equal(logged(x, 1),
+			    "anypind: out tcp 203.0.113.10:40000 > 192.0.2.1:80 S: "
+			    "now tcp 203.0.113.10:40000 > 192.0.2.1:80 S, option added\n");
+	queue_syn(x, 3, 0, 0, "192.0.2.7");
+	assert_string_equal(logged(x, 0), "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +301,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_checksum_completed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_accepted_as_is, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_message_cut, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verbose, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
