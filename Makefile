@@ -37,6 +37,7 @@ $(B)/tests/%: tests/unit/%.c $(UNIT_LIB) $(B)/libanypin-core.a $(HDRS)
 $(B)/tests/test_table: userspace/table.c
 $(B)/tests/test_table: UNIT_LDFLAGS := -Wl,--wrap=malloc,--wrap=calloc
 $(B)/tests/test_rules: userspace/rules.c userspace/util.c
+$(B)/tests/test_ctl: userspace/ctl.c userspace/table.c userspace/util.c
 $(B)/tests/test_queue: userspace/queue.c userspace/debug.c userspace/table.c userspace/ipset.c \
 	userspace/raw.c userspace/util.c
 $(B)/tests/test_queue: UNIT_LDLIBS = $(shell pkg-config --libs $(NFQ_PKGS))
