@@ -4,9 +4,11 @@
  *
  * Start-up order matters for "a bad config changes nothing": the file is
  * read and checked before anything is touched. Then the control socket
- * (refusing a second anypind on the same path), the sets, the queue, and
- * only then the rules that send packets to it. Shutdown goes the other
- * way: rules first, then the packets still queued get their verdicts.
+ * (refusing a second anypind on the same path), the raw sockets, the queue
+ * (refusing a queue another program holds, before touching any set), the
+ * sets, and only then the rules that send packets to the queue. Shutdown
+ * goes the other way: rules first, then the packets still queued get their
+ * verdicts, then the sets go.
  */
 #define _GNU_SOURCE
 #include <errno.h>
