@@ -148,7 +148,7 @@ static void grow(struct table *t)
 }
 
 /* Unlinks and frees @e; its endpoint goes with its last entry. */
-static void kill(struct table *t, struct ent *e)
+static void remove_entry(struct table *t, struct ent *e)
 {
 	struct ent **pp, *o;
 	bool last = true;
@@ -186,7 +186,7 @@ static struct ap_flow *t_find(void *tp, const struct ap_key *k, const struct ap_
 			continue;
 		if (ap_flow_expired(&e->f, t->c, t->now)) {
 			count(t, e->f.prefix, AP_STAT_EXPIRED);
-			kill(t, e);
+			remove_entry(t, e);
 			continue;
 		}
 		score = ap_flow_match(&e->f, p, how);
@@ -220,7 +220,7 @@ static bool reserve(struct table *t, u8 role)
 		if (!v)
 			return false;
 		count(t, v->f.prefix, AP_STAT_EVICTED);
-		kill(t, v);
+		remove_entry(t, v);
 	}
 	return true;
 }
@@ -271,7 +271,7 @@ static void t_release(void *tp, struct ap_flow *f, u8 old_state)
 
 static void t_remove(void *tp, struct ap_flow *f)
 {
-	kill(tp, to_ent(f));
+	remove_entry(tp, to_ent(f));
 }
 
 static void t_count(void *tp, u8 prefix, u8 stat)
@@ -342,7 +342,7 @@ void table_sweep(struct table *t)
 		while ((e = t->lists[r].next) != &t->lists[r] &&
 		       ap_flow_expired(&e->f, t->c, t->now)) {
 			count(t, e->f.prefix, AP_STAT_EXPIRED);
-			kill(t, e);
+			remove_entry(t, e);
 		}
 	}
 	ap_bh_expire(&t->bh, t->now);
