@@ -296,12 +296,10 @@ static void test_verbose(void **state)
 
 int main(void)
 {
+#define T(test)	cmocka_unit_test_setup_teardown(test, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_syn_changed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_checksum_completed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_accepted_as_is, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_message_cut, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verbose, setup, teardown),
+		T(test_syn_changed), T(test_checksum_completed), T(test_accepted_as_is),
+		T(test_message_cut), T(test_verbose),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

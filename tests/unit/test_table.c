@@ -394,17 +394,12 @@ static void test_bounded(void **state)
 
 int main(void)
 {
+#define T(test)	cmocka_unit_test_setup_teardown(test, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_insert_lookup, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_endpoints, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_set_conf, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_set_conf_no_memory, setup, teardown),
-		cmocka_unit_test(test_new_no_memory),
-		cmocka_unit_test_setup_teardown(test_create_no_memory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_grow_no_memory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
+		T(test_insert_lookup), T(test_many), T(test_endpoints), T(test_counters),
+		T(test_set_conf), T(test_set_conf_no_memory),
+		cmocka_unit_test(test_new_no_memory), T(test_create_no_memory),
+		T(test_grow_no_memory), T(test_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
