@@ -29,7 +29,18 @@ $(B)/libanypin-core.a: $(CORE_OBJS)
 
 $(B)/tests/%: tests/unit/%.c $(UNIT_LIB) $(B)/libanypin-core.a $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(AP_CFLAGS) -Itests/unit/lib $(CFLAGS) -o $@ $< $(UNIT_LIB) $(B)/libanypin-core.a -lcmocka
+	$(CC) $(AP_CFLAGS) -Itests/unit/lib $(CFLAGS) $(UNIT_LDFLAGS) -o $@ $< \
+		$(filter userspace/%.c,$^) $(UNIT_LIB) $(B)/libanypin-core.a -lcmocka $(UNIT_LDLIBS)
+
+# The tests of anypind's parts link them as they are; test_anypind_table makes
+# malloc and calloc fail at will.
+$(B)/tests/test_anypind_table: userspace/table.c
+$(B)/tests/test_anypind_table: UNIT_LDFLAGS := -Wl,--wrap=malloc,--wrap=calloc
+$(B)/tests/test_rules: userspace/rules.c userspace/util.c
+$(B)/tests/test_ctl: userspace/ctl.c userspace/table.c userspace/util.c
+$(B)/tests/test_queue: userspace/queue.c userspace/debug.c userspace/table.c userspace/ipset.c \
+	userspace/raw.c userspace/util.c
+$(B)/tests/test_queue: UNIT_LDLIBS = $(shell pkg-config --libs $(NFQ_PKGS))
 
 # anypind: userspace/*.c around the core, over NFQUEUE.
 ANYPIND_OBJS := $(patsubst userspace/%.c,$(B)/userspace/%.o,$(wildcard userspace/*.c))

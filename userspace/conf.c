@@ -6,9 +6,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include "anypind.h"
+#include "conf.h"
 
 /* Far more than 64 prefixes with every key set ever needs. */
 #define CONF_MAX	(1 << 20)

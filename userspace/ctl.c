@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,6 +24,8 @@
 #include <unistd.h>
 #include <anypin/stats.h>
 #include "anypind.h"
+#include "ctl.h"
+#include "util.h"
 
 #define MAX_CLIENTS	16
 /* "set", a key and the longest value the core takes. */
@@ -164,15 +167,15 @@ static void answer_status(const struct ctl_info *ci, FILE *f)
 	fprintf(f, "uptime %u\n", now - ci->started);
 	fprintf(f, "flows %u\n", table_count(ci->table));
 	fprintf(f, "max_flows %u\n", ci->conf->max_flows);
-	fprintf(f, "packets %llu\n", (unsigned long long)qstats.packets);
-	fprintf(f, "changed %llu\n", (unsigned long long)qstats.changed);
-	fprintf(f, "dropped %llu\n", (unsigned long long)qstats.dropped);
-	fprintf(f, "unparsed %llu\n", (unsigned long long)qstats.unparsed);
-	fprintf(f, "truncated %llu\n", (unsigned long long)qstats.truncated);
-	fprintf(f, "rst_sent %llu\n", (unsigned long long)qstats.rst_sent);
-	fprintf(f, "rst_errors %llu\n", (unsigned long long)qstats.rst_errors);
-	fprintf(f, "verdict_errors %llu\n", (unsigned long long)qstats.verdict_errors);
-	fprintf(f, "ipset_errors %llu\n", (unsigned long long)ipset_errors);
+	fprintf(f, "packets %llu\n", (unsigned long long)ci->qstats->packets);
+	fprintf(f, "changed %llu\n", (unsigned long long)ci->qstats->changed);
+	fprintf(f, "dropped %llu\n", (unsigned long long)ci->qstats->dropped);
+	fprintf(f, "unparsed %llu\n", (unsigned long long)ci->qstats->unparsed);
+	fprintf(f, "truncated %llu\n", (unsigned long long)ci->qstats->truncated);
+	fprintf(f, "rst_sent %llu\n", (unsigned long long)ci->qstats->rst_sent);
+	fprintf(f, "rst_errors %llu\n", (unsigned long long)ci->qstats->rst_errors);
+	fprintf(f, "verdict_errors %llu\n", (unsigned long long)ci->qstats->verdict_errors);
+	fprintf(f, "ipset_errors %llu\n", (unsigned long long)*ci->ipset_errors);
 	fprintf(f, "reloads %llu\n", (unsigned long long)ci->reloads);
 	fprintf(f, "reload_errors %llu\n", (unsigned long long)ci->reload_errors);
 	fprintf(f, "sets %llu\n", (unsigned long long)ci->sets);
@@ -235,7 +238,7 @@ static void answer_set(struct ctl_info *ci, char *arg, FILE *f)
 		fputs("error: expected 'set KEY VALUE'\n", f);
 		return;
 	}
-	if (ci->set(ci, arg, val, err, sizeof(err))) {
+	if (ci->set(ci->set_arg, arg, val, err, sizeof(err))) {
 		ci->set_errors++;
 		fprintf(f, "error: %s\n", err);
 		return;

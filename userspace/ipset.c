@@ -14,8 +14,10 @@
  * messages, counted by ipset_drain().
  */
 /* glibc's netinet/in.h before the kernel's linux/in.h */
-#include "anypind.h"
+#include "ipset.h"
+#include "util.h"
 #include <errno.h>
+#include <stdio.h>
 #include <time.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>

@@ -4,55 +4,30 @@
  *
  * Start-up order matters for "a bad config changes nothing": the file is
  * read and checked before anything is touched. Then the control socket
- * (refusing a second anypind on the same path), the sets, the queue, and
- * only then the rules that send packets to it. Shutdown goes the other
- * way: rules first, then the packets still queued get their verdicts.
+ * (refusing a second anypind on the same path), the raw sockets, the queue
+ * (refusing a queue another program holds, before touching any set), the
+ * sets, and only then the rules that send packets to the queue. Shutdown
+ * goes the other way: rules first, then the packets still queued get their
+ * verdicts, then the sets go.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
-#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 #include "anypind.h"
-
-int verbose;
-
-void logmsg(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("anypind: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-void debugmsg(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!verbose)
-		return;
-	va_start(ap, fmt);
-	fputs("anypind: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-u32 now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (u32)ts.tv_sec;
-}
+#include "conf.h"
+#include "ctl.h"
+#include "ipset.h"
+#include "queue.h"
+#include "raw.h"
+#include "rules.h"
+#include "table.h"
+#include "util.h"
 
 static void usage(FILE *f)
 {
@@ -66,7 +41,7 @@ static void usage(FILE *f)
 		"  -t, --check           check the configuration and exit\n"
 		"      --iptables CMD    iptables command (default iptables)\n"
 		"      --ip6tables CMD   ip6tables command (default ip6tables)\n"
-		"  -v, --verbose         log more\n"
+		"  -v, --verbose         log each decision on a packet\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         the version\n"
 		"Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT stop.\n",
@@ -167,6 +142,24 @@ static void print_rules(const struct rules_cmd *rc, const struct ap_conf *c, FIL
 	fflush(f);
 }
 
+/* The kernel sets hold the endpoints the table holds flows of. */
+static void endpoint_first(void *arg, const struct ap_key *k)
+{
+	(void)arg;
+	ipset_op(true, k->role, &k->addr, k->port);
+}
+
+static void endpoint_last(void *arg, const struct ap_key *k)
+{
+	(void)arg;
+	ipset_op(false, k->role, &k->addr, k->port);
+}
+
+static const struct table_endpoints endpoints = {
+	.first = endpoint_first,
+	.last = endpoint_last,
+};
+
 struct state {
 	struct opts o;
 	struct ap_conf *conf;
@@ -243,10 +236,9 @@ static void reload(struct state *s)
  * as there, without the whole-configuration checks: a responder's role
  * comes before its unicast address). Runtime only: SIGHUP reads the file.
  */
-static int set_key(struct ctl_info *ci, const char *key, const char *val,
-		   char *err, size_t errlen)
+static int set_key(void *arg, const char *key, const char *val, char *err, size_t errlen)
 {
-	struct state *s = (struct state *)((char *)ci - offsetof(struct state, ci));
+	struct state *s = arg;
 	struct ap_conf *n = malloc(sizeof(*n));
 	const char *why = NULL;
 
@@ -352,7 +344,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	s.table = table_new(s.conf);
+	s.table = table_new(s.conf, &endpoints);
 	if (!s.table) {
 		logmsg("out of memory");
 		return 1;
@@ -388,7 +380,10 @@ int main(int argc, char **argv)
 	s.ci.started = now_sec();
 	s.ci.conf = s.conf;
 	s.ci.table = s.table;
+	s.ci.qstats = &qstats;
+	s.ci.ipset_errors = &ipset_errors;
 	s.ci.set = set_key;
+	s.ci.set_arg = &s;
 	logmsg("ready: queue %u, %u prefixes, control socket %s", s.o.rc.queue,
 	       s.conf->nprefixes, s.o.sock);
 

@@ -20,8 +20,13 @@
  */
 #define _GNU_SOURCE
 /* glibc's netinet/in.h before the kernel's linux/in.h */
-#include "anypind.h"
+#include "queue.h"
+#include "debug.h"
+#include "ipset.h"
+#include "raw.h"
+#include "util.h"
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <linux/netfilter.h>
@@ -36,8 +41,6 @@
 #define SNDBUF		(8 << 20)
 /* Send the verdicts gathered so far past this many bytes. */
 #define SEND_MAX	(2 << 20)
-/* Bytes compared before/after ap_process() to see whether it changed. */
-#define SNAP		2048
 #define VHDR		64
 
 struct queue_stats qstats;
@@ -79,17 +82,39 @@ static int config(struct nlmsghdr *nlh)
 	}
 }
 
+static int setup_slots(void)
+{
+	int i;
+
+	slots = malloc((size_t)SLOTS * SLOT_SIZE);
+	if (!slots)
+		return -1;
+	for (i = 0; i < SLOTS; i++) {
+		riov[i].iov_base = slots + (size_t)i * SLOT_SIZE;
+		riov[i].iov_len = SLOT_SIZE;
+		mm[i].msg_hdr.msg_iov = &riov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	return 0;
+}
+
+int queue_attach(int fd, u16 num)
+{
+	qnum = num;
+	nl = mnl_socket_fdopen(fd);
+	return nl ? setup_slots() : -1;
+}
+
 int queue_open(u16 num, char *err, size_t errlen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
-	int one = 1, v, i;
+	int one = 1, v;
 	u32 flags = NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO;
 
 	qnum = num;
-	slots = malloc((size_t)SLOTS * SLOT_SIZE);
 	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!slots || !nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 || setup_slots()) {
 		snprintf(err, errlen, "queue: netlink socket: %s", strerror(errno));
 		return -1;
 	}
@@ -125,12 +150,6 @@ int queue_open(u16 num, char *err, size_t errlen)
 		snprintf(err, errlen, "queue %u: configure: %s", num, strerror(errno));
 		return -1;
 	}
-	for (i = 0; i < SLOTS; i++) {
-		riov[i].iov_base = slots + (size_t)i * SLOT_SIZE;
-		riov[i].iov_len = SLOT_SIZE;
-		mm[i].msg_hdr.msg_iov = &riov[i];
-		mm[i].msg_hdr.msg_iovlen = 1;
-	}
 	return 0;
 }
 
@@ -140,59 +159,20 @@ int queue_fd(void)
 }
 
 /*
- * The folded one's complement sum of @len bytes, in the machine's order:
- * 32-bit halves of 64-bit words into 64-bit sums, which compilers vectorize.
+ * The TCP checksum field (at 16) holds the pseudo-header sum: sum over the
+ * segment, complement.
  */
-static u16 sum16(const u8 *d, u32 len)
-{
-	u64 a = 0, b = 0, c = 0, e = 0, x0, x1, x2, x3;
-	u16 h;
-	u8 t[2];
-
-	for (; len >= 32; len -= 32, d += 32) {
-		memcpy(&x0, d, 8);
-		memcpy(&x1, d + 8, 8);
-		memcpy(&x2, d + 16, 8);
-		memcpy(&x3, d + 24, 8);
-		a += (x0 & 0xffffffff) + (x0 >> 32);
-		b += (x1 & 0xffffffff) + (x1 >> 32);
-		c += (x2 & 0xffffffff) + (x2 >> 32);
-		e += (x3 & 0xffffffff) + (x3 >> 32);
-	}
-	a += b + c + e;
-	for (; len >= 8; len -= 8, d += 8) {
-		memcpy(&x0, d, 8);
-		a += (x0 & 0xffffffff) + (x0 >> 32);
-	}
-	for (; len >= 2; len -= 2, d += 2) {
-		memcpy(&h, d, 2);
-		a += h;
-	}
-	if (len) {
-		t[0] = *d;
-		t[1] = 0;
-		memcpy(&h, t, 2);
-		a += h;
-	}
-	while (a >> 16)
-		a = (a & 0xffff) + (a >> 16);
-	return (u16)a;
-}
-
-/* The field holds the pseudo-header sum: sum over the segment, complement. */
 static void finish_csum(struct ap_pkt *p)
 {
 	u8 *th = p->data + p->tcp_off;
-	u16 s = (u16)~sum16(th, p->len - p->tcp_off);
 
-	/* Machine order in, machine order out: the bytes come out right. */
-	memcpy(th + 16, &s, 2);
+	ap_put16(th + 16,
+		 (u16)~ap_csum_fold(ap_csum_add(0, th, p->len - p->tcp_off)));
 }
 
 static void flush_verdicts(void)
 {
 	struct msghdr mh;
-	struct sockaddr_nl sa;
 	unsigned int i, first = 1;
 
 	if (!nv)
@@ -205,11 +185,8 @@ static void flush_verdicts(void)
 	viov[0].iov_len = ipset_take((const void **)&viov[0].iov_base);
 	if (viov[0].iov_len)
 		first = 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.nl_family = AF_NETLINK;
+	/* No address: a netlink socket sends to the kernel by default. */
 	memset(&mh, 0, sizeof(mh));
-	mh.msg_name = &sa;
-	mh.msg_namelen = sizeof(sa);
 	mh.msg_iov = viov + first;
 	mh.msg_iovlen = niov - first;
 	if (sendmsg(mnl_socket_get_fd(nl), &mh, 0) < 0) {
@@ -277,34 +254,34 @@ static int ap_hook_of(u8 nfhook)
 static const u8 *packet(const struct ap_conf *c, struct table *t, u8 *data, u32 len,
 			u32 info, int hook, const u8 *end, u32 *newlen, bool *drop)
 {
-	u8 before[SNAP];
+	char before[DEBUG_DESC];
 	struct ap_verdict v;
 	struct ap_pkt p;
 	enum ap_csum_mode mode;
-	u32 n;
+	bool rst_sent = false;
 
 	if (data + len + AP_OPT_LEN > end || ap_parse(&p, data, len, len) != AP_OK) {
 		qstats.unparsed++;
 		return NULL;
 	}
 	mode = info & NFQA_SKB_CSUMNOTREADY ? AP_CSUM_PSEUDO : AP_CSUM_FULL;
-	/* What the core may change: headers, or an ICMP error whole. */
-	n = ap_pkt_is_icmp(&p) ? p.len : (u32)p.tcp_off + p.tcp_hlen;
-	if (n > SNAP)
-		n = SNAP;
-	memcpy(before, data, n);
+	if (verbose)
+		debug_describe(&p, before, sizeof(before));
 	ap_process(c, &table_ops, t, &p, hook, mode, batch_now, &v);
 	if (v.rst_len) {
-		if (raw_send(v.rst, v.rst_len, p.family))
-			qstats.rst_errors++;
-		else
+		rst_sent = !raw_send(v.rst, v.rst_len, p.family);
+		if (rst_sent)
 			qstats.rst_sent++;
+		else
+			qstats.rst_errors++;
 	}
+	if (verbose)
+		debug_decision(hook, before, &p, &v, rst_sent);
 	if (v.drop) {
 		*drop = true;
 		return NULL;
 	}
-	if (!v.grew && !memcmp(before, data, n))
+	if (!v.changed)
 		return NULL;
 	if (mode == AP_CSUM_PSEUDO && !ap_pkt_is_icmp(&p) &&
 	    !((info & NFQA_SKB_GSO) && hook != AP_HOOK_IN))
@@ -357,6 +334,27 @@ static void message(const struct ap_conf *c, struct table *t, const struct nlmsg
 	verdict(ntohl(ph->packet_id), drop ? NF_DROP : NF_ACCEPT, out, newlen);
 }
 
+/*
+ * A message longer than its slot (MSG_TRUNC): its packet waits for a
+ * verdict all the same. The packet header comes first, with the id; the
+ * packet passes as it is.
+ */
+static void cut_message(struct nlmsghdr *nlh, int len)
+{
+	struct nlattr *attr[NFQA_MAX + 1] = { NULL };
+	struct nfqnl_msg_packet_hdr *ph;
+
+	if (len < (int)sizeof(*nlh) || (nlh->nlmsg_type & 0xff) != NFQNL_MSG_PACKET)
+		return;
+	nlh->nlmsg_len = len;
+	if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR])
+		return;
+	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+	qstats.packets++;
+	qstats.truncated++;
+	verdict(ntohl(ph->packet_id), NF_ACCEPT, NULL, 0);
+}
+
 /* One batch; returns how many messages it took. */
 static int batch(const struct ap_conf *c, struct table *t)
 {
@@ -373,8 +371,10 @@ static int batch(const struct ap_conf *c, struct table *t)
 	for (i = 0; i < n; i++) {
 		slot = riov[i].iov_base;
 		len = (int)mm[i].msg_len;
-		if (mm[i].msg_hdr.msg_flags & MSG_TRUNC)
+		if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			cut_message((struct nlmsghdr *)slot, len < SLOT_SIZE ? len : SLOT_SIZE);
 			continue;
+		}
 		for (nlh = (const struct nlmsghdr *)slot; mnl_nlmsg_ok(nlh, len);
 		     nlh = mnl_nlmsg_next(nlh, &len))
 			message(c, t, nlh, slot + SLOT_SIZE);

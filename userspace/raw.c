@@ -8,7 +8,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "anypind.h"
+#include "raw.h"
 
 static int fd4 = -1, fd6 = -1;
 

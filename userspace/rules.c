@@ -9,10 +9,12 @@
  *                                      destination changed
  *   mangle POSTROUTING -> ANYPIN-POST
  *
- * Only what can matter is queued: SYNs to client prefixes (OUT), capable
- * SYNs to responder prefixes (IN, --tcp-option 253), packets of endpoints
- * in our sets (ipset.c), and the ICMP errors the core rewrites. Every rule
- * has --queue-bypass: with no anypind listening, packets pass unchanged.
+ * Only what can matter is queued: SYNs to client prefixes (OUT), SYNs to
+ * responder prefixes (IN; a legacy one is counted, as the module counts
+ * it, and makes no entry, so the rest of its connection stays here),
+ * packets of endpoints in our sets (ipset.c), and the ICMP errors the core
+ * rewrites. Every rule has --queue-bypass: with no anypind listening,
+ * packets pass unchanged.
  *
  * Installed with one iptables-restore --noflush per family, which is
  * atomic per table and flushes chains a killed run left, so a restart
@@ -22,10 +24,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "anypind.h"
+#include "ipset.h"
+#include "rules.h"
+#include "util.h"
 
 static const struct {
 	const char *table, *hook, *chain;
@@ -93,7 +98,7 @@ static void chain_rules(const struct rules_cmd *rc, const struct ap_conf *c, int
 			pc = &c->prefixes[i];
 			if (pc->prefix.addr.family == fam_of(family) && pc->enabled &&
 			    pc->role == AP_ROLE_RESPONDER)
-				prefix_rules(rc, pc, name, "--syn --tcp-option 253", f);
+				prefix_rules(rc, pc, name, "--syn", f);
 		}
 		fprintf(f, "-A %s -p tcp -m set --match-set %s dst,dst", name, cset);
 		target(rc, f);

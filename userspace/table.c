@@ -4,8 +4,9 @@
  * the core zeroes keys, padding included), several entries per key
  * (ap_flow_match() picks one), bounded by max_flows. The hash leaves out
  * the service port, so every entry of one endpoint {role, address, port}
- * shares a chain: that is how we know when the endpoint leaves the kernel
- * set (ipset.c) that lets its packets reach us.
+ * shares a chain: that is how we know when an endpoint's first entry
+ * appears and its last goes, which struct table_endpoints is told (main.c
+ * keeps the kernel sets that let its packets reach us with it).
  *
  * Entries sit on one list per eviction class (ap_flow_evict_rank()),
  * least recently active first: the core's ap_evict_room() chooses from
@@ -18,7 +19,7 @@
 #include <stdlib.h>
 #include <sys/random.h>
 #include <anypin/table.h>
-#include "anypind.h"
+#include "table.h"
 
 #define NRANKS		AP_NRANKS
 #define MIN_BUCKETS	256
@@ -39,6 +40,7 @@ struct table {
 	u64 seed;
 	u32 now;
 	const struct ap_conf *c;
+	struct table_endpoints ep;
 	struct ent lists[NRANKS];	/* sentinels */
 	struct table_stats st;
 	struct ap_bh_table bh;
@@ -98,7 +100,7 @@ static void count(struct table *t, u8 prefix, u8 stat)
 	t->st.v[prefix][stat]++;
 }
 
-struct table *table_new(const struct ap_conf *c)
+struct table *table_new(const struct ap_conf *c, const struct table_endpoints *ep)
 {
 	struct table *t = calloc(1, sizeof(*t));
 	int i;
@@ -116,6 +118,8 @@ struct table *table_new(const struct ap_conf *c)
 	for (i = 0; i < NRANKS; i++)
 		t->lists[i].prev = t->lists[i].next = &t->lists[i];
 	t->c = c;
+	if (ep)
+		t->ep = *ep;
 	return t;
 }
 
@@ -142,8 +146,8 @@ static void grow(struct table *t)
 	t->mask = n - 1;
 }
 
-/* Unlinks and frees @e; the endpoint leaves the set with its last entry. */
-static void kill(struct table *t, struct ent *e)
+/* Unlinks and frees @e; its endpoint goes with its last entry. */
+static void remove_entry(struct table *t, struct ent *e)
 {
 	struct ent **pp, *o;
 	bool last = true;
@@ -160,8 +164,8 @@ static void kill(struct table *t, struct ent *e)
 			break;
 		}
 	}
-	if (last)
-		ipset_op(false, e->f.key.role, &e->f.key.addr, e->f.key.port);
+	if (last && t->ep.last)
+		t->ep.last(t->ep.arg, &e->f.key);
 	list_del(e);
 	t->count--;
 	free(e);
@@ -182,7 +186,7 @@ static struct ap_flow *t_find(void *tp, const struct ap_key *k, const struct ap_
 			continue;
 		if (ap_find_see(&fd, e, &e->f)) {
 			count(t, e->f.prefix, AP_STAT_EXPIRED);
-			kill(t, e);
+			remove_entry(t, e);
 		}
 	}
 	return fd.best ? &((struct ent *)fd.best)->f : NULL;
@@ -210,7 +214,7 @@ static u32 ev_peek(void *tp, int rank, void **out, u32 *last, u32 max)
 static bool ev_evict(void *tp, void *e)
 {
 	count(tp, ((struct ent *)e)->f.prefix, AP_STAT_EVICTED);
-	kill(tp, e);
+	remove_entry(tp, e);
 	return true;
 }
 
@@ -241,8 +245,8 @@ static struct ap_flow *t_create(void *tp, const struct ap_key *k)
 			break;
 		}
 	}
-	if (first)
-		ipset_op(true, k->role, &k->addr, k->port);
+	if (first && t->ep.first)
+		t->ep.first(t->ep.arg, k);
 	e->hnext = t->b[e->hash & t->mask];
 	t->b[e->hash & t->mask] = e;
 	list_add_tail(t, e, ap_flow_evict_rank(&e->f));
@@ -266,7 +270,7 @@ static void t_release(void *tp, struct ap_flow *f, u8 old_state)
 
 static void t_remove(void *tp, struct ap_flow *f)
 {
-	kill(tp, to_ent(f));
+	remove_entry(tp, to_ent(f));
 }
 
 static void t_count(void *tp, u8 prefix, u8 stat)
@@ -302,27 +306,28 @@ void table_set_now(struct table *t, u32 now)
 /*
  * A new configuration: @remap[i] is the new index of old prefix i (or
  * AP_MAX_PREFIXES when it is gone), for the entries and the counters.
+ * It needs no memory (its copy is on the stack), so it cannot fail and
+ * leave them on the old prefixes.
  */
 void table_set_conf(struct table *t, const struct ap_conf *c, const u8 *remap)
 {
-	struct table_stats *old = malloc(sizeof(*old));
+	struct table_stats old;
 	struct ent *e;
 	int r, i, j, n = t->c ? t->c->nprefixes : 0;
 
-	if (old && remap) {
-		*old = t->st;
+	if (remap) {
+		old = t->st;
 		memset(&t->st, 0, sizeof(t->st));
 		for (i = 0; i <= AP_MAX_PREFIXES; i++) {
 			j = i < n ? remap[i] : AP_MAX_PREFIXES;
 			for (r = 0; r < AP_STAT_MAX; r++)
-				t->st.v[j][r] += old->v[i][r];
+				t->st.v[j][r] += old.v[i][r];
 		}
 		for (r = 0; r < NRANKS; r++)
 			for (e = t->lists[r].next; e != &t->lists[r]; e = e->next)
 				e->f.prefix = e->f.prefix < n ? remap[e->f.prefix] :
 					      AP_MAX_PREFIXES;
 	}
-	free(old);
 	t->c = c;
 }
 
@@ -339,7 +344,7 @@ void table_sweep(struct table *t)
 		while ((e = t->lists[r].next) != &t->lists[r] &&
 		       ap_flow_expired(&e->f, t->c, t->now)) {
 			count(t, e->f.prefix, AP_STAT_EXPIRED);
-			kill(t, e);
+			remove_entry(t, e);
 		}
 	}
 	while (ap_evict_trim(&evict_ops, t, t->c->max_flows))

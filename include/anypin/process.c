@@ -84,10 +84,12 @@ static void finish(const struct ctx *x, struct ap_flow *f, u8 old, u8 prefix,
 	switch (r->act) {
 	case AP_REWRITE_SRC:
 		ap_set_saddr(p, &r->to, x->mode);
+		x->v->changed = true;
 		break;
 	case AP_REWRITE_DST:
 		ap_set_daddr(p, &r->to, x->mode);
 		x->v->reroute = true;
+		x->v->changed = true;
 		break;
 	case AP_DROP:
 		x->v->drop = true;
@@ -98,6 +100,7 @@ static void finish(const struct ctx *x, struct ap_flow *f, u8 old, u8 prefix,
 	if (r->flags & AP_F_ADD_OPT) {
 		if (!ap_opt_insert(p, x->c->exid, x->mode)) {
 			x->v->grew = true;
+			x->v->changed = true;
 			count(x, prefix, AP_STAT_OPT_ADDED);
 		} else {
 			count(x, prefix, AP_STAT_OPT_NOROOM);
@@ -244,6 +247,7 @@ static void in_icmp(const struct ctx *x)
 		ap_icmp_in(f, x->p, &r);
 		if (r.act == AP_REWRITE_SRC) {
 			ap_icmp_set_in_saddr(x->p, &r.to);
+			x->v->changed = true;
 			/*
 			 * An error about A's packet goes to A: conntrack relates
 			 * an error only to the end it is addressed to.
@@ -255,6 +259,7 @@ static void in_icmp(const struct ctx *x)
 			}
 		} else if (r.act == AP_REWRITE_DST) {
 			ap_icmp_set_in_daddr(x->p, &r.to);
+			x->v->changed = true;
 		}
 		count(x, f->prefix, r.stat);
 		x->ops->release(x->t, f, f->state);

@@ -73,6 +73,7 @@ struct ap_verdict {
 	bool drop;		/* drop the packet */
 	bool reroute;		/* its destination changed: route it again */
 	bool grew;		/* the option went in: p->len grew by AP_OPT_LEN */
+	bool changed;		/* the packet's bytes changed (grew, or rewritten) */
 	u32 rst_len;		/* a RST to send is in rst[] */
 	u8 rst[AP_RST_MAX];
 };

@@ -24,14 +24,14 @@
  * its length moved by AP_OPT_LEN exactly when it grew, what it changed
  * still parses to what the core was left with, nothing past the headers
  * changed but for the option, checksums that were right still are, the RST
- * is sound, the table stays within max_flows and its kernel-set updates
- * (ipset_op) pair up. table.c seeds its hash from getrandom(): that moves
+ * is sound, the table stays within max_flows and its endpoints' first and
+ * last (struct table_endpoints) pair up. table.c seeds its hash from getrandom(): that moves
  * entries between buckets, never changes which entry a lookup finds.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "anypind.h"
+#include "table.h"
 #include "pktgen.h"
 
 #define CHECK(x)	do { if (!(x)) abort(); } while (0)
@@ -104,20 +104,27 @@ static int set_find(const struct endpoint *e)
 	return -1;
 }
 
-/* table.c names a flow's endpoint in a kernel set with its first entry. */
-void ipset_op(bool add, u8 role, const struct ap_addr *a, __be16 port)
+/* anypind names a flow's endpoint in a kernel set with its first entry. */
+static void endpoint_first(void *arg, const struct ap_key *k)
 {
-	struct endpoint e = { .role = role, .a = *a, .port = port };
+	struct endpoint e = { .role = k->role, .a = k->addr, .port = k->port };
+
+	(void)arg;
+	CHECK(set_find(&e) < 0 && nset[cur] < SET_MAX);
+	set[cur][nset[cur]++] = e;
+}
+
+static void endpoint_last(void *arg, const struct ap_key *k)
+{
+	struct endpoint e = { .role = k->role, .a = k->addr, .port = k->port };
 	int i = set_find(&e);
 
-	if (add) {
-		CHECK(i < 0 && nset[cur] < SET_MAX);
-		set[cur][nset[cur]++] = e;
-	} else {
-		CHECK(i >= 0);
-		set[cur][i] = set[cur][--nset[cur]];
-	}
+	(void)arg;
+	CHECK(i >= 0);
+	set[cur][i] = set[cur][--nset[cur]];
 }
+
+static const struct table_endpoints endpoints = { endpoint_first, endpoint_last, NULL };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -278,6 +285,7 @@ static void one(struct table *t, int h, u8 ctl, u32 now, u32 head, const u8 *d, 
 	if (v.rst_len)
 		check_rst(&v, &p);
 	changed = v.grew || memcmp(buf, full, w < old ? w : old);
+	CHECK(v.changed == changed);
 	if (changed) {
 		CHECK(ap_parse(&q, buf, p.len, w < p.len ? w : p.len) == AP_OK);
 		CHECK(!memcmp(&q, &p, sizeof(q)));
@@ -305,7 +313,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	u8 ctl;
 
 	for (h = 0; h < NHOSTS; h++) {
-		t[h] = table_new(&conf[h]);
+		t[h] = table_new(&conf[h], &endpoints);
 		CHECK(t[h]);
 		nset[h] = 0;
 	}

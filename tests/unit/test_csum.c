@@ -39,6 +39,26 @@ static void test_add_fold_vs_naive(void **state)
 	}
 }
 
+/* The bulk path (runs of 8 and 32 bytes) at every alignment and tail. */
+static void test_add_lengths_offsets(void **state)
+{
+	static u8 buf[65536 + 8];
+	struct pg_rng r;
+	u32 len, off, i;
+
+	(void)state;
+	pg_rng_seed(&r, 7);
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (u8)pg_rand(&r);
+	for (len = 0; len <= 300; len++)
+		for (off = 0; off < 8; off++)
+			assert_int_equal(ap_csum_fold(ap_csum_add(0x1234, buf + off, len)),
+					 pg_fold(pg_sum(0x1234, buf + off, len)));
+	for (off = 0; off < 8; off++)
+		assert_int_equal(ap_csum_fold(ap_csum_add(0, buf + off, 65535)),
+				 pg_fold(pg_sum(0, buf + off, 65535)));
+}
+
 static void test_add_extremes(void **state)
 {
 	static u8 ff[70000];
@@ -295,6 +315,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_fold_vs_naive),
+		cmocka_unit_test(test_add_lengths_offsets),
 		cmocka_unit_test(test_add_extremes),
 		cmocka_unit_test(test_get_put16),
 		cmocka_unit_test(test_rfc1624_example),

@@ -196,9 +196,13 @@ static void build(struct pkt *k, const char *src, const char *dst, u16 sport, u1
 static void hook(struct host *h, struct pkt *k, enum ap_hook hk)
 {
 	u32 before = k->p.len;
+	u8 old[sizeof(k->buf)];
 
+	memcpy(old, k->buf, sizeof(old));
 	ap_process(&h->c, &ops, &h->t, &k->p, hk, AP_CSUM_FULL, 100, &k->v);
 	assert_int_equal(h->t.locked, 0);
+	/* The datapaths hand the bytes back when, and only when, it says so. */
+	assert_int_equal(k->v.changed, memcmp(old, k->buf, sizeof(old)) != 0);
 	assert_int_equal(pg_verify(k->buf, k->p.len), 0);
 	assert_int_equal(k->p.len, before + (k->v.grew ? AP_OPT_LEN : 0));
 	/* What we changed must still parse the same way. */
@@ -484,6 +488,37 @@ static void test_table_full(void **state)
 	expect_addrs(&k, net4.a, net4.c);
 }
 
+/* changed: set by every rewrite and by the option, by nothing else. */
+static void test_changed(void **state)
+{
+	struct pkt k;
+
+	(void)state;
+	build(&k, net4.c, net4.a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_true(k.v.grew && k.v.changed);
+	/* The instance takes the SYN as it is, answers from U. */
+	hook(&inst1, &k, AP_HOOK_IN);
+	assert_false(k.v.changed);
+	build(&k, net4.a, net4.c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001, 0);
+	hook(&inst1, &k, AP_HOOK_POST);
+	assert_true(k.v.changed);
+	hook(&client, &k, AP_HOOK_IN);
+	assert_true(k.v.changed);
+	/* The client's ACK: A to U, nothing grows. */
+	build(&k, net4.c, net4.a, 40000, 80, AP_TCP_ACK, 1001, 5001, 0);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_true(k.v.changed && !k.v.grew);
+	/* A packet of no flow, and a legacy SYN: counted, not changed. */
+	build(&k, net4.c, "203.0.113.99", 40001, 80, AP_TCP_ACK, 1, 1, 10);
+	hook(&client, &k, AP_HOOK_OUT);
+	assert_false(k.v.changed);
+	build(&k, net4.c, net4.a, 40002, 80, AP_TCP_SYN, 1000, 0, 0);
+	hook(&inst1, &k, AP_HOOK_IN);
+	assert_false(k.v.changed);
+	assert_int_equal(inst1.t.stats[0][AP_STAT_RESP_LEGACY], 1);
+}
+
 /* A GSO/CHECKSUM_PARTIAL packet: only the pseudo-header sum is kept. */
 static void test_partial_checksum(void **state)
 {
@@ -494,6 +529,7 @@ static void test_partial_checksum(void **state)
 	build(&k, net6.c, net6.a, 40000, 80, AP_TCP_ACK, 1001, 5001, 1000);
 	pg_set_pseudo(k.buf, k.p.len);
 	ap_process(&client.c, &ops, &client.t, &k.p, AP_HOOK_OUT, AP_CSUM_PSEUDO, 100, &k.v);
+	assert_true(k.v.changed);
 	expect_addrs(&k, net6.c, net6.u1);
 	assert_int_equal(ap_get16(k.buf + k.p.tcp_off + 16), pg_tcp_pseudo(k.buf, k.p.len));
 }
@@ -862,6 +898,7 @@ int main(void)
 		cmocka_unit_test_setup(test_forged_synacks, setup),
 		cmocka_unit_test_setup(test_retried_syn_to_unicast, setup),
 		cmocka_unit_test_setup(test_table_full, setup),
+		cmocka_unit_test_setup(test_changed, setup),
 		cmocka_unit_test_setup(test_partial_checksum, setup),
 		cmocka_unit_test_setup(test_not_ours, setup),
 		cmocka_unit_test_setup(test_responder_icmp, setup),

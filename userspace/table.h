@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/* The flow table behind struct ap_table_ops, its counters, the blackhole memory. */
+#ifndef ANYPIND_TABLE_H
+#define ANYPIND_TABLE_H
+
+#include <anypin/process.h>
+
+struct table;
+struct table_stats {
+	u64 v[AP_MAX_PREFIXES + 1][AP_STAT_MAX];	/* last: prefixes gone */
+};
+
+/*
+ * Told when the first entry of an endpoint {role, address, port} of @k
+ * appears, and when its last goes; either may be NULL.
+ */
+struct table_endpoints {
+	void (*first)(void *arg, const struct ap_key *k);
+	void (*last)(void *arg, const struct ap_key *k);
+	void *arg;
+};
+
+/* NULL when out of memory; @ep may be NULL. */
+struct table *table_new(const struct ap_conf *c, const struct table_endpoints *ep);
+void table_set_conf(struct table *t, const struct ap_conf *c, const u8 *remap);
+void table_set_now(struct table *t, u32 now);
+void table_sweep(struct table *t);
+u32 table_count(const struct table *t);
+const struct table_stats *table_stats(const struct table *t);
+void table_walk(struct table *t, void (*fn)(const struct ap_flow *f, void *arg), void *arg);
+struct ap_bh_table *table_blackholes(struct table *t);
+void table_free(struct table *t);
+extern const struct ap_table_ops table_ops;
+
+#endif
