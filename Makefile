@@ -191,7 +191,7 @@ $(B)/fuzz/obj/%.o: include/anypin/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC_CMD) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(B)/fuzz/obj/table.o: userspace/table.c $(HDRS)
+$(B)/fuzz/obj/anypind_table.o: userspace/table.c $(HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC_CMD) -fsanitize=fuzzer-no-link -c -o $@ $<
 
@@ -203,7 +203,7 @@ $(B)/fuzz/obj/pktgen.o: tests/unit/lib/pktgen.c $(HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC_CMD) -c -o $@ $<
 
-$(B)/fuzz/process: $(B)/fuzz/obj/table.o $(B)/fuzz/obj/pktgen.o
+$(B)/fuzz/process: $(B)/fuzz/obj/anypind_table.o $(B)/fuzz/obj/pktgen.o
 $(B)/fuzz/tab: $(B)/fuzz/obj/text.o
 
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_CORE) $(HDRS) tools/anypinctl.h
