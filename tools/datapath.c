@@ -14,9 +14,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include "anypinctl.h"
+#include "unix_path.h"
 
 /* Larger than any value the datapath takes (AP_VALUE_MAX) or any table. */
 #define VALUE_MAX	8192
@@ -30,13 +30,8 @@ static int sock_connect(const char *path, long *pid, char *err, size_t errlen)
 	socklen_t crlen = sizeof(cr);
 	int fd;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "%s: socket path too long", path);
+	if (unix_path(&sa, path, err, errlen))
 		return -1;
-	}
-	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));

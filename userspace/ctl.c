@@ -20,11 +20,11 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <anypin/stats.h>
 #include "anypind.h"
 #include "ctl.h"
+#include "unix_path.h"
 #include "util.h"
 
 #define MAX_CLIENTS	16
@@ -54,13 +54,8 @@ int ctl_open(const char *path, char *err, size_t errlen)
 	struct stat st;
 	int fd;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "%s: socket path too long", path);
+	if (unix_path(&sa, path, err, errlen))
 		return -1;
-	}
-	strcpy(sa.sun_path, path);
 	/* A socket someone answers on belongs to a running anypind. */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
