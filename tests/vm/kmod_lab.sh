@@ -6,7 +6,9 @@
 #
 # Loads the module, runs tests/lab/run (LAB_DATAPATHS=kmod, so an unusable
 # module is a FAIL, not a skip) on every scenario but anypind's own
-# (anypind_robust), and unloads it; exit status: the runner's. The
+# (anypind_robust) and the lab's self-test (lab_selftest: it tests the
+# lab's tools, which the host's run of the lab covers, and costs 40 s of
+# each kernel's lab), and unloads it; exit status: the runner's. The
 # same_stats scenario saves the module's counters in
 # $ANYPIN_VM_OUT/lab-stats/kmod/ (tests/vm/check keeps them for
 # tests/lab/compare-stats).
@@ -20,7 +22,7 @@ export LAB_DATAPATHS=kmod LAB_SERVE_WAIT=${LAB_SERVE_WAIT:-60}
 export LAB_STATS_DIR=${LAB_STATS_DIR:-$ANYPIN_VM_OUT/lab-stats}
 if [ $# = 0 ]; then
 	for f in tests/lab/scenarios/*.sh; do
-		case $f in */anypind_robust.sh) ;; *) set -- "$@" "$f" ;; esac
+		case $f in */anypind_robust.sh | */lab_selftest.sh) ;; *) set -- "$@" "$f" ;; esac
 	done
 fi
 tests/lab/run "$@"
