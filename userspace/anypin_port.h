@@ -16,4 +16,7 @@ typedef uint32_t u32;
 typedef uint64_t u64;
 typedef int32_t s32;
 
+/* anypind reads its table from one thread: a plain store will do. */
+#define WRITE_ONCE(x, v)	((x) = (v))
+
 #endif

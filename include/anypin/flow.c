@@ -65,7 +65,7 @@ static bool fin_or_rst(const struct ap_pkt *p)
 /* Any packet of an established flow: note it, and start closing on FIN/RST. */
 static void touch(struct ap_flow *f, const struct ap_pkt *p, u32 now)
 {
-	f->last = now;
+	WRITE_ONCE(f->last, now);
 	if (fin_or_rst(p))
 		f->state = AP_CLOSING;
 }
@@ -178,7 +178,7 @@ void ap_client_syn(struct ap_flow *f, bool fresh, const struct ap_pkt *p,
 		return;
 	}
 	if (f && !fresh && p->seq == f->isn && f->state != AP_CLOSING) {
-		f->last = now;
+		WRITE_ONCE(f->last, now);
 		if (f->state == AP_BOUND) {
 			/* Answered already: send it where we are pinned. */
 			res_rewrite(r, AP_REWRITE_DST, &f->unicast);
@@ -207,7 +207,7 @@ void ap_client_syn(struct ap_flow *f, bool fresh, const struct ap_pkt *p,
 	memset(&f->unicast, 0, sizeof(f->unicast));
 	f->isn = p->seq;
 	f->syn_data = p->tcp_paylen;
-	f->last = now;
+	WRITE_ONCE(f->last, now);
 	f->state = AP_SYN_SENT;
 	f->prefix = prefix;
 	f->tries = syn_capable(p, o);
@@ -308,7 +308,7 @@ void ap_client_synack(struct ap_flow *f, const struct ap_pkt *p, const struct ap
 	}
 	f->unicast = src;
 	f->state = AP_BOUND;
-	f->last = now;
+	WRITE_ONCE(f->last, now);
 	res_rewrite(r, AP_REWRITE_SRC, &f->anycast);
 	r->flags = AP_F_BH_CLEAR;
 	r->stat = AP_STAT_BOUND;
@@ -381,7 +381,7 @@ void ap_resp_syn(struct ap_flow *f, bool fresh, const struct ap_pkt *p,
 		r->stat = AP_STAT_RESP_SYN;
 	}
 	f->unicast = *u;
-	f->last = now;
+	WRITE_ONCE(f->last, now);
 }
 
 void ap_resp_out(struct ap_flow *f, const struct ap_pkt *p, u32 now, struct ap_res *r)

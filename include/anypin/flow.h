@@ -41,7 +41,7 @@ struct ap_flow {
 	struct ap_addr unicast;
 	u32 isn;		/* client: ISN of our SYN */
 	u32 syn_data;		/* client: SYN payload bytes (TCP Fast Open) */
-	u32 last;		/* time of the last packet */
+	u32 last;		/* time of the last packet; WRITE_ONCE() */
 	u8 state;
 	u8 prefix;		/* index in ap_conf.prefixes, for the counters */
 	u8 tries;		/* client: capable SYNs sent for this ISN */
