@@ -3,6 +3,7 @@
 #ifndef ANYPIN_PORT_H
 #define ANYPIN_PORT_H
 
+#include <linux/build_bug.h>
 #include <linux/compiler.h>
 #include <linux/types.h>
 #include <linux/string.h>

@@ -4,6 +4,7 @@
 #define ANYPIN_PORT_H
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <linux/types.h>
 #include <stdbool.h>
 #include <stddef.h>

@@ -23,6 +23,13 @@
 #define AP_STATS_TOTAL		"total"
 /* Longest line, NUL included: the header, or a name and 20-digit counters. */
 #define AP_STATS_LINE_MAX	640
+/*
+ * A row: the name, " " and 20 digits per counter, "\n", NUL. A counter
+ * added must not make it outgrow AP_STATS_LINE_MAX (the header's names
+ * are checked by the unit test).
+ */
+static_assert(AP_STATS_LINE_MAX >= AP_NAME_MAX + AP_STAT_MAX * (1 + 20) + 2,
+	      "AP_STATS_LINE_MAX holds no row of every counter");
 
 struct ap_stats {
 	u8 n;			/* configured prefixes */

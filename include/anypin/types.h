@@ -3,8 +3,9 @@
  * Types shared by every part of the core. The core uses no libc and no
  * kernel API: each datapath provides <anypin_port.h> with the fixed-width
  * types (u8 ... u64, __be16, __be32), bool, size_t, NULL, memcpy, memmove,
- * memset, memcmp, ntohs/htons/ntohl/htonl, and WRITE_ONCE() for a field
- * that a datapath may read unlocked (struct ap_flow.last).
+ * memset, memcmp, ntohs/htons/ntohl/htonl, static_assert(), and
+ * WRITE_ONCE() for a field that a datapath may read unlocked (struct
+ * ap_flow.last).
  */
 #ifndef ANYPIN_TYPES_H
 #define ANYPIN_TYPES_H
