@@ -9,20 +9,28 @@
 #include <linux/percpu.h>
 #include "anypin.h"
 
-/* Under dir_lock, as the first prefix comes: one allocation per namespace. */
+/*
+ * Under dir_lock, as the first prefix comes: one allocation per namespace.
+ * The hooks may already run: the counters are published initialised
+ * (release), and whoever finds them reads them after (acquire, or an
+ * address dependency on the pointer).
+ */
 int anypin_stats_alloc(struct anypin_net *an)
 {
+	struct anypin_stats __percpu *stats;
 	int cpu;
 
 	BUILD_BUG_ON(sizeof(struct anypin_stats) > PCPU_MIN_UNIT_SIZE);
 	lockdep_assert_held(&an->dir_lock);
 	if (an->stats)
 		return 0;
-	an->stats = alloc_percpu(struct anypin_stats);
-	if (!an->stats)
+	stats = alloc_percpu(struct anypin_stats);
+	if (!stats)
 		return -ENOMEM;
 	for_each_possible_cpu(cpu)
-		u64_stats_init(&per_cpu_ptr(an->stats, cpu)->syncp);
+		u64_stats_init(&per_cpu_ptr(stats, cpu)->syncp);
+	/* Pairs with the readers' smp_load_acquire(): initialised first. */
+	smp_store_release(&an->stats, stats);
 	return 0;
 }
 
@@ -60,30 +68,33 @@ void anypin_stats_retire(struct anypin_net *an, u8 slot)
  */
 void anypin_stats_inc(struct anypin_net *an, u8 slot, u8 stat)
 {
+	struct anypin_stats __percpu *stats = READ_ONCE(an->stats);
 	struct anypin_stats *s;
 	unsigned long flags;
 
-	if (!an->stats || slot > AP_SLOT_REMOVED || stat >= AP_STAT_MAX)
+	if (!stats || slot > AP_SLOT_REMOVED || stat >= AP_STAT_MAX)
 		return;
-	s = get_cpu_ptr(an->stats);
+	s = get_cpu_ptr(stats);
 	flags = u64_stats_update_begin_irqsave(&s->syncp);
 	u64_stats_inc(&s->v[slot][stat]);
 	u64_stats_update_end_irqrestore(&s->syncp, flags);
-	put_cpu_ptr(an->stats);
+	put_cpu_ptr(stats);
 }
 
 /* Adds the counters of @slot to @v. */
 void anypin_stats_sum(struct anypin_net *an, u8 slot, u64 *v)
 {
+	/* Pairs with smp_store_release() in anypin_stats_alloc(). */
+	struct anypin_stats __percpu *stats = smp_load_acquire(&an->stats);
 	const struct anypin_stats *s;
 	u64 c[AP_STAT_MAX];
 	unsigned int start;
 	int cpu, i;
 
-	if (!an->stats || slot > AP_SLOT_REMOVED)
+	if (!stats || slot > AP_SLOT_REMOVED)
 		return;
 	for_each_possible_cpu(cpu) {
-		s = per_cpu_ptr(an->stats, cpu);
+		s = per_cpu_ptr(stats, cpu);
 		do {
 			start = u64_stats_fetch_begin(&s->syncp);
 			for (i = 0; i < AP_STAT_MAX; i++)
