@@ -65,6 +65,7 @@ struct anypin_stats {
 };
 
 struct anypin_pdir;
+struct anypin_stats_base;
 
 struct anypin_net {
 	struct net *net;
@@ -72,7 +73,7 @@ struct anypin_net {
 	struct mutex conf_lock;		/* writers of conf */
 	struct mutex dir_lock;		/* prefix directories, hooks */
 	struct anypin_stats __percpu *stats;
-	u64 removed[AP_STAT_MAX];	/* what slots given back counted; conf_lock */
+	struct anypin_stats_base *base;	/* with stats; conf_lock */
 	u8 next_slot;
 	bool hooks;
 	struct anypin_table table;
@@ -113,8 +114,8 @@ int anypin_conf_get(struct anypin_net *an, const char *key, u32 klen,
 int anypin_stats_alloc(struct anypin_net *an);
 void anypin_stats_free(struct anypin_net *an);
 void anypin_stats_retire(struct anypin_net *an, u8 slot);
+void anypin_stats_read(struct anypin_net *an, u8 slot, u64 *v);
 void anypin_stats_inc(struct anypin_net *an, u8 slot, u8 stat);
-void anypin_stats_sum(struct anypin_net *an, u8 slot, u64 *v);
 
 /* flows.c */
 extern const struct ap_table_ops anypin_table_ops;

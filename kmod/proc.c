@@ -162,7 +162,6 @@ static int anypin_stats_show(struct seq_file *seq, void *v)
 	struct anypin_net *an = seq->private;
 	const struct anypin_conf *kc;
 	struct anypin_stats_snap *s;
-	u64 *removed;
 	unsigned int i;
 
 	s = kvmalloc(sizeof(*s), GFP_KERNEL);
@@ -175,11 +174,8 @@ static int anypin_stats_show(struct seq_file *seq, void *v)
 	memcpy(s->index, kc->index, sizeof(s->index));
 	anypin_flows_walk(an, anypin_count_flow, s);
 	for (i = 0; i < s->s.n; i++)
-		anypin_stats_sum(an, s->slot[i], s->s.v[i]);
-	removed = s->s.v[AP_STATS_REMOVED];
-	anypin_stats_sum(an, AP_SLOT_REMOVED, removed);
-	for (i = 0; i < AP_STAT_MAX; i++)
-		removed[i] += an->removed[i];
+		anypin_stats_read(an, s->slot[i], s->s.v[i]);
+	anypin_stats_read(an, AP_SLOT_REMOVED, s->s.v[AP_STATS_REMOVED]);
 	mutex_unlock(&an->conf_lock);
 	for (i = 0; ap_stats_line(&s->s, i, s->row, sizeof(s->row)); i++)
 		seq_puts(seq, s->row);

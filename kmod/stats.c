@@ -1,13 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * Per-cpu counters by slot (see anypin_conf.slot). Allocated with the
- * first prefix, so namespaces that never use anypin pay nothing. A u64
+ * Per-cpu counters by slot (see anypin_conf.slot), with their bases.
+ * Allocated with the first prefix, so namespaces that never use anypin pay nothing. A u64
  * read with READ_ONCE() is two loads on a 32-bit kernel and can be torn
  * by a carry in between: u64_stats_t keeps plain reads from compiling,
  * and the sync makes the reader retry instead.
  */
+#include <linux/mm.h>
 #include <linux/percpu.h>
+#include <linux/slab.h>
 #include "anypin.h"
+
+/*
+ * Per slot, its counters' sums when its current name took it: a row is
+ * the sum less the base. And what the names given back counted. Read and
+ * written under conf_lock, published with the counters.
+ */
+struct anypin_stats_base {
+	u64 base[AP_NSLOTS][AP_STAT_MAX];
+	u64 removed[AP_STAT_MAX];
+};
 
 /*
  * Under dir_lock, as the first prefix comes: one allocation per namespace.
@@ -24,9 +36,15 @@ int anypin_stats_alloc(struct anypin_net *an)
 	lockdep_assert_held(&an->dir_lock);
 	if (an->stats)
 		return 0;
-	stats = alloc_percpu(struct anypin_stats);
-	if (!stats)
+	an->base = kvzalloc(sizeof(*an->base), GFP_KERNEL);
+	if (!an->base)
 		return -ENOMEM;
+	stats = alloc_percpu(struct anypin_stats);
+	if (!stats) {
+		kvfree(an->base);
+		an->base = NULL;
+		return -ENOMEM;
+	}
 	for_each_possible_cpu(cpu)
 		u64_stats_init(&per_cpu_ptr(stats, cpu)->syncp);
 	/* Pairs with the readers' smp_load_acquire(): initialised first. */
@@ -38,51 +56,12 @@ void anypin_stats_free(struct anypin_net *an)
 {
 	free_percpu(an->stats);
 	an->stats = NULL;
-}
-
-/*
- * Under conf_lock, once nobody counts into @slot: what it counted goes to
- * the removed prefixes' sum, and it is zero for the next name. Readers
- * hold conf_lock too.
- */
-void anypin_stats_retire(struct anypin_net *an, u8 slot)
-{
-	struct anypin_stats *s;
-	int cpu, i;
-
-	lockdep_assert_held(&an->conf_lock);
-	if (!an->stats || slot >= AP_NSLOTS)
-		return;
-	anypin_stats_sum(an, slot, an->removed);
-	for_each_possible_cpu(cpu) {
-		s = per_cpu_ptr(an->stats, cpu);
-		for (i = 0; i < AP_STAT_MAX; i++)
-			u64_stats_set(&s->v[slot][i], 0);
-	}
-}
-
-/*
- * Any context. The CPU's writers must not nest on 32-bit (a softirq
- * interrupting an update from process context): irqsave keeps them
- * apart there, and costs nothing on 64-bit.
- */
-void anypin_stats_inc(struct anypin_net *an, u8 slot, u8 stat)
-{
-	struct anypin_stats __percpu *stats = READ_ONCE(an->stats);
-	struct anypin_stats *s;
-	unsigned long flags;
-
-	if (!stats || slot > AP_SLOT_REMOVED || stat >= AP_STAT_MAX)
-		return;
-	s = get_cpu_ptr(stats);
-	flags = u64_stats_update_begin_irqsave(&s->syncp);
-	u64_stats_inc(&s->v[slot][stat]);
-	u64_stats_update_end_irqrestore(&s->syncp, flags);
-	put_cpu_ptr(stats);
+	kvfree(an->base);
+	an->base = NULL;
 }
 
 /* Adds the counters of @slot to @v. */
-void anypin_stats_sum(struct anypin_net *an, u8 slot, u64 *v)
+static void anypin_stats_sum(struct anypin_net *an, u8 slot, u64 *v)
 {
 	/* Pairs with smp_store_release() in anypin_stats_alloc(). */
 	struct anypin_stats __percpu *stats = smp_load_acquire(&an->stats);
@@ -103,4 +82,67 @@ void anypin_stats_sum(struct anypin_net *an, u8 slot, u64 *v)
 		for (i = 0; i < AP_STAT_MAX; i++)
 			v[i] += c[i];
 	}
+}
+
+/*
+ * Under conf_lock, once nobody counts into @slot for a name gone: what it
+ * counted since its base goes to the removed prefixes' sum and is its new
+ * base, so it reads zero for the next name. Each CPU's counters are
+ * written by that CPU alone: a remote write would race its increments.
+ */
+void anypin_stats_retire(struct anypin_net *an, u8 slot)
+{
+	struct anypin_stats_base *b = an->base;
+	u64 c[AP_STAT_MAX] = {};
+	int i;
+
+	lockdep_assert_held(&an->conf_lock);
+	/* Pairs with smp_store_release() in anypin_stats_alloc(). */
+	if (!smp_load_acquire(&an->stats) || slot >= AP_NSLOTS)
+		return;
+	anypin_stats_sum(an, slot, c);
+	for (i = 0; i < AP_STAT_MAX; i++) {
+		b->removed[i] += c[i] - b->base[slot][i];
+		b->base[slot][i] = c[i];
+	}
+}
+
+/*
+ * Under conf_lock: adds to @v what @slot counted for the name that has it
+ * (its sum less its base); for AP_SLOT_REMOVED, with what the slots given
+ * back counted before.
+ */
+void anypin_stats_read(struct anypin_net *an, u8 slot, u64 *v)
+{
+	struct anypin_stats_base *b = an->base;
+	u64 c[AP_STAT_MAX] = {};
+	int i;
+
+	lockdep_assert_held(&an->conf_lock);
+	/* Pairs with smp_store_release() in anypin_stats_alloc(). */
+	if (!smp_load_acquire(&an->stats) || slot > AP_SLOT_REMOVED)
+		return;
+	anypin_stats_sum(an, slot, c);
+	for (i = 0; i < AP_STAT_MAX; i++)
+		v[i] += slot < AP_NSLOTS ? c[i] - b->base[slot][i] : c[i] + b->removed[i];
+}
+
+/*
+ * Any context. The CPU's writers must not nest on 32-bit (a softirq
+ * interrupting an update from process context): irqsave keeps them
+ * apart there, and costs nothing on 64-bit.
+ */
+void anypin_stats_inc(struct anypin_net *an, u8 slot, u8 stat)
+{
+	struct anypin_stats __percpu *stats = READ_ONCE(an->stats);
+	struct anypin_stats *s;
+	unsigned long flags;
+
+	if (!stats || slot > AP_SLOT_REMOVED || stat >= AP_STAT_MAX)
+		return;
+	s = get_cpu_ptr(stats);
+	flags = u64_stats_update_begin_irqsave(&s->syncp);
+	u64_stats_inc(&s->v[slot][stat]);
+	u64_stats_update_end_irqrestore(&s->syncp, flags);
+	put_cpu_ptr(stats);
 }
