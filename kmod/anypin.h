@@ -18,18 +18,12 @@
 #include <anypin/table.h>
 
 /*
- * Counter slots. A prefix keeps its slot while its name stays in
- * "prefixes"; a new name takes a slot the previous configuration did not
- * use, so twice as many slots as prefixes always suffice. The entries of
- * a name gone count in AP_SLOT_REMOVED, the core's AP_STATS_REMOVED row.
+ * The configuration and its counter slots (struct ap_slots: a prefix's
+ * counters and entries follow its name, those of names gone count as
+ * removed).
  */
-#define AP_NSLOTS		(2 * AP_MAX_PREFIXES)
-#define AP_SLOT_REMOVED		AP_NSLOTS
-#define AP_NO_SLOT		0xff
-
 struct anypin_conf {
-	u8 slot[AP_MAX_PREFIXES];	/* counter slot of each prefix */
-	u8 index[AP_NSLOTS];		/* prefix owning each slot, or AP_NO_SLOT */
+	struct ap_slots slots;
 	struct rcu_head rcu;
 	struct ap_conf c;
 };
@@ -42,7 +36,8 @@ struct anypin_flow {
 	};
 	spinlock_t lock;		/* held from find()/create() to release() */
 	u8 rank;			/* the class list it is on */
-	u8 slot;			/* counter slot of its prefix */
+	u8 slot;			/* counter slot of its prefix, */
+	u8 gen;				/* and its generation (ap_slots_prefix()) */
 	bool dead;			/* unlinked, waiting for RCU */
 	struct ap_flow f;
 };
@@ -74,7 +69,13 @@ struct anypin_net {
 	struct mutex dir_lock;		/* prefix directories, hooks */
 	struct anypin_stats __percpu *stats;
 	struct anypin_stats_base *base;	/* with stats; conf_lock */
-	u8 next_slot;
+	/*
+	 * The slots given back: a reader of an older configuration may count
+	 * into one for its name gone until the grace period @slot_gp[] (from
+	 * start_poll_synchronize_rcu()) ends. Under conf_lock.
+	 */
+	unsigned long slot_gp[AP_NSLOTS];
+	bool slot_cooling[AP_NSLOTS];
 	bool hooks;
 	struct anypin_table table;
 	/*

@@ -21,8 +21,7 @@ int anypin_conf_init(struct anypin_net *an)
 
 	if (!kc)
 		return -ENOMEM;
-	memset(kc->slot, AP_NO_SLOT, sizeof(kc->slot));
-	memset(kc->index, AP_NO_SLOT, sizeof(kc->index));
+	ap_slots_init(&kc->slots);
 	ap_conf_init(&kc->c);
 	RCU_INIT_POINTER(an->conf, kc);
 	return 0;
@@ -35,100 +34,71 @@ void anypin_conf_exit(struct anypin_net *an)
 	RCU_INIT_POINTER(an->conf, NULL);
 }
 
-/*
- * A slot neither configuration uses, in turn, so reuse comes late. Under
- * conf_lock, which guards next_slot with the configuration.
- */
-static u8 anypin_free_slot(struct anypin_net *an, const struct anypin_conf *old,
-			   const struct anypin_conf *new)
+/* Which slots given back may still be counted into for their old name. */
+static void anypin_slots_cooling(struct anypin_net *an, bool *cooling)
 {
-	unsigned int i;
-	u8 s;
-
-	lockdep_assert_held(&an->conf_lock);
-	for (i = 0; i < AP_NSLOTS; i++) {
-		s = (an->next_slot + i) % AP_NSLOTS;
-		if (old->index[s] == AP_NO_SLOT && new->index[s] == AP_NO_SLOT) {
-			an->next_slot = (s + 1) % AP_NSLOTS;
-			return s;
-		}
-	}
-	return AP_NO_SLOT;	/* cannot happen: AP_NSLOTS is twice the prefixes */
-}
-
-/*
- * Counter slots of @new by name: names that stay keep their counters, a
- * new name takes a slot neither configuration uses (zero since it was
- * given back). Under conf_lock: @old is the published configuration.
- */
-static void anypin_remap_slots(struct anypin_net *an, const struct anypin_conf *old,
-			       struct anypin_conf *new)
-{
-	const struct ap_pconf *pc;
-	unsigned int i;
-	int j;
-
-	lockdep_assert_held(&an->conf_lock);
-	memset(new->slot, AP_NO_SLOT, sizeof(new->slot));
-	memset(new->index, AP_NO_SLOT, sizeof(new->index));
-	for (i = 0; i < new->c.nprefixes; i++) {
-		pc = &new->c.prefixes[i];
-		j = ap_conf_find(&old->c, pc->name, strlen(pc->name));
-		if (j < 0)
-			continue;
-		new->slot[i] = old->slot[j];
-		if (new->slot[i] != AP_NO_SLOT)
-			new->index[new->slot[i]] = i;
-	}
-	for (i = 0; i < new->c.nprefixes; i++) {
-		if (new->slot[i] != AP_NO_SLOT)
-			continue;
-		new->slot[i] = anypin_free_slot(an, old, new);
-		if (new->slot[i] != AP_NO_SLOT)
-			new->index[new->slot[i]] = i;
-	}
-}
-
-/* An entry of a name gone counts as removed from now on. */
-static bool anypin_retire_flow(struct anypin_flow *e, void *arg)
-{
-	const struct anypin_conf *kc = arg;
-
-	lockdep_assert_held(&e->lock);
-	if (e->slot < AP_NSLOTS && kc->index[e->slot] == AP_NO_SLOT)
-		e->slot = AP_SLOT_REMOVED;
-	return false;
-}
-
-/*
- * @new is published; the slots of names it dropped go back. Once the
- * readers of @old are gone (they count by its slots), the entries of
- * those names move to AP_SLOT_REMOVED and what the slots counted to the
- * removed prefixes' sum: the total keeps it, and no later name inherits
- * it. Under conf_lock.
- */
-static void anypin_retire_slots(struct anypin_net *an, const struct anypin_conf *old,
-				const struct anypin_conf *new)
-{
-	bool gone = false;
 	unsigned int s;
 
 	lockdep_assert_held(&an->conf_lock);
-	for (s = 0; s < AP_NSLOTS; s++)
-		gone |= old->index[s] != AP_NO_SLOT && new->index[s] == AP_NO_SLOT;
-	if (!gone)
-		return;
-	synchronize_rcu();
-	anypin_flows_walk(an, anypin_retire_flow, (void *)new);
-	for (s = 0; s < AP_NSLOTS; s++)
-		if (old->index[s] != AP_NO_SLOT && new->index[s] == AP_NO_SLOT)
-			anypin_stats_retire(an, s);
+	for (s = 0; s < AP_NSLOTS; s++) {
+		if (an->slot_cooling[s] && poll_state_synchronize_rcu(an->slot_gp[s]))
+			an->slot_cooling[s] = false;
+		cooling[s] = an->slot_cooling[s];
+	}
+}
+
+/*
+ * Before @new is published: the slots it hands to new names. The core
+ * took a slot still cooling only if no other was free (a burst of writes
+ * within a grace period): wait for it then. What a slot counted for its
+ * names gone goes to the removed sum, so it reads zero for its new name.
+ */
+static void anypin_slots_take(struct anypin_net *an, const struct anypin_conf *old,
+			      const struct anypin_conf *new)
+{
+	unsigned int s;
+
+	lockdep_assert_held(&an->conf_lock);
+	for (s = 0; s < AP_NSLOTS; s++) {
+		if (new->slots.index[s] == AP_NO_SLOT || old->slots.index[s] != AP_NO_SLOT)
+			continue;
+		if (an->slot_cooling[s])
+			cond_synchronize_rcu(an->slot_gp[s]);
+		an->slot_cooling[s] = false;
+		anypin_stats_retire(an, s);
+	}
+}
+
+/*
+ * @new is published: the slots of names it dropped cool until the readers
+ * of @old, which count by its slots, are gone. Their entries need no
+ * visit: their slot's generation is no longer @new's, so they count as
+ * removed (ap_slots_counter()).
+ */
+static void anypin_slots_give_back(struct anypin_net *an, const struct anypin_conf *old,
+				   const struct anypin_conf *new)
+{
+	unsigned long gp = 0;
+	bool started = false;
+	unsigned int s;
+
+	lockdep_assert_held(&an->conf_lock);
+	for (s = 0; s < AP_NSLOTS; s++) {
+		if (old->slots.index[s] == AP_NO_SLOT || new->slots.index[s] != AP_NO_SLOT)
+			continue;
+		if (!started)
+			gp = start_poll_synchronize_rcu();
+		started = true;
+		an->slot_gp[s] = gp;
+		an->slot_cooling[s] = true;
+	}
 }
 
 int anypin_conf_set(struct anypin_net *an, const char *key, u32 klen,
 		    const char *val, u32 vlen, anypin_prepare_t prepare)
 {
 	struct anypin_conf *old, *new;
+	bool cooling[AP_NSLOTS];
 	const char *why = NULL;
 	int err;
 
@@ -145,15 +115,17 @@ int anypin_conf_set(struct anypin_net *an, const char *key, u32 klen,
 				    why ? why : "invalid value");
 		return -EINVAL;
 	}
-	anypin_remap_slots(an, old, new);
+	anypin_slots_cooling(an, cooling);
+	ap_slots_remap(&new->slots, &old->slots, &old->c, &new->c, cooling);
 	err = prepare ? prepare(an, &new->c) : 0;
 	if (err) {
 		mutex_unlock(&an->conf_lock);
 		kvfree(new);
 		return err;
 	}
+	anypin_slots_take(an, old, new);
 	rcu_assign_pointer(an->conf, new);
-	anypin_retire_slots(an, old, new);
+	anypin_slots_give_back(an, old, new);
 	mutex_unlock(&an->conf_lock);
 	kvfree_rcu(old, rcu);
 	return 0;

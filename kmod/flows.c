@@ -107,18 +107,38 @@ static struct ap_flow *anypin_hand_over(struct anypin_flow *e)
 	return &e->f;
 }
 
-/* The counters' view of @e: its slot, as an index of today's prefixes. */
+/*
+ * The counters' view of @e: its (slot, generation), as an index of today's
+ * prefixes, AP_NO_SLOT if its prefix was removed since; and back.
+ */
 static void anypin_prefix_in(const struct anypin_ctx *x, struct anypin_flow *e)
 {
 	lockdep_assert_held(&e->lock);
-	e->f.prefix = e->slot < AP_NSLOTS ? x->kc->index[e->slot] : AP_NO_SLOT;
+	e->f.prefix = ap_slots_prefix(&x->kc->slots, e->slot, e->gen);
 }
 
 static void anypin_prefix_out(const struct anypin_ctx *x, struct anypin_flow *e)
 {
 	lockdep_assert_held(&e->lock);
-	if (e->f.prefix < x->kc->c.nprefixes)
-		e->slot = x->kc->slot[e->f.prefix];
+	e->slot = ap_slots_slot(&x->kc->slots, e->f.prefix);
+	if (e->slot < AP_NSLOTS)
+		e->gen = x->kc->slots.gen[e->slot];
+}
+
+/*
+ * Counts @stat of @e by the configuration of now: in its prefix's slot,
+ * or in AP_SLOT_REMOVED if that prefix was removed since. Under RCU, so
+ * that a slot given back is not handed out before this count is in it.
+ */
+static void anypin_count_entry(struct anypin_net *an, struct anypin_flow *e, u8 stat)
+{
+	const struct anypin_conf *kc;
+
+	lockdep_assert_held(&e->lock);
+	rcu_read_lock();
+	kc = rcu_dereference(an->conf);
+	anypin_stats_inc(an, ap_slots_counter(&kc->slots, e->slot, e->gen), stat);
+	rcu_read_unlock();
 }
 
 static struct ap_flow *anypin_find(void *t, const struct ap_key *k,
@@ -135,7 +155,7 @@ static struct ap_flow *anypin_find(void *t, const struct ap_key *k,
 	rhl_for_each_entry_rcu(e, pos, list, node) {
 		spin_lock_bh(&e->lock);
 		if (!e->dead && ap_find_see(&fd, e, &e->f)) {
-			anypin_stats_inc(x->an, e->slot, AP_STAT_EXPIRED);
+			anypin_count_entry(x->an, e, AP_STAT_EXPIRED);
 			anypin_kill(tb, e);
 			continue;
 		}
@@ -201,7 +221,7 @@ static bool anypin_evict_try(void *t, void *ptr)
 	locked = spin_trylock(&e->lock);
 	if (locked) {
 		anypin_unlink_locked(&an->table, e);
-		anypin_stats_inc(an, e->slot, AP_STAT_EVICTED);
+		anypin_count_entry(an, e, AP_STAT_EVICTED);
 		spin_unlock(&e->lock);
 		call_rcu(&e->rcu, anypin_flow_free_rcu);
 	}
@@ -299,8 +319,7 @@ static void anypin_count(void *t, u8 prefix, u8 stat)
 {
 	struct anypin_ctx *x = t;
 
-	anypin_stats_inc(x->an, prefix < x->kc->c.nprefixes ? x->kc->slot[prefix] :
-			 AP_SLOT_REMOVED, stat);
+	anypin_stats_inc(x->an, ap_slots_slot(&x->kc->slots, prefix), stat);
 }
 
 /*
@@ -393,16 +412,22 @@ void anypin_flows_walk(struct anypin_net *an,
 	rhashtable_walk_exit(&it);
 }
 
-/* Expired entries go. */
+/*
+ * Expired entries go. An entry of a prefix removed since is marked so
+ * (it counts as removed either way), which keeps it so even if its slot's
+ * generation comes round again while it lives.
+ */
 static bool anypin_gc_one(struct anypin_flow *e, void *arg)
 {
 	struct anypin_net *an = arg;
 	const struct anypin_conf *kc = rcu_dereference(an->conf);
 
 	lockdep_assert_held(&e->lock);
+	if (ap_slots_prefix(&kc->slots, e->slot, e->gen) == AP_NO_SLOT)
+		e->slot = AP_SLOT_REMOVED;
 	if (!ap_flow_expired(&e->f, &kc->c, anypin_now()))
 		return false;
-	anypin_stats_inc(an, e->slot, AP_STAT_EXPIRED);
+	anypin_count_entry(an, e, AP_STAT_EXPIRED);
 	return true;
 }
 

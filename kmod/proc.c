@@ -138,8 +138,7 @@ static const struct proc_ops anypin_flows_ops = {
 };
 
 struct anypin_stats_snap {
-	u8 slot[AP_MAX_PREFIXES];
-	u8 index[AP_NSLOTS];
+	struct ap_slots slots;
 	struct ap_stats s;
 	char row[AP_STATS_LINE_MAX];
 };
@@ -149,7 +148,7 @@ static bool anypin_count_flow(struct anypin_flow *e, void *arg)
 	struct anypin_stats_snap *s = arg;
 
 	lockdep_assert_held(&e->lock);
-	ap_stats_add_flow(&s->s, e->slot < AP_NSLOTS ? s->index[e->slot] : AP_NO_SLOT);
+	ap_stats_add_flow(&s->s, ap_slots_prefix(&s->slots, e->slot, e->gen));
 	return false;
 }
 
@@ -170,11 +169,14 @@ static int anypin_stats_show(struct seq_file *seq, void *v)
 	mutex_lock(&an->conf_lock);
 	kc = rcu_dereference_protected(an->conf, lockdep_is_held(&an->conf_lock));
 	ap_stats_init(&s->s, &kc->c);
-	memcpy(s->slot, kc->slot, sizeof(s->slot));
-	memcpy(s->index, kc->index, sizeof(s->index));
+	s->slots = kc->slots;
 	anypin_flows_walk(an, anypin_count_flow, s);
 	for (i = 0; i < s->s.n; i++)
-		anypin_stats_read(an, s->slot[i], s->s.v[i]);
+		anypin_stats_read(an, s->slots.slot[i], s->s.v[i]);
+	/* Slots given back hold what their names counted since their base. */
+	for (i = 0; i < AP_NSLOTS; i++)
+		if (s->slots.index[i] == AP_NO_SLOT)
+			anypin_stats_read(an, i, s->s.v[AP_STATS_REMOVED]);
 	anypin_stats_read(an, AP_SLOT_REMOVED, s->s.v[AP_STATS_REMOVED]);
 	mutex_unlock(&an->conf_lock);
 	for (i = 0; ap_stats_line(&s->s, i, s->row, sizeof(s->row)); i++)

@@ -85,10 +85,11 @@ static void anypin_stats_sum(struct anypin_net *an, u8 slot, u64 *v)
 }
 
 /*
- * Under conf_lock, once nobody counts into @slot for a name gone: what it
- * counted since its base goes to the removed prefixes' sum and is its new
- * base, so it reads zero for the next name. Each CPU's counters are
- * written by that CPU alone: a remote write would race its increments.
+ * Under conf_lock, as @slot goes to a new name, once nobody counts into it
+ * for the names gone: what it counted since its base goes to the removed
+ * prefixes' sum and is its new base, so it reads zero for the new name.
+ * Each CPU's counters are written by that CPU alone: a remote write would
+ * race its increments.
  */
 void anypin_stats_retire(struct anypin_net *an, u8 slot)
 {

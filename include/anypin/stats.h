@@ -31,6 +31,47 @@
 static_assert(AP_STATS_LINE_MAX >= AP_NAME_MAX + AP_STAT_MAX * (1 + 20) + 2,
 	      "AP_STATS_LINE_MAX holds no row of every counter");
 
+/*
+ * Counter slots, for a datapath whose entries outlive the configuration
+ * they were counted under and are not all revisited when it changes (the
+ * module's table, read under RCU). A prefix keeps its slot while its name
+ * stays in "prefixes"; a new name takes a slot neither the old nor the
+ * new configuration uses, so twice as many slots as prefixes suffice.
+ * When a name goes, its slot's generation changes: an entry keeps its
+ * prefix's slot and that generation, and one whose pair is not today's
+ * is of a prefix removed since. It counts in AP_SLOT_REMOVED (the row
+ * AP_STATS_REMOVED), whichever name has its slot now.
+ */
+#define AP_NSLOTS		(2 * AP_MAX_PREFIXES)
+#define AP_SLOT_REMOVED		AP_NSLOTS
+#define AP_NO_SLOT		0xff
+
+struct ap_slots {
+	u8 slot[AP_MAX_PREFIXES];	/* of each prefix, or AP_NO_SLOT */
+	u8 index[AP_NSLOTS];		/* prefix owning each slot, or AP_NO_SLOT */
+	u8 gen[AP_NSLOTS];		/* changes when the slot's name goes */
+	u8 next;			/* where the search for a free slot starts */
+};
+
+/* No prefix, no slot taken. */
+void ap_slots_init(struct ap_slots *m);
+/*
+ * @m, a copy of @old (the slots of @oc), becomes the slots of @nc: names
+ * that stay keep their slot, the slots of names gone are given back (their
+ * generation changes), new names take free slots in turn, preferring those
+ * @cooling (AP_NSLOTS flags, or NULL) does not mark: a datapath marks the
+ * slots it cannot hand out yet without waiting (readers of an older
+ * configuration may still count into them).
+ */
+void ap_slots_remap(struct ap_slots *m, const struct ap_slots *old, const struct ap_conf *oc,
+		    const struct ap_conf *nc, const bool *cooling);
+/* The slot prefix @prefix counts in: its own, or AP_SLOT_REMOVED. */
+u8 ap_slots_slot(const struct ap_slots *m, u8 prefix);
+/* The prefix of an entry that kept (@slot, @gen), or AP_NO_SLOT: removed. */
+u8 ap_slots_prefix(const struct ap_slots *m, u8 slot, u8 gen);
+/* The slot such an entry counts in: @slot, or AP_SLOT_REMOVED. */
+u8 ap_slots_counter(const struct ap_slots *m, u8 slot, u8 gen);
+
 struct ap_stats {
 	u8 n;			/* configured prefixes */
 	char name[AP_MAX_PREFIXES][AP_NAME_MAX + 1];

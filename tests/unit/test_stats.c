@@ -129,12 +129,146 @@ static void test_line_max(void **state)
 	assert_int_equal(ap_stats_line(&st, 2, line, 0), 0);
 }
 
+/* Slots: a map per configuration, each made from the one before. */
+static struct ap_conf sconf[2];
+static struct ap_slots smap[2];
+static int cur;
+
+static void slots_set(const char *list, const bool *cooling)
+{
+	static const char key[] = "net.anypin.prefixes";
+	const char *why = NULL;
+	int n = !cur;
+
+	ap_conf_init(&sconf[n]);
+	assert_int_equal(ap_conf_set(&sconf[n], key, sizeof(key) - 1, list, strlen(list), &why), 0);
+	smap[n] = smap[cur];
+	ap_slots_remap(&smap[n], &smap[cur], &sconf[cur], &sconf[n], cooling);
+	cur = n;
+}
+
+static int slots_setup(void **state)
+{
+	(void)state;
+	cur = 0;
+	ap_conf_init(&sconf[0]);
+	ap_slots_init(&smap[0]);
+	return 0;
+}
+
+/* An entry, as the module keeps it: its prefix's slot and generation. */
+struct ent {
+	u8 slot, gen;
+};
+
+static struct ent ent_of(u8 prefix)
+{
+	struct ent e = { ap_slots_slot(&smap[cur], prefix), 0 };
+
+	assert_true(e.slot < AP_NSLOTS);
+	e.gen = smap[cur].gen[e.slot];
+	return e;
+}
+
+/* Names that stay keep their slot and entries, wherever they move. */
+static void test_slots_keep(void **state)
+{
+	struct ent a, b;
+
+	(void)state;
+	slots_set("a=192.0.2.0/24 b=198.18.0.0/15", NULL);
+	a = ent_of(0);
+	b = ent_of(1);
+	assert_int_not_equal(a.slot, b.slot);
+	assert_int_equal(ap_slots_prefix(&smap[cur], a.slot, a.gen), 0);
+
+	slots_set("c=203.0.113.0/24 b=198.18.0.0/15", NULL);
+	assert_int_equal(ap_slots_prefix(&smap[cur], b.slot, b.gen), 1);
+	assert_int_equal(ap_slots_counter(&smap[cur], b.slot, b.gen), b.slot);
+	assert_int_equal(ap_slots_slot(&smap[cur], 1), b.slot);
+	/* c takes a slot a did not have: a's entries may still count. */
+	assert_int_not_equal(ap_slots_slot(&smap[cur], 0), a.slot);
+	assert_int_equal(ap_slots_prefix(&smap[cur], a.slot, a.gen), AP_NO_SLOT);
+	assert_int_equal(ap_slots_counter(&smap[cur], a.slot, a.gen), AP_SLOT_REMOVED);
+
+	/* Beyond today's prefixes, and entries never given a slot: removed. */
+	assert_int_equal(ap_slots_slot(&smap[cur], 2), AP_SLOT_REMOVED);
+	assert_int_equal(ap_slots_slot(&smap[cur], AP_NO_SLOT), AP_SLOT_REMOVED);
+	assert_int_equal(ap_slots_counter(&smap[cur], AP_NO_SLOT, 0), AP_SLOT_REMOVED);
+	assert_int_equal(ap_slots_counter(&smap[cur], AP_SLOT_REMOVED, 0), AP_SLOT_REMOVED);
+}
+
+/*
+ * A slot given back and handed to a new name: the entries of the name
+ * gone count as removed, never as the new name's, however the table was
+ * walked in between.
+ */
+static void test_slots_reuse(void **state)
+{
+	struct ent old, e;
+	int i;
+
+	(void)state;
+	slots_set("a=192.0.2.0/24", NULL);
+	old = ent_of(0);
+	for (i = 0; i < 2 * AP_NSLOTS; i++) {
+		slots_set(i % 2 ? "b=192.0.2.0/24" : "c=192.0.2.0/24", NULL);
+		e = ent_of(0);
+		if (e.slot == old.slot)
+			break;
+	}
+	assert_int_equal(e.slot, old.slot);
+	assert_int_not_equal(e.gen, old.gen);
+	assert_int_equal(ap_slots_prefix(&smap[cur], e.slot, e.gen), 0);
+	assert_int_equal(ap_slots_prefix(&smap[cur], old.slot, old.gen), AP_NO_SLOT);
+	assert_int_equal(ap_slots_counter(&smap[cur], old.slot, old.gen), AP_SLOT_REMOVED);
+	/* Not before every other slot had its turn. */
+	assert_true(i >= AP_NSLOTS - 2);
+}
+
+/* Slots still cooling are taken last, but taken: a new name always has one. */
+static void test_slots_cooling(void **state)
+{
+	bool cooling[AP_NSLOTS];
+	char list[AP_VALUE_MAX];
+	size_t o = 0;
+	int i;
+
+	(void)state;
+	memset(cooling, 1, sizeof(cooling));
+	cooling[77] = false;
+	slots_set("a=192.0.2.0/24", cooling);
+	assert_int_equal(ap_slots_slot(&smap[cur], 0), 77);
+	slots_set("b=192.0.2.0/24", cooling);
+	assert_true(ap_slots_slot(&smap[cur], 0) < AP_NSLOTS);
+	assert_int_not_equal(ap_slots_slot(&smap[cur], 0), 77);
+
+	/* Every prefix renamed: 2 * 64 distinct slots. */
+	for (i = 0; i < AP_MAX_PREFIXES; i++)
+		o += sprintf(list + o, "%sp%d=10.%d.0.0/16", i ? " " : "", i, i);
+	slots_set(list, cooling);
+	o = 0;
+	for (i = 0; i < AP_MAX_PREFIXES; i++)
+		o += sprintf(list + o, "%sq%d=10.%d.0.0/16", i ? " " : "", i, i);
+	slots_set(list, cooling);
+	for (i = 0; i < AP_MAX_PREFIXES; i++) {
+		u8 s = ap_slots_slot(&smap[cur], i);
+
+		assert_true(s < AP_NSLOTS);
+		assert_int_equal(smap[cur].index[s], i);
+		assert_int_equal(smap[!cur].index[s], AP_NO_SLOT);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_rows, setup),
 		cmocka_unit_test_setup(test_removed, setup),
 		cmocka_unit_test_setup(test_line_max, setup),
+		cmocka_unit_test_setup(test_slots_keep, slots_setup),
+		cmocka_unit_test_setup(test_slots_reuse, slots_setup),
+		cmocka_unit_test_setup(test_slots_cooling, slots_setup),
 	};
 
 	return cmocka_run_group_tests_name("stats", tests, NULL, NULL);
