@@ -115,7 +115,7 @@ int anypin_conf_get(struct anypin_net *an, const char *key, u32 klen,
 int anypin_stats_alloc(struct anypin_net *an);
 void anypin_stats_free(struct anypin_net *an);
 void anypin_stats_retire(struct anypin_net *an, u8 slot);
-void anypin_stats_read(struct anypin_net *an, u8 slot, u64 *v);
+void anypin_stats_fill(struct anypin_net *an, const struct ap_slots *m, struct ap_stats *st);
 void anypin_stats_inc(struct anypin_net *an, u8 slot, u8 stat);
 
 /* flows.c */

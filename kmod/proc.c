@@ -153,8 +153,11 @@ static bool anypin_count_flow(struct anypin_flow *e, void *arg)
 }
 
 /*
- * The core's table of the per-cpu counters, by today's prefix index.
- * Under conf_lock, so that no slot is given back in between.
+ * The core's table of the per-cpu counters, by today's prefix index. Only
+ * the slots and the counters are read under conf_lock (no slot goes to a
+ * new name meanwhile): the flows gauge walks the table after it, so that
+ * reading the file, which anyone may, never holds a write up for long.
+ * Its buffer holds the whole table, so this runs once per read.
  */
 static int anypin_stats_show(struct seq_file *seq, void *v)
 {
@@ -166,24 +169,36 @@ static int anypin_stats_show(struct seq_file *seq, void *v)
 	s = kvmalloc(sizeof(*s), GFP_KERNEL);
 	if (!s)
 		return -ENOMEM;
-	mutex_lock(&an->conf_lock);
+	if (mutex_lock_killable(&an->conf_lock)) {
+		kvfree(s);
+		return -EINTR;
+	}
 	kc = rcu_dereference_protected(an->conf, lockdep_is_held(&an->conf_lock));
 	ap_stats_init(&s->s, &kc->c);
 	s->slots = kc->slots;
-	anypin_flows_walk(an, anypin_count_flow, s);
-	for (i = 0; i < s->s.n; i++)
-		anypin_stats_read(an, s->slots.slot[i], s->s.v[i]);
-	/* Slots given back hold what their names counted since their base. */
-	for (i = 0; i < AP_NSLOTS; i++)
-		if (s->slots.index[i] == AP_NO_SLOT)
-			anypin_stats_read(an, i, s->s.v[AP_STATS_REMOVED]);
-	anypin_stats_read(an, AP_SLOT_REMOVED, s->s.v[AP_STATS_REMOVED]);
+	anypin_stats_fill(an, &s->slots, &s->s);
 	mutex_unlock(&an->conf_lock);
+	anypin_flows_walk(an, anypin_count_flow, s);
 	for (i = 0; ap_stats_line(&s->s, i, s->row, sizeof(s->row)); i++)
 		seq_puts(seq, s->row);
 	kvfree(s);
 	return 0;
 }
+
+/* The header, a row per prefix, the total. */
+#define AP_STATS_SIZE	(AP_STATS_LINE_MAX * (AP_MAX_PREFIXES + 2))
+
+static int anypin_stats_open(struct inode *inode, struct file *file)
+{
+	return single_open_size(file, anypin_stats_show, pde_data(inode), AP_STATS_SIZE);
+}
+
+static const struct proc_ops anypin_stats_ops = {
+	.proc_open = anypin_stats_open,
+	.proc_read_iter = seq_read_iter,
+	.proc_lseek = seq_lseek,
+	.proc_release = single_release,
+};
 
 /* Copied under the lock, formatted outside it. */
 static int anypin_blackholes_show(struct seq_file *seq, void *v)
@@ -213,7 +228,7 @@ int anypin_proc_init(struct anypin_net *an)
 	if (!an->proc)
 		return -ENOMEM;
 	if (!proc_create_data("flows", 0444, an->proc, &anypin_flows_ops, an) ||
-	    !proc_create_single_data("stats", 0444, an->proc, anypin_stats_show, an) ||
+	    !proc_create_data("stats", 0444, an->proc, &anypin_stats_ops, an) ||
 	    !proc_create_single_data("blackholes", 0444, an->proc, anypin_blackholes_show,
 				     an)) {
 		proc_remove(an->proc);

@@ -108,24 +108,41 @@ void anypin_stats_retire(struct anypin_net *an, u8 slot)
 	}
 }
 
-/*
- * Under conf_lock: adds to @v what @slot counted for the name that has it
- * (its sum less its base); for AP_SLOT_REMOVED, with what the slots given
- * back counted before.
- */
-void anypin_stats_read(struct anypin_net *an, u8 slot, u64 *v)
+/* Adds to @v what @slot counted since its base; AP_SLOT_REMOVED has none. */
+static void anypin_stats_read(struct anypin_net *an, u8 slot, u64 *v)
 {
 	struct anypin_stats_base *b = an->base;
 	u64 c[AP_STAT_MAX] = {};
 	int i;
 
-	lockdep_assert_held(&an->conf_lock);
-	/* Pairs with smp_store_release() in anypin_stats_alloc(). */
-	if (!smp_load_acquire(&an->stats) || slot > AP_SLOT_REMOVED)
-		return;
 	anypin_stats_sum(an, slot, c);
 	for (i = 0; i < AP_STAT_MAX; i++)
-		v[i] += slot < AP_NSLOTS ? c[i] - b->base[slot][i] : c[i] + b->removed[i];
+		v[i] += slot < AP_NSLOTS ? c[i] - b->base[slot][i] : c[i];
+}
+
+/*
+ * Under conf_lock, @m the published slots: the counters of @st, filled by
+ * prefix index; its removed row with AP_SLOT_REMOVED, the slots given
+ * back (what they counted for their names gone, since their base) and
+ * the removed sum.
+ */
+void anypin_stats_fill(struct anypin_net *an, const struct ap_slots *m, struct ap_stats *st)
+{
+	u64 *removed = st->v[AP_STATS_REMOVED];
+	unsigned int i;
+
+	lockdep_assert_held(&an->conf_lock);
+	/* Pairs with smp_store_release() in anypin_stats_alloc(). */
+	if (!smp_load_acquire(&an->stats))
+		return;
+	for (i = 0; i < st->n; i++)
+		anypin_stats_read(an, m->slot[i], st->v[i]);
+	for (i = 0; i < AP_NSLOTS; i++)
+		if (m->index[i] == AP_NO_SLOT)
+			anypin_stats_read(an, i, removed);
+	anypin_stats_read(an, AP_SLOT_REMOVED, removed);
+	for (i = 0; i < AP_STAT_MAX; i++)
+		removed[i] += an->base->removed[i];
 }
 
 /*
