@@ -153,7 +153,8 @@ static bool anypin_count_flow(struct anypin_flow *e, void *arg)
 }
 
 /*
- * The core's table of the per-cpu counters, by today's prefix index. Only
+ * The core's table of the per-cpu counters, by today's prefix index; the
+ * total's flows are the table's count, exact where the walk is not. Only
  * the slots and the counters are read under conf_lock (no slot goes to a
  * new name meanwhile): the flows gauge walks the table after it, so that
  * reading the file, which anyone may, never holds a write up for long.
@@ -179,6 +180,7 @@ static int anypin_stats_show(struct seq_file *seq, void *v)
 	anypin_stats_fill(an, &s->slots, &s->s);
 	mutex_unlock(&an->conf_lock);
 	anypin_flows_walk(an, anypin_count_flow, s);
+	ap_stats_set_flows(&s->s, anypin_flows_count(an));
 	for (i = 0; ap_stats_line(&s->s, i, s->row, sizeof(s->row)); i++)
 		seq_puts(seq, s->row);
 	kvfree(s);

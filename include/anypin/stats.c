@@ -22,6 +22,12 @@ void ap_stats_add_flow(struct ap_stats *s, u8 prefix)
 	s->v[ap_stats_row_of(s, prefix)][AP_STAT_FLOWS]++;
 }
 
+void ap_stats_set_flows(struct ap_stats *s, u64 n)
+{
+	s->flows_known = true;
+	s->flows = n;
+}
+
 u32 ap_stats_line(const struct ap_stats *s, u32 i, char *buf, u32 size)
 {
 	u64 total[AP_STAT_MAX];
@@ -37,6 +43,8 @@ u32 ap_stats_line(const struct ap_stats *s, u32 i, char *buf, u32 size)
 	for (r = 0; r < s->n; r++)
 		for (j = 0; j < AP_STAT_MAX; j++)
 			total[j] += s->v[r][j];
+	if (s->flows_known)
+		total[AP_STAT_FLOWS] = s->flows;
 	return ap_stats_row(AP_STATS_TOTAL, total, buf, size);
 }
 

@@ -77,6 +77,8 @@ struct ap_stats {
 	char name[AP_MAX_PREFIXES][AP_NAME_MAX + 1];
 	/* By prefix index, then AP_STATS_REMOVED; flows: AP_STAT_FLOWS. */
 	u64 v[AP_MAX_PREFIXES + 1][AP_STAT_MAX];
+	bool flows_known;	/* the total's flows are @flows, not the rows' sum */
+	u64 flows;
 };
 
 /* Zero counters and the names of @c's prefixes. */
@@ -85,6 +87,12 @@ void ap_stats_init(struct ap_stats *s, const struct ap_conf *c);
 u8 ap_stats_row_of(const struct ap_stats *s, u8 prefix);
 /* An entry of @prefix is in the table (the flows gauge). */
 void ap_stats_add_flow(struct ap_stats *s, u8 prefix);
+/*
+ * The table holds @n entries: the total's flows, whatever the rows add up
+ * to (a datapath whose walk may miss or repeat entries of a table that
+ * changes under it knows its count exactly).
+ */
+void ap_stats_set_flows(struct ap_stats *s, u64 n);
 /*
  * Line @i of the table (0: the header, then the rows, then "total") into
  * @buf of @size, NUL-terminated; its length, 0 past the last line.

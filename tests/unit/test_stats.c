@@ -111,6 +111,25 @@ static void test_removed(void **state)
 	assert_int_equal(ap_stats_line(&st, 2, got, sizeof(got)), 0);
 }
 
+/* A table count known exactly is the total's flows, whatever the rows say. */
+static void test_set_flows(void **state)
+{
+	char got[AP_STATS_LINE_MAX], want[AP_STATS_LINE_MAX];
+
+	(void)state;
+	st.v[1][AP_STAT_SYN] = 3;
+	ap_stats_add_flow(&st, 0);
+	ap_stats_add_flow(&st, 0);
+	ap_stats_add_flow(&st, 9);
+	ap_stats_line(&st, 3, got, sizeof(got));
+	assert_string_equal(got, row(want, AP_STATS_TOTAL, 3, 3));
+	ap_stats_set_flows(&st, 2);
+	ap_stats_line(&st, 3, got, sizeof(got));
+	assert_string_equal(got, row(want, AP_STATS_TOTAL, 3, 2));
+	ap_stats_line(&st, 1, got, sizeof(got));
+	assert_string_equal(got, row(want, "dns", 0, 2));
+}
+
 /* The longest lines fit AP_STATS_LINE_MAX, and a short buffer truncates. */
 static void test_line_max(void **state)
 {
@@ -265,6 +284,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_rows, setup),
 		cmocka_unit_test_setup(test_removed, setup),
+		cmocka_unit_test_setup(test_set_flows, setup),
 		cmocka_unit_test_setup(test_line_max, setup),
 		cmocka_unit_test_setup(test_slots_keep, slots_setup),
 		cmocka_unit_test_setup(test_slots_reuse, slots_setup),
