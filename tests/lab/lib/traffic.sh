@@ -17,13 +17,19 @@
 #   ?rate=N    paces a response to N bytes/s on the server side, so the
 #              connection has packets in flight all along
 
+# lab__data_bytes SIZE: LAB_DATA_BYTES for SIZE, in MiB, or in KiB with
+# the suffix K (256K).
+lab__data_bytes() {
+	case $1 in
+	*K) LAB_DATA_BYTES=$((${1%K} * 1024)) ;;
+	*) LAB_DATA_BYTES=$(($1 * 1024 * 1024)) ;;
+	esac
+}
+
 # lab_serve [SIZE]: SIZE in MiB, or in KiB with the suffix K (256K)
 lab_serve() {
-	local mb=${1:-$LAB_FILE_MB} i
-	case $mb in
-	*K) LAB_DATA_BYTES=$((${mb%K} * 1024)) ;;
-	*) LAB_DATA_BYTES=$((mb * 1024 * 1024)) ;;
-	esac
+	local i
+	lab__data_bytes "${1:-$LAB_FILE_MB}"
 	mkdir -p "$LAB_STATE/www" || return 1
 	head -c "$LAB_DATA_BYTES" /dev/urandom >"$LAB_STATE/www/data.bin" ||
 		return 1
@@ -40,6 +46,31 @@ lab_serve() {
 	done
 	lab_wait_listen inst1 "$LAB_PORT" "${LAB_SERVE_WAIT:-30}" &&
 		lab_wait_listen inst2 "$LAB_PORT" "${LAB_SERVE_WAIT:-30}"
+}
+
+# lab_served [SIZE]: for a script that takes over a lab another process
+# set up and serves (without lab_up and lab_serve of its own: the VM's
+# module topics share their runner's, tests/vm/kmod/run): succeeds when
+# that lab_serve SIZE is still there (its data.bin has SIZE's bytes and
+# both instances listen), and sets LAB_DATA_BYTES and LAB_DATA_SHA as it
+# did. The files of earlier downloads go, as lab_up would have removed
+# them: lab_fetch_wait_bytes would take an old NAME.res for the end of a
+# new download of that name.
+lab_served() {
+	local sha="" f old=()
+	lab__data_bytes "${1:-$LAB_FILE_MB}"
+	[ "$(stat -c %s "$LAB_STATE/www/data.bin" 2>/dev/null)" = "$LAB_DATA_BYTES" ] ||
+		return 1
+	{ read -r sha <"$LAB_STATE/data.sha256"; } 2>/dev/null || return 1
+	[ -n "$sha" ] || return 1
+	lab__listening inst1 "$LAB_PORT" && lab__listening inst2 "$LAB_PORT" ||
+		return 1
+	LAB_DATA_SHA=$sha
+	for f in "$LAB_STATE"/*.res "$LAB_STATE"/*.out "$LAB_STATE"/*.err \
+		"$LAB_STATE"/*.ttfb; do
+		if [ -e "$f" ]; then old+=("$f"); fi
+	done
+	[ ${#old[@]} = 0 ] || rm -f "${old[@]}"
 }
 
 # lab_url ADDR [PATH]
