@@ -19,7 +19,8 @@
 #
 # and for the scripts that test anypin.ko: guest_need_module, loaded,
 # kmod_fresh, apstat, slab_objects, half_open, guest_dmesg_check, and
-# kmod_lab and kmod_fetch for those in the lab (below).
+# kmod_lab, kmod_lab_down and kmod_fetch for those in the lab, and
+# kmod_lab_share for their runner (below).
 # GUEST_NAME (default: the script's name) names the script in say and
 # guest_done; guest_done touches $GUEST_DONE_MARK when it is set, so a
 # runner (tests/vm/kmod/run) tells a script that ended from one that died.
@@ -148,6 +149,16 @@ guest_dmesg_check() {
 	fi
 }
 
+# kmod__lab_lib: tests/lab/lab.sh, in the namespaces $LAB (default kb-),
+# and its datapath tests/lab/datapath/kmod.sh.
+kmod__lab_lib() {
+	export LAB=${LAB:-kb-}
+	# shellcheck source=../lab/lab.sh
+	. tests/lab/lab.sh
+	# shellcheck source=../lab/datapath/kmod.sh
+	. tests/lab/datapath/kmod.sh
+}
+
 # kmod_lab MB [plain]: the lab of tests/lab/lab.sh (namespaces $LAB,
 # default kb-) with anypin.ko as its datapath (tests/lab/datapath/kmod.sh),
 # the module loaded afresh, MB of data served by both instances, and the
@@ -156,19 +167,52 @@ guest_dmesg_check() {
 # configured until the script calls datapath_start. lab_down on exit.
 # When the lab cannot be had, the check "load" or "lab" fails and the
 # script stops; a configuration that fails is the check "lab-config".
+# Under tests/vm/kmod/run the lab is the runner's (kmod_lab_share,
+# KMOD_SHARED_LAB=1): when it serves MB, the script takes it over
+# (lab_served) instead of building one, and it stays when the script
+# ends, for the next topic; the script must then leave it as it found
+# it (routes, firewall rules, processes; the module's sysctls go with
+# the next kmod_fresh). KMOD_LAB_TAKEN is 1 in a script that took it
+# over: kmod_lab_down takes the lab down only in one that did not.
 kmod_lab() {
 	guest_need_module
-	export LAB=${LAB:-kb-}
-	# shellcheck source=../lab/lab.sh
-	. tests/lab/lab.sh
-	# shellcheck source=../lab/datapath/kmod.sh
-	. tests/lab/datapath/kmod.sh
+	kmod__lab_lib
 	kmod_fresh || { fail load "insmod failed"; exit 1; }
-	lab_up || { fail lab "lab_up failed"; exit 1; }
-	# The first python start reads its files over 9p, slowly.
-	lab_serve "$1" || lab_wait_listen inst1 "$LAB_PORT" 30 || { fail lab "no HTTP server"; exit 1; }
-	lab_wait_listen inst2 "$LAB_PORT" 30
+	KMOD_LAB_TAKEN=
+	if [ "${KMOD_SHARED_LAB:-}" = 1 ] && lab_served "$1"; then
+		KMOD_LAB_TAKEN=1
+	else
+		lab_up || { fail lab "lab_up failed"; exit 1; }
+		# The first python start reads its files over 9p, slowly.
+		lab_serve "$1" || lab_wait_listen inst1 "$LAB_PORT" 30 || { fail lab "no HTTP server"; exit 1; }
+		lab_wait_listen inst2 "$LAB_PORT" 30
+	fi
 	[ "${2:-}" = plain ] || datapath_start || fail lab-config "datapath_start failed"
+}
+
+# kmod_lab_down: lab_down, unless the lab is the runner's (KMOD_LAB_TAKEN).
+kmod_lab_down() {
+	[ "${KMOD_LAB_TAKEN:-}" = 1 ] || lab_down
+}
+
+# kmod_lab_share MB: for tests/vm/kmod/run: kmod_lab's lab serving MB,
+# set up once for the topics it runs, which take it over (KMOD_SHARED_LAB=1
+# is exported to them). It loads no module: each topic loads it afresh.
+# No EXIT trap: the runner calls lab_down after the last topic. When the
+# lab cannot be had, none is left and KMOD_SHARED_LAB is unset: each
+# topic then builds its own.
+kmod_lab_share() {
+	kmod__lab_lib
+	if LAB_NO_TRAP=1 lab_up &&
+		{ lab_serve "$1" || lab_wait_listen inst1 "$LAB_PORT" 30; } &&
+		lab_wait_listen inst2 "$LAB_PORT" 30; then
+		export KMOD_SHARED_LAB=1
+		return 0
+	fi
+	say "no lab for the topics to share: each builds its own"
+	unset KMOD_SHARED_LAB
+	lab_down
+	return 1
 }
 
 # kmod_fetch NAME F: data.bin from A over IPv F (4 or 6), from the lab's

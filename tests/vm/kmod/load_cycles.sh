@@ -113,7 +113,8 @@ if [ "$longs" -ge 1 ] && [ "$longs_ok" = "$longs" ]; then
 else
 	fail load-cycles-other "$longs_ok of $longs downloads from U1 byte-exact; last failure: ${long_err:-}"
 fi
-lab_down
+# Its own lab goes (the runner's stays: the runner takes it down).
+kmod_lab_down
 if ! loaded && [ ! -e /sys/kernel/slab/anypin_flow ]; then
 	pass slab "no module and no anypin_flow cache left at the end"
 else
