@@ -36,15 +36,16 @@ $(B)/tests/%: tests/unit/%.c $(UNIT_LIB) $(B)/libanypin-core.a $(HDRS)
 # malloc and calloc fail at will.
 $(B)/tests/test_anypind_table: userspace/table.c
 $(B)/tests/test_anypind_table: UNIT_LDFLAGS := -Wl,--wrap=malloc,--wrap=calloc
-$(B)/tests/test_rules: userspace/rules.c userspace/util.c
+$(B)/tests/test_nft: userspace/nft.c userspace/util.c
+$(B)/tests/test_nft: UNIT_LDLIBS = $(shell pkg-config --libs $(NFQ_PKGS))
 $(B)/tests/test_ctl: userspace/ctl.c userspace/table.c userspace/util.c
-$(B)/tests/test_queue: userspace/queue.c userspace/debug.c userspace/table.c userspace/ipset.c \
+$(B)/tests/test_queue: userspace/queue.c userspace/debug.c userspace/table.c \
 	userspace/raw.c userspace/util.c
 $(B)/tests/test_queue: UNIT_LDLIBS = $(shell pkg-config --libs $(NFQ_PKGS))
 
 # anypind: userspace/*.c around the core, over NFQUEUE.
 ANYPIND_OBJS := $(patsubst userspace/%.c,$(B)/userspace/%.o,$(wildcard userspace/*.c))
-NFQ_PKGS := libnetfilter_queue libmnl
+NFQ_PKGS := libnetfilter_queue libmnl libnftnl
 
 $(B)/userspace/%.o: userspace/%.c $(HDRS)
 	@mkdir -p $(@D)

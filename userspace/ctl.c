@@ -24,6 +24,7 @@
 #include <anypin/stats.h>
 #include "anypind.h"
 #include "ctl.h"
+#include "nft.h"
 #include "unix_path.h"
 #include "util.h"
 
@@ -158,7 +159,7 @@ static void answer_status(const struct ctl_info *ci, FILE *f)
 	fprintf(f, "config %s\n", ci->conf_path);
 	fprintf(f, "prefixes %u\n", ci->conf->nprefixes);
 	fprintf(f, "queue %u\n", ci->queue);
-	fprintf(f, "rules %s\n", ci->rules ? "installed" : "operator");
+	fprintf(f, "table inet %s\n", NFT_TABLE);
 	fprintf(f, "uptime %u\n", now - ci->started);
 	fprintf(f, "flows %u\n", table_count(ci->table));
 	fprintf(f, "max_flows %u\n", ci->conf->max_flows);
@@ -170,7 +171,8 @@ static void answer_status(const struct ctl_info *ci, FILE *f)
 	fprintf(f, "rst_sent %llu\n", (unsigned long long)ci->qstats->rst_sent);
 	fprintf(f, "rst_errors %llu\n", (unsigned long long)ci->qstats->rst_errors);
 	fprintf(f, "verdict_errors %llu\n", (unsigned long long)ci->qstats->verdict_errors);
-	fprintf(f, "ipset_errors %llu\n", (unsigned long long)*ci->ipset_errors);
+	fprintf(f, "nft_errors %llu\n", (unsigned long long)*ci->nft_errors);
+	fprintf(f, "restores %llu\n", (unsigned long long)ci->restores);
 	fprintf(f, "reloads %llu\n", (unsigned long long)ci->reloads);
 	fprintf(f, "reload_errors %llu\n", (unsigned long long)ci->reload_errors);
 	fprintf(f, "sets %llu\n", (unsigned long long)ci->sets);
@@ -264,12 +266,16 @@ static void answer(struct client *c, struct ctl_info *ci)
 	if (!whole) {
 		fprintf(f, "error: bad request (a NUL byte, or longer than %d bytes)\n", REQ_MAX);
 	} else if (!strcmp(req, "flows")) {
+		if (ci->refresh)
+			ci->refresh(ci->refresh_arg);
 		w.c = ci->conf;
 		w.now = now_sec();
 		w.f = f;
 		fputs(AP_FLOW_HEADER, f);
 		table_walk(ci->table, print_flow, &w);
 	} else if (!strcmp(req, "stats")) {
+		if (ci->refresh)
+			ci->refresh(ci->refresh_arg);
 		answer_stats(ci, f);
 	} else if (!strcmp(req, "blackholes")) {
 		answer_blackholes(ci, f);

@@ -12,14 +12,17 @@ struct pollfd;
 struct ctl_info {
 	const char *conf_path;
 	u16 queue;
-	bool rules;
 	u32 started;
 	u64 reloads, reload_errors;
+	u64 restores;			/* table put back after a change under us */
 	u64 sets, set_errors;
 	const struct ap_conf *conf;
 	struct table *table;
 	const struct queue_stats *qstats;
-	const u64 *ipset_errors;
+	const u64 *nft_errors;
+	/* Brings the table's counters up to date, before they are shown. */
+	void (*refresh)(void *arg);
+	void *refresh_arg;
 	/*
 	 * "set KEY VALUE": applies the key to a copy of the running
 	 * configuration and takes it as a reload would; 0, or -1 with @err.

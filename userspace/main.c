@@ -5,10 +5,9 @@
  * Start-up order matters for "a bad config changes nothing": the file is
  * read and checked before anything is touched. Then the control socket
  * (refusing a second anypind on the same path), the raw sockets, the queue
- * (refusing a queue another program holds, before touching any set), the
- * sets, and only then the rules that send packets to the queue. Shutdown
- * goes the other way: rules first, then the packets still queued get their
- * verdicts, then the sets go.
+ * (refusing a queue another program holds, before touching the table), and
+ * only then the nftables table, in one batch. Shutdown goes the other way:
+ * the table first, then the packets still queued get their verdicts.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,10 +21,9 @@
 #include "anypind.h"
 #include "conf.h"
 #include "ctl.h"
-#include "ipset.h"
+#include "nft.h"
 #include "queue.h"
 #include "raw.h"
-#include "rules.h"
 #include "table.h"
 #include "util.h"
 
@@ -36,11 +34,8 @@ static void usage(FILE *f)
 		"  -c, --config FILE     configuration, sysctl.d syntax (default %s)\n"
 		"  -s, --socket PATH     control socket (default %s)\n"
 		"  -q, --queue N         NFQUEUE number (default %u)\n"
-		"      --no-rules        install no iptables rules; print those needed\n"
-		"      --print-rules     print the rules for the configuration and exit\n"
+		"      --print-rules     print the nftables table for the configuration and exit\n"
 		"  -t, --check           check the configuration and exit\n"
-		"      --iptables CMD    iptables command (default iptables)\n"
-		"      --ip6tables CMD   ip6tables command (default ip6tables)\n"
 		"  -v, --verbose         log each decision on a packet\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         the version\n"
@@ -50,8 +45,8 @@ static void usage(FILE *f)
 
 struct opts {
 	const char *conf, *sock;
-	struct rules_cmd rc;
-	bool no_rules, print_rules, check;
+	u16 queue;
+	bool print_rules, check;
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -77,9 +72,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 	o->conf = ANYPIND_CONF;
 	o->sock = ANYPIND_SOCK;
-	o->rc.ipt = "iptables";
-	o->rc.ip6t = "ip6tables";
-	o->rc.queue = ANYPIND_QUEUE;
+	o->queue = ANYPIND_QUEUE;
 	while ((c = getopt_long(argc, argv, "c:s:q:tvhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -95,22 +88,22 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				logmsg("bad queue number '%s' (0 to 65535)", optarg);
 				return 2;
 			}
-			o->rc.queue = (u16)q;
+			o->queue = (u16)q;
 			break;
 		case O_NO_RULES:
-			o->no_rules = true;
-			break;
+		case O_IPT:
+		case O_IP6T:
+			/* Refused, not ignored: they said what not to touch. */
+			logmsg("--%s: no longer an option: anypind keeps its own nftables "
+			       "table, inet %s (docs/anypind.md)",
+			       c == O_NO_RULES ? "no-rules" : c == O_IPT ? "iptables" : "ip6tables",
+			       NFT_TABLE);
+			return 2;
 		case O_PRINT_RULES:
 			o->print_rules = true;
 			break;
 		case 't':
 			o->check = true;
-			break;
-		case O_IPT:
-			o->rc.ipt = optarg;
-			break;
-		case O_IP6T:
-			o->rc.ip6t = optarg;
 			break;
 		case 'v':
 			verbose++;
@@ -133,31 +126,29 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-static void print_rules(const struct rules_cmd *rc, const struct ap_conf *c, FILE *f)
-{
-	fprintf(f, "# %s-restore --noflush\n", rc->ipt);
-	rules_text(rc, c, 4, f);
-	fprintf(f, "# %s-restore --noflush\n", rc->ip6t);
-	rules_text(rc, c, 6, f);
-	fflush(f);
-}
-
-/* The kernel sets hold the endpoints the table holds flows of. */
+/* The kernel's sets and maps hold the endpoints and pins the table holds. */
 static void endpoint_first(void *arg, const struct ap_key *k)
 {
 	(void)arg;
-	ipset_op(true, k->role, &k->addr, k->port);
+	nft_endpoint(true, k->role, &k->addr, k->port);
 }
 
 static void endpoint_last(void *arg, const struct ap_key *k)
 {
 	(void)arg;
-	ipset_op(false, k->role, &k->addr, k->port);
+	nft_endpoint(false, k->role, &k->addr, k->port);
+}
+
+static void pin(void *arg, const struct ap_pin *p, bool add)
+{
+	(void)arg;
+	nft_pin(add, p);
 }
 
 static const struct table_endpoints endpoints = {
 	.first = endpoint_first,
 	.last = endpoint_last,
+	.pin = pin,
 };
 
 struct state {
@@ -165,8 +156,35 @@ struct state {
 	struct ap_conf *conf;
 	struct table *table;
 	struct ctl_info ci;
-	bool rules;
+	u64 nft_errors;		/* nft_errors when the table was last whole */
 };
+
+/*
+ * The table again, and every endpoint and pin in it: at start, when the
+ * ruleset was changed under us, or after the kernel refused a batch.
+ */
+static int restore(struct state *s, char *err, size_t errlen)
+{
+	table_replay(s->table);
+	if (nft_install(s->conf, s->o.queue, true, err, errlen))
+		return -1;
+	s->nft_errors = nft_errors;
+	return 0;
+}
+
+static void pin_packets(void *arg, u8 role, bool out, const struct ap_tuple *t, u64 packets)
+{
+	table_pin_packets(arg, role, out, t, packets);
+}
+
+/* The kernel's counts of what it rewrote: activity and counters. */
+static void refresh(void *arg)
+{
+	struct state *s = arg;
+
+	if (table_count(s->table))
+		nft_counters(pin_packets, s->table);
+}
 
 /*
  * Makes @n the running configuration: its rules, the counters and flows
@@ -177,13 +195,11 @@ static int take_conf(struct state *s, struct ap_conf *n, const char *what,
 		     char *err, size_t errlen)
 {
 	u8 remap[AP_MAX_PREFIXES];
-	char e[512];
 	int i, j;
 
-	if (s->rules && rules_install(&s->o.rc, n, err, errlen)) {
-		/* One family may have taken the new rules: put the old back. */
-		if (rules_install(&s->o.rc, s->conf, e, sizeof(e)))
-			logmsg("%s: restoring the rules: %s", what, e);
+	(void)what;
+	/* One batch: the old rules stay if the kernel refuses the new. */
+	if (nft_install(n, s->o.queue, false, err, errlen)) {
 		free(n);
 		return -1;
 	}
@@ -196,10 +212,6 @@ static int take_conf(struct state *s, struct ap_conf *n, const char *what,
 	free(s->conf);
 	s->conf = n;
 	s->ci.conf = n;
-	if (!s->rules) {
-		logmsg("rules are the operator's (--no-rules); these are needed now:");
-		print_rules(&s->o.rc, n, stdout);
-	}
 	return 0;
 }
 
@@ -274,7 +286,7 @@ static int loop(struct state *s, int sfd)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = queue_fd();
 		pfd[1].events = POLLIN;
-		pfd[2].fd = ipset_fd();
+		pfd[2].fd = nft_monitor_fd();
 		pfd[2].events = POLLIN;
 		nctl = ctl_pollfds(pfd + 3, NPOLL - 3);
 		n = poll(pfd, 3 + nctl, 1000);
@@ -284,13 +296,24 @@ static int loop(struct state *s, int sfd)
 		}
 		if (n > 0 && (pfd[1].revents & POLLIN))
 			queue_run(s->conf, s->table);
-		if (n > 0 && (pfd[2].revents & POLLIN))
-			ipset_drain();
+		if (n > 0 && (pfd[2].revents & POLLIN) && nft_monitor_run()) {
+			logmsg("table inet %s changed under us: putting it back", NFT_TABLE);
+			s->nft_errors = nft_errors - 1;
+		}
 		if (now_sec() != last_sweep) {
 			last_sweep = now_sec();
 			table_set_now(s->table, last_sweep);
+			refresh(s);
 			table_sweep(s->table);
-			ipset_flush();
+			nft_commit();
+		}
+		if (s->nft_errors != nft_errors) {
+			char err[512];
+
+			if (restore(s, err, sizeof(err)))
+				logmsg("%s", err);
+			else
+				s->ci.restores++;
 		}
 		ctl_run(pfd + 3, n > 0 ? nctl : 0, &s->ci);
 		if (n > 0 && (pfd[0].revents & POLLIN) &&
@@ -328,7 +351,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (s.o.print_rules) {
-		print_rules(&s.o.rc, s.conf, stdout);
+		nft_text(s.conf, s.o.queue, stdout);
 		return 0;
 	}
 
@@ -357,45 +380,34 @@ int main(int argc, char **argv)
 	if (raw_open())
 		logmsg("warning: no raw socket (%s): losing responders get no RST",
 		       strerror(errno));
-	/* The queue first: if another anypind holds it, touch none of its sets. */
-	if (queue_open(s.o.rc.queue, err, sizeof(err)) || ipset_open(err, sizeof(err)) ||
-	    ipset_setup(err, sizeof(err))) {
+	/* The queue first: if another anypind holds it, leave its table alone. */
+	if (queue_open(s.o.queue, err, sizeof(err)) || nft_open(err, sizeof(err)) ||
+	    restore(&s, err, sizeof(err))) {
 		logmsg("%s", err);
 		goto out;
 	}
-	if (s.o.no_rules) {
-		logmsg("--no-rules: install these rules yourself:");
-		print_rules(&s.o.rc, s.conf, stdout);
-	} else {
-		if (rules_install(&s.o.rc, s.conf, err, sizeof(err))) {
-			logmsg("%s", err);
-			rules_remove(&s.o.rc);
-			goto out;
-		}
-		s.rules = true;
-	}
 	s.ci.conf_path = s.o.conf;
-	s.ci.queue = s.o.rc.queue;
-	s.ci.rules = s.rules;
+	s.ci.queue = s.o.queue;
 	s.ci.started = now_sec();
 	s.ci.conf = s.conf;
 	s.ci.table = s.table;
 	s.ci.qstats = &qstats;
-	s.ci.ipset_errors = &ipset_errors;
+	s.ci.nft_errors = &nft_errors;
+	s.ci.refresh = refresh;
+	s.ci.refresh_arg = &s;
 	s.ci.set = set_key;
 	s.ci.set_arg = &s;
-	logmsg("ready: queue %u, %u prefixes, control socket %s", s.o.rc.queue,
+	logmsg("ready: queue %u, %u prefixes, control socket %s", s.o.queue,
 	       s.conf->nprefixes, s.o.sock);
 
 	ret = loop(&s, sfd);
 
 	logmsg("stopping");
-	if (s.rules)
-		rules_remove(&s.o.rc);
-	/* What was queued before the rules went still gets its verdict. */
+	nft_remove();
+	/* What was queued before the table went still gets its verdict. */
 	queue_run(s.conf, s.table);
 out:
-	ipset_teardown();
+	nft_close();
 	queue_close();
 	ctl_close();
 	raw_close();

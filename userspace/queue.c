@@ -22,7 +22,7 @@
 /* glibc's netinet/in.h before the kernel's linux/in.h */
 #include "queue.h"
 #include "debug.h"
-#include "ipset.h"
+#include "nft.h"
 #include "raw.h"
 #include "util.h"
 #include <errno.h>
@@ -178,13 +178,10 @@ static void flush_verdicts(void)
 	if (!nv)
 		return;
 	/*
-	 * The sets' updates first, in the same message: a SYN's endpoint is
-	 * in its set before the SYN leaves. nfnetlink takes the messages in
-	 * order, whatever their subsystem; the sets' errors come back here.
+	 * The table's updates first: a SYN's endpoint is in its set, a bound
+	 * flow's rewrite in its map, before the packet is let go.
 	 */
-	viov[0].iov_len = ipset_take((const void **)&viov[0].iov_base);
-	if (viov[0].iov_len)
-		first = 0;
+	nft_commit();
 	/* No address: a netlink socket sends to the kernel by default. */
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = viov + first;
@@ -305,10 +302,7 @@ static void message(const struct ap_conf *c, struct table *t, const struct nlmsg
 
 		if (!e->error)
 			return;
-		if (e->msg.nlmsg_type >> 8 == NFNL_SUBSYS_IPSET)
-			ipset_errors++;
-		else
-			qstats.verdict_errors++;
+		qstats.verdict_errors++;
 		return;
 	}
 	if ((nlh->nlmsg_type & 0xff) != NFQNL_MSG_PACKET ||

@@ -31,6 +31,9 @@ struct ent {
 	u32 hash;
 	u32 seen;			/* f.last when last put on its list */
 	u8 rank;
+	bool pinned;			/* pin was told to the callbacks */
+	struct ap_pin pin;
+	u64 packets[2];			/* the kernel's counts of pin.in, pin.out */
 };
 
 struct table {
@@ -91,13 +94,18 @@ static void list_add_tail(struct table *t, struct ent *e, int rank)
 	e->seen = e->f.last;
 }
 
-static void count(struct table *t, u8 prefix, u8 stat)
+static void count_n(struct table *t, u8 prefix, u8 stat, u64 n)
 {
 	if (stat >= AP_STAT_MAX)
 		return;
 	if (!t->c || prefix >= t->c->nprefixes)
 		prefix = AP_MAX_PREFIXES;
-	t->st.v[prefix][stat]++;
+	t->st.v[prefix][stat] += n;
+}
+
+static void count(struct table *t, u8 prefix, u8 stat)
+{
+	count_n(t, prefix, stat, 1);
 }
 
 struct table *table_new(const struct ap_conf *c, const struct table_endpoints *ep)
@@ -164,6 +172,8 @@ static void remove_entry(struct table *t, struct ent *e)
 			break;
 		}
 	}
+	if (e->pinned && t->ep.pin)
+		t->ep.pin(t->ep.arg, &e->pin, false);
 	if (last && t->ep.last)
 		t->ep.last(t->ep.arg, &e->f.key);
 	list_del(e);
@@ -255,6 +265,35 @@ static struct ap_flow *t_create(void *tp, const struct ap_key *k)
 	return &e->f;
 }
 
+static bool same_tuple(const struct ap_tuple *a, const struct ap_tuple *b)
+{
+	return ap_addr_eq(&a->saddr, &b->saddr) && ap_addr_eq(&a->daddr, &b->daddr) &&
+	       a->sport == b->sport && a->dport == b->dport;
+}
+
+static bool same_pin(const struct ap_pin *a, const struct ap_pin *b)
+{
+	return same_tuple(&a->out, &b->out) && same_tuple(&a->in, &b->in) &&
+	       ap_addr_eq(&a->out_to, &b->out_to) && ap_addr_eq(&a->in_to, &b->in_to);
+}
+
+/* The rewrites the kernel applies follow the entry's. */
+static void repin(struct table *t, struct ent *e)
+{
+	struct ap_pin pin;
+	bool now = ap_flow_pin(&e->f, &pin);
+
+	if (e->pinned && now && same_pin(&e->pin, &pin))
+		return;
+	if (e->pinned && t->ep.pin)
+		t->ep.pin(t->ep.arg, &e->pin, false);
+	e->pinned = now;
+	e->pin = pin;
+	e->packets[0] = e->packets[1] = 0;
+	if (now && t->ep.pin)
+		t->ep.pin(t->ep.arg, &e->pin, true);
+}
+
 static void t_release(void *tp, struct ap_flow *f, u8 old_state)
 {
 	struct table *t = tp;
@@ -262,6 +301,7 @@ static void t_release(void *tp, struct ap_flow *f, u8 old_state)
 	int rank = ap_flow_evict_rank(f);
 
 	(void)old_state;
+	repin(t, e);
 	if (rank != e->rank || f->last != e->seen) {
 		list_del(e);
 		list_add_tail(t, e, rank);
@@ -365,6 +405,60 @@ u32 table_count(const struct table *t)
 const struct table_stats *table_stats(const struct table *t)
 {
 	return &t->st;
+}
+
+void table_pin_packets(struct table *t, u8 role, bool out, const struct ap_tuple *tu,
+		       u64 packets)
+{
+	struct ap_key k = { .role = role };
+	struct ent *e;
+	u64 d;
+
+	/* The endpoint: the client's address and port are ours, or the peer's. */
+	if ((role == AP_ROLE_CLIENT) == out) {
+		k.addr = tu->saddr;
+		k.port = tu->sport;
+	} else {
+		k.addr = tu->daddr;
+		k.port = tu->dport;
+	}
+	for (e = t->b[endpoint_hash(t, &k) & t->mask]; e; e = e->hnext) {
+		if (!e->pinned || !same_endpoint(&e->f.key, &k) ||
+		    !same_tuple(out ? &e->pin.out : &e->pin.in, tu))
+			continue;
+		d = packets - e->packets[out];
+		if (!d)
+			return;
+		e->packets[out] = packets;
+		count_n(t, e->f.prefix, AP_STAT_REWRITTEN, d);
+		e->f.last = t->now;
+		if (e->seen != e->f.last) {
+			list_del(e);
+			list_add_tail(t, e, e->rank);
+		}
+		return;
+	}
+}
+
+void table_replay(struct table *t)
+{
+	struct ent *e, *o;
+	u32 i;
+
+	for (i = 0; i <= t->mask; i++) {
+		for (e = t->b[i]; e; e = e->hnext) {
+			/* An endpoint's first entry in its chain tells it. */
+			for (o = t->b[i]; o != e && !same_endpoint(&o->f.key, &e->f.key);
+			     o = o->hnext)
+				;
+			if (o == e && t->ep.first)
+				t->ep.first(t->ep.arg, &e->f.key);
+			/* New elements count from zero. */
+			e->packets[0] = e->packets[1] = 0;
+			if (e->pinned && t->ep.pin)
+				t->ep.pin(t->ep.arg, &e->pin, true);
+		}
+	}
 }
 
 void table_walk(struct table *t, void (*fn)(const struct ap_flow *f, void *arg), void *arg)

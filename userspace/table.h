@@ -12,11 +12,14 @@ struct table_stats {
 
 /*
  * Told when the first entry of an endpoint {role, address, port} of @k
- * appears, and when its last goes; either may be NULL.
+ * appears, and when its last goes; when a flow's packets start being
+ * rewritten (ap_flow_pin()) and when they stop, with the same @pin. Any
+ * may be NULL.
  */
 struct table_endpoints {
 	void (*first)(void *arg, const struct ap_key *k);
 	void (*last)(void *arg, const struct ap_key *k);
+	void (*pin)(void *arg, const struct ap_pin *pin, bool add);
 	void *arg;
 };
 
@@ -27,6 +30,15 @@ void table_set_now(struct table *t, u32 now);
 void table_sweep(struct table *t);
 u32 table_count(const struct table *t);
 const struct table_stats *table_stats(const struct table *t);
+/*
+ * The kernel rewrote @packets packets in all of the pinned flow whose
+ * @out (or in) tuple is @tu: those since the last call are counted, and
+ * make the flow active now.
+ */
+void table_pin_packets(struct table *t, u8 role, bool out, const struct ap_tuple *tu,
+		       u64 packets);
+/* Tells the callbacks again of every endpoint and pin, as if all were new. */
+void table_replay(struct table *t);
 void table_walk(struct table *t, void (*fn)(const struct ap_flow *f, void *arg), void *arg);
 struct ap_bh_table *table_blackholes(struct table *t);
 void table_free(struct table *t);

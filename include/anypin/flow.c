@@ -75,6 +75,43 @@ bool ap_flow_pinned(const struct ap_flow *f)
 	return f->state == AP_BOUND || f->state == AP_CLOSING;
 }
 
+static void tuple(struct ap_tuple *t, const struct ap_addr *sa, __be16 sp,
+		  const struct ap_addr *da, __be16 dp)
+{
+	t->saddr = *sa;
+	t->sport = sp;
+	t->daddr = *da;
+	t->dport = dp;
+}
+
+bool ap_flow_pin(const struct ap_flow *f, struct ap_pin *pin)
+{
+	const struct ap_key *k = &f->key;
+
+	memset(pin, 0, sizeof(*pin));
+	if (!f->unicast.family || !f->anycast.family)
+		return false;
+	pin->role = k->role;
+	if (k->role == AP_ROLE_CLIENT) {
+		if (!ap_flow_pinned(f))
+			return false;
+		/* Ours to U, and U's to us shown as from A. */
+		tuple(&pin->out, &k->addr, k->port, &f->anycast, k->svc_port);
+		pin->out_to = f->unicast;
+		tuple(&pin->in, &f->unicast, k->svc_port, &k->addr, k->port);
+		pin->in_to = f->anycast;
+		return true;
+	}
+	if (f->state != AP_RESPONDING && f->state != AP_CLOSING)
+		return false;
+	/* The client's to U, as to A; ours from A, as from U. */
+	tuple(&pin->in, &k->addr, k->port, &f->unicast, k->svc_port);
+	pin->in_to = f->anycast;
+	tuple(&pin->out, &f->anycast, k->svc_port, &k->addr, k->port);
+	pin->out_to = f->unicast;
+	return true;
+}
+
 bool ap_flow_opening(const struct ap_flow *f)
 {
 	return f->state == AP_SYN_SENT || f->state == AP_FALLBACK;

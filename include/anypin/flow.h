@@ -163,6 +163,28 @@ void ap_resp_in(struct ap_flow *f, const struct ap_pkt *p, u32 now, struct ap_re
  */
 void ap_icmp_in(const struct ap_flow *f, const struct ap_pkt *p, struct ap_res *r);
 
+/* A packet's addresses and ports, as a stateless rewriter keys on them. */
+struct ap_tuple {
+	struct ap_addr saddr, daddr;
+	__be16 sport, dport;
+};
+
+/*
+ * The rewrites every later packet of an established flow gets, for a
+ * datapath that leaves them to the kernel (anypind's nftables maps): the
+ * packet leaving with @out's addresses and ports gets @out_to as its
+ * destination (client) or source (responder); the packet arriving with
+ * @in's gets @in_to as its source (client) or destination (responder).
+ */
+struct ap_pin {
+	struct ap_tuple out, in;
+	struct ap_addr out_to, in_to;
+	u8 role;
+};
+
+/* False when @f's packets are not rewritten (not bound yet, plain). */
+bool ap_flow_pin(const struct ap_flow *f, struct ap_pin *pin);
+
 /* Whether a client entry talks to its unicast address (bound or closing). */
 bool ap_flow_pinned(const struct ap_flow *f);
 /* Whether a client entry waits for its SYN-ACK (capable or fallen back). */

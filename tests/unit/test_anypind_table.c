@@ -96,7 +96,7 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *x = calloc(1, sizeof(*x));
-	struct table_endpoints ep = { ep_first, ep_last, NULL };
+	struct table_endpoints ep = { ep_first, ep_last, NULL, NULL };
 
 	assert_non_null(x);
 	ap_conf_init(&x->c);

@@ -28,7 +28,7 @@ struct fixture {
 	struct ap_conf c;
 	struct table *t;
 	struct queue_stats qs;
-	u64 ipset_errors;
+	u64 nft_errors;
 	struct ctl_info ci;
 	char key[128], val[128];	/* the last "set" */
 	const char *refuse;		/* "set" fails with this */
@@ -61,14 +61,14 @@ static int setup(void **state)
 	if (ctl_open(x->path, err, sizeof(err)))
 		fail_msg("%s", err);
 	x->qs.packets = 7;
-	x->ipset_errors = 3;
+	x->nft_errors = 3;
+	x->ci.restores = 2;
 	x->ci.conf_path = "/etc/anypin/test.conf";
 	x->ci.queue = 42945;
-	x->ci.rules = true;
 	x->ci.conf = &x->c;
 	x->ci.table = x->t;
 	x->ci.qstats = &x->qs;
-	x->ci.ipset_errors = &x->ipset_errors;
+	x->ci.nft_errors = &x->nft_errors;
 	x->ci.set = set_cb;
 	x->ci.set_arg = x;
 	*state = x;
@@ -163,8 +163,8 @@ static const struct {
 	{ "stats\n", "prefix ", { "\nsvc ", "\ntotal " } },
 	/* the daemon's counters, handed over by main.c */
 	{ "status\n", "version ", { "\nconfig /etc/anypin/test.conf\n", "\nqueue 42945\n",
-				   "\nrules installed\n", "\npackets 7\n",
-				   "\nipset_errors 3\n", "\nflows 0\n" } },
+				   "\ntable inet anypin\n", "\npackets 7\n",
+				   "\nnft_errors 3\n", "\nrestores 2\n", "\nflows 0\n" } },
 };
 
 static void test_answers(void **state)

@@ -8,6 +8,7 @@
  */
 /* glibc's netinet/in.h before the kernel's linux/in.h */
 #include "queue.h"
+#include "nft.h"
 #include "util.h"
 #include "pktgen.h"
 #include <stdarg.h>
@@ -25,6 +26,14 @@
 #include "ut.h"
 
 #define QNUM	7
+
+/* The nftables side, played by the test: what the queue sends first. */
+static int commits;
+
+void nft_commit(void)
+{
+	commits++;
+}
 
 #define NV	4
 
