@@ -278,7 +278,7 @@ static int loop(struct state *s, int sfd)
 {
 	struct pollfd pfd[NPOLL];
 	struct signalfd_siginfo si;
-	u32 last_sweep = now_sec();
+	u32 last_sweep = now_sec(), last_refresh = last_sweep;
 	int n, nctl;
 
 	for (;;) {
@@ -303,7 +303,11 @@ static int loop(struct state *s, int sfd)
 		if (now_sec() != last_sweep) {
 			last_sweep = now_sec();
 			table_set_now(s->table, last_sweep);
-			refresh(s);
+			/* Each second; a second more per 8192 flows, for big tables. */
+			if ((s32)(last_sweep - last_refresh) > (s32)(table_count(s->table) / 8192)) {
+				last_refresh = last_sweep;
+				refresh(s);
+			}
 			table_sweep(s->table);
 			nft_commit();
 		}
