@@ -278,7 +278,7 @@ static int loop(struct state *s, int sfd)
 {
 	struct pollfd pfd[NPOLL];
 	struct signalfd_siginfo si;
-	u32 last_sweep = now_sec(), last_refresh = last_sweep;
+	u32 last_sweep = now_sec(), last_refresh = last_sweep, last_restore = 0;
 	int n, nctl;
 
 	for (;;) {
@@ -311,9 +311,11 @@ static int loop(struct state *s, int sfd)
 			table_sweep(s->table);
 			nft_commit();
 		}
-		if (s->nft_errors != nft_errors) {
+		/* At once, and once a second while the kernel refuses it. */
+		if (s->nft_errors != nft_errors && last_restore != now_sec()) {
 			char err[512];
 
+			last_restore = now_sec();
 			if (restore(s, err, sizeof(err)))
 				logmsg("%s", err);
 			else

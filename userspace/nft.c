@@ -699,14 +699,14 @@ void nft_pin(bool add, const struct ap_pin *pin)
 	pin_op(add, client ? S_IN_SADDR : S_IN_DADDR, &pin->in, &pin->in_to);
 }
 
-static int commit(void)
+/* Sends the batch; @count: a refusal counts in nft_errors (not an install's). */
+static int commit(bool count)
 {
 	u32 i;
 	int ret;
 
 	for (i = 0; i < nops; i++)
 		op_send(&ops[i]);
-	nops = 0;
 	if (!batch)
 		return 0;
 	if (!batch_msgs) {
@@ -715,14 +715,17 @@ static int commit(void)
 		return 0;
 	}
 	ret = batch_send();
-	if (ret)
+	/* A refused install keeps its elements for another try; else they are done. */
+	if (!ret || count)
+		nops = 0;
+	if (ret && count)
 		nft_errors++;
 	return ret;
 }
 
 void nft_commit(void)
 {
-	commit();
+	commit(true);
 }
 
 static void build(const struct ap_conf *c, u16 queue, bool fresh)
@@ -780,37 +783,21 @@ void nft_text(const struct ap_conf *c, u16 queue, FILE *f)
 
 int nft_install(const struct ap_conf *c, u16 queue, bool fresh, char *err, size_t errlen)
 {
-	struct op *saved = NULL;
-	u32 nsaved = nops;
-
-	/* Kept for a second try with xt's NFQUEUE: a failed batch sends nothing. */
-	if (nops) {
-		saved = malloc(nops * sizeof(*ops));
-		if (saved)
-			memcpy(saved, ops, nops * sizeof(*ops));
-	}
-	nops = 0;
 	build(c, queue, fresh);
-	memcpy(ops, saved, saved ? nsaved * sizeof(*ops) : 0);
-	nops = saved ? nsaved : 0;
-	if (!commit())
-		goto ok;
+	if (!commit(false))
+		return 0;
+	/* No nft_queue: again with xt's NFQUEUE (the elements are still queued). */
 	if (batch_error == ENOENT && !use_xt) {
 		use_xt = true;
 		build(c, queue, fresh);
-		memcpy(ops, saved, saved ? nsaved * sizeof(*ops) : 0);
-		nops = saved ? nsaved : 0;
-		if (!commit()) {
+		if (!commit(false)) {
 			logmsg("no nft queue in this kernel: queueing with xt NFQUEUE");
-			goto ok;
+			return 0;
 		}
 	}
-	free(saved);
+	nops = 0;
 	snprintf(err, errlen, "installing table inet %s: %s", NFT_TABLE, strerror(batch_error));
 	return -1;
-ok:
-	free(saved);
-	return 0;
 }
 
 void nft_remove(void)
@@ -818,7 +805,7 @@ void nft_remove(void)
 	nops = 0;
 	table_msg(NFT_MSG_NEWTABLE, NLM_F_CREATE);
 	table_msg(NFT_MSG_DELTABLE, 0);
-	commit();
+	commit(false);
 }
 
 struct dump {
