@@ -530,12 +530,19 @@ static void rules_family(const struct ap_conf *c, u8 family, u16 queue, FILE *f)
 	}
 }
 
-static void table_msg(u16 type, u16 flags)
+/*
+ * @owner: the table is this socket's. Nobody else may change it, `nft flush
+ * ruleset` passes it by, and the kernel deletes it when the socket closes,
+ * so even a killed anypind leaves no rewrite behind.
+ */
+static void table_msg(u16 type, u16 flags, bool owner)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh = msg(type, flags);
 
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE);
+	if (owner)
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, NFT_TABLE_F_OWNER);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	msg_done();
 	nftnl_table_free(t);
@@ -734,9 +741,9 @@ static void build(const struct ap_conf *c, u16 queue, bool fresh)
 
 	if (fresh) {
 		/* Added first so that deleting it cannot fail: a clean slate. */
-		table_msg(NFT_MSG_NEWTABLE, NLM_F_CREATE);
-		table_msg(NFT_MSG_DELTABLE, 0);
-		table_msg(NFT_MSG_NEWTABLE, NLM_F_CREATE);
+		table_msg(NFT_MSG_NEWTABLE, NLM_F_CREATE, false);
+		table_msg(NFT_MSG_DELTABLE, 0, false);
+		table_msg(NFT_MSG_NEWTABLE, NLM_F_CREATE, true);
 		for (s = 0; s < NSETS; s++) {
 			set_msg(s, AP_AF_INET);
 			set_msg(s, AP_AF_INET6);
@@ -758,8 +765,8 @@ void nft_text(const struct ap_conf *c, u16 queue, FILE *f)
 	const char *at;
 	int s, fam, i;
 
-	fprintf(f, "table inet %s\ndelete table inet %s\ntable inet %s {\n", NFT_TABLE,
-		NFT_TABLE, NFT_TABLE);
+	fprintf(f, "table inet %s\ndelete table inet %s\ntable inet %s {\n\tflags owner\n",
+		NFT_TABLE, NFT_TABLE, NFT_TABLE);
 	for (s = 0; s < NSETS; s++) {
 		for (fam = 0; fam < 2; fam++) {
 			at = type_names[fam];
@@ -796,15 +803,16 @@ int nft_install(const struct ap_conf *c, u16 queue, bool fresh, char *err, size_
 		}
 	}
 	nops = 0;
-	snprintf(err, errlen, "installing table inet %s: %s", NFT_TABLE, strerror(batch_error));
+	snprintf(err, errlen, "installing table inet %s: %s%s", NFT_TABLE, strerror(batch_error),
+		 batch_error == EPERM ? " (another anypind's, in this network namespace?)" : "");
 	return -1;
 }
 
 void nft_remove(void)
 {
 	nops = 0;
-	table_msg(NFT_MSG_NEWTABLE, NLM_F_CREATE);
-	table_msg(NFT_MSG_DELTABLE, 0);
+	table_msg(NFT_MSG_NEWTABLE, NLM_F_CREATE, false);
+	table_msg(NFT_MSG_DELTABLE, 0, false);
 	commit(false);
 }
 
