@@ -52,7 +52,7 @@ declare -A before took at bound u1 a2
 # makes is in it too, iptables-legacy's is not.
 ruleset() {
 	{
-		lab_ns "$1" nft list tables
+		lab_ns "$1" nft list tables | awk '$1 == "table"'
 		lab_ns "$1" nft list chains | awk '
 			$1 == "table" { t = $2 " " $3 }
 			$1 == "chain" { print "chain " t " " $2 }'
