@@ -8,9 +8,10 @@
 #   anypind   anypind on the client and both instances
 #   dnat      a static DNAT of A to U1 on the client (iptables -t nat),
 #             nothing on the instances: what an operator does today
-# with the order of the three rotated from round to round; then anypind's
-# flow table alone (table.c): memory per flow, insertion and lookup at
-# 10k and 1M flows. Results to $BENCH_RAW (see lib.sh).
+# with the order of the three rotated from round to round, and anypind's
+# own CPU time during each anypind measurement; then anypind's flow table
+# alone (table.c): memory per flow, insertion and lookup at 10k and 1M
+# flows. Results to $BENCH_RAW (see lib.sh).
 #
 # Environment: BENCH_ROUNDS (3), BENCH_SECS (4, per measurement),
 # BENCH_FAMILY (4 or 6), BENCH_RAW (build/bench/raw-host.txt), LAB (hb-).
@@ -54,16 +55,39 @@ mkdir -p "$(dirname "$BENCH_RAW")"
 : >"$BENCH_RAW"
 bench_family
 
-# The CPU seconds the anypinds have used so far.
-anypind_cpu() {
-	local ns pid t=0 s
+# anypind's own CPU time: the PIDs of the anypinds (anypind_pids, once
+# they run), then the clock ticks each has used so far (user + system,
+# fields 14 and 15 of /proc/PID/stat) read without a fork around every
+# measurement, and the difference as % of one core over its wall time.
+HZ=$(getconf CLK_TCK)
+declare -A apid c0 c1
+
+anypind_pids() {
+	local ns
 	for ns in client inst1 inst2; do
-		pid=$(anypind_pid "$ns")
-		[ -n "$pid" ] || continue
-		s=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
-		t=$((t + s))
+		apid[$ns]=$(anypind_pid "$ns")
 	done
-	awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+}
+
+# anypind_ticks ARRAY: ARRAY[NS] = the ticks of NS's anypind (0 unknown).
+anypind_ticks() {
+	local ns line f n
+	for ns in client inst1 inst2; do
+		n=0
+		if [ -n "${apid[$ns]:-}" ] &&
+			read -r line 2>/dev/null <"/proc/${apid[$ns]}/stat"; then
+			# (from field 3 on: the name, field 2, may hold spaces)
+			read -ra f <<<"${line##*) }"
+			n=$((f[11] + f[12]))
+		fi
+		printf -v "$1[$ns]" '%s' "$n"
+	done
+}
+
+# cpu_pct TICKS MICROSECONDS [FORMAT]: % of one core.
+cpu_pct() {
+	awk -v c="$1" -v t="$2" -v hz="$HZ" -v f="${3:-%.1f}" \
+		'BEGIN { printf f "\n", c / hz / (t / 1e6) * 100 }'
 }
 
 lab_up
@@ -81,13 +105,29 @@ for r in $(seq "$ROUNDS"); do
 			;;
 		anypind)
 			datapath_start
+			anypind_pids
 			for m in "${METRICS[@]}"; do
-				c0=$(anypind_cpu)
+				anypind_ticks c0
 				t0=${EPOCHREALTIME/./}
 				bench_measure host anypind "$r" "$m"
-				bench_rec sample host "cpu_$m" anypind "$r" "$(awk -v a="$c0" \
-					-v b="$(anypind_cpu)" -v t="$(( ${EPOCHREALTIME/./} - t0 ))" \
-					'BEGIN { printf "%.0f", (b - a) / (t / 1e6) * 100 }')"
+				t1=${EPOCHREALTIME/./}
+				anypind_ticks c1
+				# All three anypinds, every metric (not in the table).
+				bench_rec sample host "cpu_$m" anypind "$r" "$(cpu_pct \
+					$((c1[client] + c1[inst1] + c1[inst2] - c0[client] - c0[inst1] - c0[inst2])) \
+					$((t1 - t0)) %.0f)"
+				# The bulk runs: the client's and the serving instance's
+				# anypind, each (report.py's "anypind CPU" rows).
+				case $m in
+				bulk*)
+					for ns in client inst1; do
+						v=nan
+						[ -z "${apid[$ns]}" ] ||
+							v=$(cpu_pct $((c1[$ns] - c0[$ns])) $((t1 - t0)))
+						bench_rec sample host "cpu.$ns.$m" anypind "$r" "$v"
+					done
+					;;
+				esac
 			done
 			status=$(anypind_query client status)
 			datapath_stop

@@ -34,6 +34,16 @@ PATH = [
     ("hs99", "handshake p99 (us)", True),
 ]
 
+# anypind's own CPU time during the bulk runs (host.sh: user + system of
+# its process, /proc/PID/stat, over the run's wall time), on the client
+# and on the instance that serves: metric, label; samples "cpu.HOST.METRIC".
+CPU = [
+    ("bulk1", "anypind CPU, bulk 1 stream (%, client/inst1)"),
+    ("bulk8", "anypind CPU, bulk 8 streams (%, client/inst1)"),
+    ("bulkR", "anypind CPU, bulk 1 stream, -R (%, client/inst1)"),
+]
+CPU_HOSTS = ["client", "inst1"]
+
 GOALS = [
     ("bulk1", "module bulk throughput, 1 stream", 0.98),
     ("bulk8", "module bulk throughput, 8 streams", 0.98),
@@ -206,8 +216,29 @@ def build(samples, values, info):
                     "rounds_without": wo, "rounds_with": w})
             label2 = label + (" (ratio without/with)" if lower else "")
             t.row(label2, fmt(median(wo.values())), cells)
+        cpu_rows(t, block, samples, summary)
         table_rows(t, block, samples, values, summary)
     return t, summary
+
+
+def cpu_rows(t, block, samples, summary):
+    """anypind's CPU during the bulk runs: one row per metric, the medians
+    of the client's and the instance's as "client/instance"."""
+    for metric, label in CPU:
+        cells = {}
+        for mode, _ in MODES:
+            ws = [samples.get((block, "cpu.%s.%s" % (h, metric), mode))
+                  for h in CPU_HOSTS]
+            if not all(ws):
+                continue
+            ms = [median(w.values()) for w in ws]
+            cells[mode] = ("/".join(fmt(m) for m in ms), "")
+            for h, w, m in zip(CPU_HOSTS, ws, ms):
+                summary["rows"].append({
+                    "block": block, "metric": "cpu.%s.%s" % (h, metric),
+                    "label": label, "mode": mode, "with": m, "rounds_with": w})
+        if cells:
+            t.row(label, "-", cells)
 
 
 def table_rows(t, block, samples, values, summary):
@@ -378,6 +409,8 @@ def main():
         "empty, measured alternately (anypin.ko), or against the table almost",
         "empty before and after (DNAT: conntrack's table is one for all",
         "namespaces). Their value column is the full table's.",
+        "anypind CPU: user + system time of the client's and the serving",
+        "instance's anypind over each bulk run's wall time, % of one core.",
         "VM numbers are emulated (TCG): only ratios within the VM block mean anything.",
     ]
     text = "\n".join(head) + "\n\n" + t.text() + "\n\n" + "\n".join(notes) + "\n"
