@@ -1,18 +1,23 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # shellcheck shell=bash
 #
-# Datapath "anypind": the userspace helper over NFQUEUE, one anypind per
-# namespace (client, inst1, inst2), each with `lab_anypin_conf` of its host,
-# its own control socket in $LAB_STATE, and the lab's iptables commands.
-# See tests/lab/datapath/none.sh for the interface, docs/anypind.md for
-# the daemon.
+# Datapath "anypind": the userspace helper, one anypind per namespace
+# (client, inst1, inst2), each with `lab_anypin_conf` of its host and its
+# own control socket in $LAB_STATE.  Each keeps its own nftables table,
+# inet anypin, in its namespace: queue rules for the packets that decide,
+# maps by which the kernel rewrites the rest of its pinned flows.  See
+# tests/lab/datapath/none.sh for the interface, docs/anypind.md for the
+# daemon.
 #
 # Also defines helpers the anypind scenarios use:
 #   anypind_start NS [ARGS...]   start (or restart) the anypind of NS
 #   anypind_wait NS [SECONDS]    wait until it answers on its socket
 #   anypind_query NS REQUEST     print its answer to flows|stats|status
 #   anypind_pid NS               its PID (empty when not running)
-#   anypind_kill9 NS             SIGKILL it (no cleanup: its rules stay)
+#   anypind_kill9 NS             SIGKILL it (no cleanup: its table stays)
+#   anypind_nft NS ARGS...       nft ARGS in NS, without nft's warnings
+#   anypind_rules NS             the rules of the table inet anypin of NS
+#   anypind_pins NS [4|6]        the elements of its maps of pinned flows
 
 ANYPIND=${ANYPIND:-$(cd "$LAB_HOME/../.." && pwd)/build/anypind}
 ANYPINCTL=${ANYPINCTL:-$(cd "$LAB_HOME/../.." && pwd)/build/anypinctl}
@@ -63,8 +68,8 @@ anypind_pid() {
 	anypind_query "$1" status 2>/dev/null | awk '$1 == "pid" { print $2 }'
 }
 
-# anypind_wait NS [SECONDS]: until it answers (it answers once its rules
-# are in), or it died.
+# anypind_wait NS [SECONDS]: until it answers (it answers once its table
+# is in), or it died.
 anypind_wait() {
 	lab_wait_until "${2:-5}" anypind_query "$1" status
 }
@@ -77,8 +82,7 @@ anypind_start() {
 	[ -f "$(anypind_conf "$ns")" ] ||
 		lab_anypin_conf "$ns" >"$(anypind_conf "$ns")" || return 1
 	lab_bg "$ns" "anypind-$ns" "$ANYPIND" -c "$(anypind_conf "$ns")" \
-		-s "$(anypind_sock "$ns")" --iptables "$LAB_IPT" \
-		--ip6tables "$LAB_IP6T" "$@"
+		-s "$(anypind_sock "$ns")" "$@"
 	if ! anypind_wait "$ns" 10; then
 		lab_log "anypind in $ns did not come up; its log:"
 		sed 's/^/  | /' "$LAB_STATE/log/anypind-$ns.log" >&2
@@ -135,8 +139,9 @@ anypind_kill9() {
 	lab_bg_stop "anypind-$1"
 }
 
-# Under traffic: every anypind killed with SIGKILL (its rules, chains and
-# sets stay behind), then started again on them.
+# Under traffic: every anypind killed with SIGKILL (its table stays behind,
+# and the kernel goes on rewriting the flows pinned in its maps), then
+# started again: each replaces its table, the old pins with it.
 datapath_restart() {
 	local ns
 	for ns in client inst1 inst2; do
@@ -146,4 +151,36 @@ datapath_restart() {
 		lab_anypin_conf "$ns" >"$(anypind_conf "$ns")" || return 1
 		anypind_start "$ns" || return 1
 	done
+}
+
+# anypind_nft NS ARGS...: nft ARGS in NS.  Its stderr is dropped: on a
+# kernel without nft's queue statement anypind queues with xt's NFQUEUE,
+# and listing such a rule makes libxtables warn there.
+anypind_nft() {
+	local ns=$1
+	shift
+	lab_ns "$ns" nft "$@" 2>/dev/null
+}
+
+# anypind_rules NS: how many rules the table inet anypin of NS has, in all
+# its chains (0 when there is no such table); compare with the `add rule`
+# lines of `anypind --print-rules`.
+anypind_rules() {
+	anypind_nft "$1" list table inet anypin | awk '
+		/^[ \t]*chain / { c = 1; next }
+		c && /^[ \t]*}/ { c = 0; next }
+		c && NF && !/^[ \t]*type / { n++ }
+		END { print n + 0 }' || true
+}
+
+# anypind_pins NS [4|6]: the elements of the maps of pinned flows in the
+# table inet anypin of NS (two per pinned flow: the way out and the way
+# in), of both families or one; 0 when there is no such table.  Each
+# element has its counter, which `nft list` shows as "counter packets N"
+# (the maps' own line says "counter" alone).
+anypind_pins() {
+	anypind_nft "$1" list table inet anypin | awk -v f="${2:-}" '
+		/^[ \t]*(set|map|chain) / { m = $1 == "map" && $2 ~ f "$" }
+		m { n += gsub(/counter packets/, "") }
+		END { print n + 0 }' || true
 }
