@@ -872,6 +872,200 @@ static void test_resp_fallback(void **state)
 	assert_int_equal(r.stat, AP_STAT_RESP_LEGACY);
 }
 
+/*
+ * ap_flow_pin(): what a datapath that leaves established packets to the
+ * kernel (anypind's nftables maps) rewrites, state by state, both
+ * families. Each tuple is written out whole, as the packet carries it.
+ */
+struct pin_net {
+	const char *c, *a, *u, *a2;
+	const char *prefix;
+};
+
+static const struct pin_net pin_nets[] = {
+	{ "203.0.113.10", "192.0.2.1", "198.51.100.11", "192.0.2.2", "svc" },
+	{ "2001:db8:c::10", "2001:db8:a::1", "2001:db8:1::11", "2001:db8:a::2", "svc6" },
+};
+
+/* A tuple as the packet carries it, and the address the rewrite puts in. */
+struct want_rw {
+	const char *s;
+	u16 sp;
+	const char *d;
+	u16 dp;
+	const char *to;
+};
+
+static void expect_rw(const struct ap_tuple *t, const struct ap_addr *to, struct want_rw w)
+{
+	struct ap_addr ws = addr(w.s), wd = addr(w.d), wt = addr(w.to);
+
+	assert_true(ap_addr_eq(&t->saddr, &ws));
+	assert_int_equal(ntohs(t->sport), w.sp);
+	assert_true(ap_addr_eq(&t->daddr, &wd));
+	assert_int_equal(ntohs(t->dport), w.dp);
+	assert_true(ap_addr_eq(to, &wt));
+}
+
+static void expect_pin(const struct ap_flow *f, u8 role, struct want_rw out, struct want_rw in)
+{
+	struct ap_pin pin;
+
+	memset(&pin, 0xa5, sizeof(pin));
+	assert_true(ap_flow_pin(f, &pin));
+	assert_int_equal(pin.role, role);
+	expect_rw(&pin.out, &pin.out_to, out);
+	expect_rw(&pin.in, &pin.in_to, in);
+}
+
+static void expect_no_pin(const struct ap_flow *f)
+{
+	struct ap_pin pin;
+
+	assert_false(ap_flow_pin(f, &pin));
+}
+
+/*
+ * One packet of a flow's life and where it leaves the flow: the packet's
+ * ends by name (c: the client, a and 2: two anycast addresses, u: the
+ * instance's unicast address), the decision it goes to, the state after,
+ * and the anycast address the flow is then pinned through (0: none).
+ */
+enum { PIN_CLIENT_SYN, PIN_CLIENT_SYNACK, PIN_CLIENT_OUT, PIN_RESP_SYN, PIN_RESP_IN };
+
+struct pin_step {
+	u8 decide;
+	char src, dst;
+	u8 flags;
+	u32 seq, ack;
+	u8 state;
+	char pinned;
+};
+
+static const struct pin_step client_life[] = {
+	{ PIN_CLIENT_SYN, 'c', 'a', SYN, 1000, 0, AP_SYN_SENT, 0 },
+	/* Bound: ours go to U, U's come back as from A. */
+	{ PIN_CLIENT_SYNACK, 'u', 'c', SYNACK, 5000, 1001, AP_BOUND, 'a' },
+	/* Closing: the same rewrites until the entry goes. */
+	{ PIN_CLIENT_OUT, 'c', 'a', ACK | AP_TCP_FIN, 1001, 5001, AP_CLOSING, 'a' },
+	/* A new connection on the key: not pinned until its SYN-ACK ... */
+	{ PIN_CLIENT_SYN, 'c', '2', SYN, 7000, 0, AP_SYN_SENT, 0 },
+	/* ... and its retransmission goes plain: fallen back, never pinned. */
+	{ PIN_CLIENT_SYN, 'c', '2', SYN, 7000, 0, AP_FALLBACK, 0 },
+};
+
+static const struct pin_step resp_life[] = {
+	/* Ours from A leave from U; the client's to U reach A. */
+	{ PIN_RESP_SYN, 'c', 'a', SYN, 1000, 0, AP_RESPONDING, 'a' },
+	{ PIN_RESP_IN, 'c', 'u', ACK | AP_TCP_FIN, 1001, 5001, AP_CLOSING, 'a' },
+	/* The client's port again, to another address of the prefix. */
+	{ PIN_RESP_SYN, 'c', '2', SYN, 9000, 0, AP_RESPONDING, '2' },
+};
+
+static const char *pin_end(const struct pin_net *n, char c)
+{
+	switch (c) {
+	case 'c':
+		return n->c;
+	case 'a':
+		return n->a;
+	case 'u':
+		return n->u;
+	}
+	return n->a2;
+}
+
+/* What the flow's pin must be, through anycast @a: the tuples written out. */
+static void expect_pinned(const struct ap_flow *f, const struct pin_net *n, const char *a)
+{
+	if (f->key.role == AP_ROLE_CLIENT)
+		expect_pin(f, AP_ROLE_CLIENT, (struct want_rw){ n->c, 40000, a, 80, n->u },
+			   (struct want_rw){ n->u, 80, n->c, 40000, a });
+	else
+		expect_pin(f, AP_ROLE_RESPONDER, (struct want_rw){ a, 80, n->c, 40000, n->u },
+			   (struct want_rw){ n->c, 40000, n->u, 80, a });
+}
+
+/* Runs @life on a flow of @role, from nothing, in both families. */
+static void live(const struct pin_step *life, unsigned int steps, u8 role, struct ap_flow *f)
+{
+	const struct pin_step *st;
+	const struct pin_net *n;
+	const struct ap_pconf *pc;
+	unsigned int i, j;
+	struct tpkt t;
+	struct ap_res r;
+	bool out;
+
+	for (i = 0; i < 2; i++) {
+		n = &pin_nets[i];
+		pc = &conf.prefixes[ap_conf_find(&conf, n->prefix, strlen(n->prefix))];
+		memset(f, 0, sizeof(*f));
+		for (j = 0; j < steps; j++) {
+			st = &life[j];
+			out = st->src == 'c';
+			mk(&t, pin_end(n, st->src), pin_end(n, st->dst), out ? 40000 : 80,
+			   out ? 80 : 40000, st->flags, st->seq, st->ack);
+			if (!j)
+				ap_key_of(&t.p, role, role == AP_ROLE_CLIENT, &f->key);
+			switch (st->decide) {
+			case PIN_CLIENT_SYN:
+				ap_client_syn(f, !j, &t.p, &no_opts, &conf, false, (u8)i, 10 + j, &r);
+				break;
+			case PIN_CLIENT_SYNACK:
+				ap_client_synack(f, &t.p, &no_opts, &conf, false, 10 + j, &r);
+				break;
+			case PIN_CLIENT_OUT:
+				ap_client_out(f, &t.p, 10 + j, &r);
+				break;
+			case PIN_RESP_SYN:
+				ap_resp_syn(f, !j, &t.p, &cap_opts, pc, (u8)i, 10 + j, &r);
+				break;
+			default:
+				ap_resp_in(f, &t.p, 10 + j, &r);
+			}
+			assert_int_equal(f->state, st->state);
+			if (st->pinned)
+				expect_pinned(f, n, pin_end(n, st->pinned));
+			else
+				expect_no_pin(f);
+		}
+	}
+}
+
+static void test_pin_client(void **state)
+{
+	struct ap_flow f;
+
+	(void)state;
+	live(client_life, sizeof(client_life) / sizeof(client_life[0]), AP_ROLE_CLIENT, &f);
+
+	/* Bound or closing with no unicast address is nothing to rewrite to. */
+	client_bound(&f);
+	memset(&f.unicast, 0, sizeof(f.unicast));
+	expect_no_pin(&f);
+	f.state = AP_CLOSING;
+	expect_no_pin(&f);
+}
+
+static void test_pin_resp(void **state)
+{
+	struct ap_flow f;
+
+	(void)state;
+	set("net.anypin.prefix.svc.role", "responder");
+	set("net.anypin.prefix.svc.unicast", pin_nets[0].u);
+	set("net.anypin.prefix.svc6.role", "responder");
+	set("net.anypin.prefix.svc6.unicast", pin_nets[1].u);
+	live(resp_life, sizeof(resp_life) / sizeof(resp_life[0]), AP_ROLE_RESPONDER, &f);
+
+	/* Client states on a responder entry pin nothing. */
+	f.state = AP_SYN_SENT;
+	expect_no_pin(&f);
+	f.state = AP_BOUND;
+	expect_no_pin(&f);
+}
+
 static void test_icmp(void **state)
 {
 	struct tpkt t;
@@ -1122,6 +1316,8 @@ int main(void)
 		cmocka_unit_test_setup(test_client_fallback_late, setup),
 		cmocka_unit_test_setup(test_client_collision, setup),
 		cmocka_unit_test_setup(test_resp_fallback, setup),
+		cmocka_unit_test_setup(test_pin_client, setup),
+		cmocka_unit_test_setup(test_pin_resp, setup),
 		cmocka_unit_test_setup(test_icmp, setup),
 		cmocka_unit_test_setup(test_match_rules, setup),
 		cmocka_unit_test_setup(test_expiry, setup),

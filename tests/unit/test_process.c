@@ -121,6 +121,8 @@ struct host {
 };
 
 static struct host client, inst1, inst2, legacy;
+/* Packets the kernel model of hook() rewrote by a pin. */
+static unsigned int kernel_rewrites;
 
 /* Per family: the lab's addresses. */
 struct net {
@@ -150,6 +152,7 @@ static int setup(void **state)
 	memset(&inst1, 0, sizeof(inst1));
 	memset(&inst2, 0, sizeof(inst2));
 	memset(&legacy, 0, sizeof(legacy));
+	kernel_rewrites = 0;
 	ap_conf_init(&client.c);
 	ap_conf_init(&inst1.c);
 	ap_conf_init(&inst2.c);
@@ -192,14 +195,86 @@ static void build(struct pkt *k, const char *src, const char *dst, u16 sport, u1
 	assert_int_equal(ap_parse(&k->p, k->buf, len, len), AP_OK);
 }
 
+/*
+ * anypind's kernel half (userspace/nft.c): the packets that decide
+ * something (SYN, FIN, RST, ICMP errors) are queued to the core; the
+ * others are rewritten by the kernel from nftables maps that hold each
+ * flow's ap_flow_pin(). Every packet a test sends through hook() is also
+ * given to this model: for one that is not queued, the maps must do what
+ * the core does; after one that is, the maps must not rewrite it again.
+ */
+
+static void tuple_of(const struct ap_pkt *p, struct ap_tuple *t)
+{
+	ap_pkt_saddr(p, &t->saddr);
+	ap_pkt_daddr(p, &t->daddr);
+	t->sport = p->sport;
+	t->dport = p->dport;
+}
+
+static bool same_tuple(const struct ap_tuple *a, const struct ap_tuple *b)
+{
+	return ap_addr_eq(&a->saddr, &b->saddr) && ap_addr_eq(&a->daddr, &b->daddr) &&
+	       a->sport == b->sport && a->dport == b->dport;
+}
+
+/*
+ * The maps of @h's pinned flows at hook @hk: the client's rewrite the
+ * destination leaving (output) and the source arriving (prerouting), the
+ * responder's the source leaving (postrouting) and the destination arriving.
+ */
+static bool kernel_maps(const struct host *h, enum ap_hook hk, struct ap_tuple *t)
+{
+	struct ap_pin pin;
+	bool client;
+	int i;
+
+	for (i = 0; i < SLOTS; i++) {
+		if (!h->t.used[i] || !ap_flow_pin(&h->t.f[i], &pin))
+			continue;
+		client = pin.role == AP_ROLE_CLIENT;
+		if (hk == AP_HOOK_IN && same_tuple(t, &pin.in)) {
+			*(client ? &t->saddr : &t->daddr) = pin.in_to;
+			return true;
+		}
+		if (hk == (client ? AP_HOOK_OUT : AP_HOOK_POST) && same_tuple(t, &pin.out)) {
+			*(client ? &t->daddr : &t->saddr) = pin.out_to;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool queued(const struct ap_pkt *p)
+{
+	return ap_pkt_is_icmp(p) || (p->tcp_flags & (AP_TCP_SYN | AP_TCP_FIN | AP_TCP_RST));
+}
+
 /* Runs one hook of @h and checks that what leaves it is a sound packet. */
 static void hook(struct host *h, struct pkt *k, enum ap_hook hk)
 {
 	u32 before = k->p.len;
 	u8 old[sizeof(k->buf)];
+	struct ap_tuple kernel, now;
+	bool by_kernel = false, again;
 
 	memcpy(old, k->buf, sizeof(old));
+	if (!queued(&k->p)) {
+		tuple_of(&k->p, &kernel);
+		by_kernel = kernel_maps(h, hk, &kernel);
+	}
 	ap_process(&h->c, &ops, &h->t, &k->p, hk, AP_CSUM_FULL, 100, &k->v);
+	if (ap_pkt_is_icmp(&k->p)) {
+		/* Queued; the maps key on TCP ports. */
+	} else if (!queued(&k->p)) {
+		tuple_of(&k->p, &now);
+		assert_true(same_tuple(&now, &kernel));
+		kernel_rewrites += by_kernel;
+	} else if (!k->v.drop) {
+		tuple_of(&k->p, &now);
+		again = kernel_maps(h, hk, &now);
+		assert_false(again);
+	}
 	assert_int_equal(h->t.locked, 0);
 	/* The datapaths hand the bytes back when, and only when, it says so. */
 	assert_int_equal(k->v.changed, memcmp(old, k->buf, sizeof(old)) != 0);
@@ -282,6 +357,8 @@ static void connection(const struct net *n)
 	expect_addrs(&k, n->u1, n->c);
 	hook(&client, &k, AP_HOOK_IN);
 	expect_addrs(&k, n->a, n->c);
+	/* Each of those four the kernel would have rewritten alike, by a pin. */
+	assert_int_equal(kernel_rewrites, 4);
 
 	/* A router on the way to U1 has a smaller MTU. */
 	{
