@@ -2,8 +2,9 @@
 /*
  * anypind's flow table (userspace/table.c) through struct ap_table_ops, as
  * ap_process() uses it: entries in and found again, the endpoints' first
- * and last, counters following a new configuration's prefixes, and what
- * happens when memory runs out (malloc and calloc are wrapped, -Wl,--wrap).
+ * and last, the pins of flows the kernel rewrites and its counts of them,
+ * counters following a new configuration's prefixes, and what happens
+ * when memory runs out (malloc and calloc are wrapped, -Wl,--wrap).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,11 +46,18 @@ void *__wrap_calloc(size_t n, size_t size)
 	return alloc_ok() ? __real_calloc(n, size) : NULL;
 }
 
-/* The endpoints' first and last, as the kernel sets would hold them. */
+/*
+ * The endpoints' first and last, and the pins, as the kernel's sets and
+ * maps would hold them: an element is added once and deleted once, as it
+ * was added, or the kernel refuses the batch.
+ */
 #define EP_MAX	1024
+#define PIN_MAX	64
 struct sets {
 	struct ap_key k[EP_MAX];
 	int n, firsts, lasts;
+	struct ap_pin pin[PIN_MAX];
+	int npins, adds, removes;
 };
 
 static bool same_endpoint(const struct ap_key *a, const struct ap_key *b)
@@ -87,16 +95,54 @@ static void ep_last(void *arg, const struct ap_key *k)
 	s->lasts++;
 }
 
+static bool same_tuple(const struct ap_tuple *a, const struct ap_tuple *b)
+{
+	return ap_addr_eq(&a->saddr, &b->saddr) && a->sport == b->sport &&
+	       ap_addr_eq(&a->daddr, &b->daddr) && a->dport == b->dport;
+}
+
+static int pin_find(const struct sets *s, const struct ap_pin *p)
+{
+	int i;
+
+	for (i = 0; i < s->npins; i++)
+		if (s->pin[i].role == p->role && same_tuple(&s->pin[i].out, &p->out) &&
+		    same_tuple(&s->pin[i].in, &p->in) && ap_addr_eq(&s->pin[i].out_to, &p->out_to) &&
+		    ap_addr_eq(&s->pin[i].in_to, &p->in_to))
+			return i;
+	return -1;
+}
+
+static void ep_pin(void *arg, const struct ap_pin *p, bool add)
+{
+	struct sets *s = arg;
+	int i = pin_find(s, p);
+
+	if (add) {
+		assert_int_equal(i, -1);
+		assert_true(s->npins < PIN_MAX);
+		s->pin[s->npins++] = *p;
+		s->adds++;
+	} else {
+		assert_true(i >= 0);
+		s->pin[i] = s->pin[--s->npins];
+		s->removes++;
+	}
+}
+
 struct fixture {
 	struct ap_conf c, c2;
 	struct sets sets;
 	struct table *t;
+	u32 now;
+	int pinned;		/* table_walk()'s count of pinned flows */
+	bool plain;		/* SYNs come without the option */
 };
 
 static int setup(void **state)
 {
 	struct fixture *x = calloc(1, sizeof(*x));
-	struct table_endpoints ep = { ep_first, ep_last, NULL, NULL };
+	struct table_endpoints ep = { ep_first, ep_last, ep_pin, NULL };
 
 	assert_non_null(x);
 	ap_conf_init(&x->c);
@@ -104,9 +150,22 @@ static int setup(void **state)
 	ep.arg = &x->sets;
 	x->t = table_new(&x->c, &ep);
 	assert_non_null(x->t);
-	table_set_now(x->t, 1000);
+	x->now = 1000;
+	table_set_now(x->t, x->now);
 	*state = x;
 	return 0;
+}
+
+/* Each pinned flow of the table has its pin in the kernel's maps. */
+static void in_maps(const struct ap_flow *f, void *arg)
+{
+	struct fixture *x = arg;
+	struct ap_pin pin;
+
+	if (!ap_flow_pin(f, &pin))
+		return;
+	assert_true(pin_find(&x->sets, &pin) >= 0);
+	x->pinned++;
 }
 
 static int teardown(void **state)
@@ -114,6 +173,10 @@ static int teardown(void **state)
 	struct fixture *x = *state;
 
 	alloc_left = -1;
+	/* The maps hold the table's pins, no more. */
+	x->pinned = 0;
+	table_walk(x->t, in_maps, x);
+	assert_int_equal(x->pinned, x->sets.npins);
 	table_free(x->t);
 	free(x);
 	return 0;
@@ -392,6 +455,321 @@ static void test_bounded(void **state)
 	assert_int_equal(table_stats(x->t)->v[0][AP_STAT_EVICTED], 6);
 }
 
+/*
+ * Pins: a client at 203.0.113.10 (fd00:c::10) connecting to prefix a
+ * (c), instances answering from unicast addresses outside the prefixes;
+ * prefix b is made a responder's where a test needs one.
+ */
+#define C4	"203.0.113.10"
+#define A4	"192.0.2.1"
+#define U4	"203.0.113.200"
+#define U4B	"203.0.113.201"
+#define C6	"fd00:c::10"
+#define A6	"2001:db8::1"
+#define U6	"fd00:1::11"
+
+/* One packet through ap_process() at x->now, as anypind's queue hands it on. */
+static void packet(struct fixture *x, enum ap_hook hook, const char *src, const char *dst,
+		   u16 sport, u16 dport, u8 flags, u32 seq, u32 ack)
+{
+	static const u8 cap[4] = { AP_OPT_KIND, AP_OPT_LEN, 0xa7, 0xc1 };
+	struct pg_tcp t;
+	struct ap_pkt p;
+	struct ap_verdict v;
+	u8 buf[256];
+	u32 len;
+
+	pg_tcp_init(&t, src, dst, sport, dport, flags);
+	t.seq = seq;
+	t.ack = ack;
+	/* A client with anypin asks for the responder's rewrites. */
+	if (flags == AP_TCP_SYN && hook == AP_HOOK_IN && !x->plain)
+		pg_tcp_add_opt(&t, cap, sizeof(cap));
+	len = pg_build_tcp(buf, &t, NULL);
+	assert_int_equal(ap_parse(&p, buf, len, len), AP_OK);
+	table_set_now(x->t, x->now);
+	ap_process(&x->c, &table_ops, x->t, &p, hook, AP_CSUM_FULL, x->now, &v);
+}
+
+/* Our SYN from @c:@port to @a:80, answered by @u: bound. */
+static void bound(struct fixture *x, const char *c, u16 port, const char *a, const char *u,
+		 u32 isn)
+{
+	packet(x, AP_HOOK_OUT, c, a, port, 80, AP_TCP_SYN, isn, 0);
+	packet(x, AP_HOOK_IN, u, c, 80, port, AP_TCP_SYN | AP_TCP_ACK, 5000, isn + 1);
+}
+
+static void tuple(struct ap_tuple *t, const char *s, u16 sp, const char *d, u16 dp)
+{
+	pg_addr(&t->saddr, s);
+	pg_addr(&t->daddr, d);
+	t->sport = htons(sp);
+	t->dport = htons(dp);
+}
+
+/*
+ * Whether the maps hold the pin of a flow between @c:@port and @a:80,
+ * through @u: a client's, or a responder's.
+ */
+static bool pinned(const struct fixture *x, u8 role, const char *c, u16 port, const char *a,
+		   const char *u)
+{
+	struct ap_pin p = { .role = role };
+
+	if (role == AP_ROLE_CLIENT) {
+		tuple(&p.out, c, port, a, 80);
+		tuple(&p.in, u, 80, c, port);
+	} else {
+		tuple(&p.out, a, 80, c, port);
+		tuple(&p.in, c, port, u, 80);
+	}
+	pg_addr(&p.out_to, u);
+	pg_addr(&p.in_to, a);
+	return pin_find(&x->sets, &p) >= 0;
+}
+
+static bool client_pinned(const struct fixture *x, const char *c, u16 port, const char *a,
+			  const char *u)
+{
+	return pinned(x, AP_ROLE_CLIENT, c, port, a, u);
+}
+
+static u64 rewritten(const struct fixture *x, u8 prefix)
+{
+	return table_stats(x->t)->v[prefix][AP_STAT_REWRITTEN];
+}
+
+/* The kernel's count for the packets leaving a client flow @c:@port -> @a:80. */
+static void kernel_count(struct fixture *x, const char *c, u16 port, const char *a, u64 packets)
+{
+	struct ap_tuple t;
+
+	tuple(&t, c, port, a, 80);
+	table_pin_packets(x->t, AP_ROLE_CLIENT, true, &t, packets);
+}
+
+/* Bound: pinned once; the repeated SYN-ACK and the FIN leave the pin as it is. */
+static void test_pin_client(void **state)
+{
+	struct fixture *x = *state;
+
+	packet(x, AP_HOOK_OUT, C4, A4, 40000, 80, AP_TCP_SYN, 1000, 0);
+	assert_int_equal(x->sets.firsts, 1);
+	assert_int_equal(x->sets.adds, 0);
+	packet(x, AP_HOOK_IN, U4, C4, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001);
+	assert_int_equal(x->sets.adds, 1);
+	assert_true(client_pinned(x, C4, 40000, A4, U4));
+
+	bound(x, C6, 40000, A6, U6, 1000);
+	assert_int_equal(x->sets.adds, 2);
+	assert_true(client_pinned(x, C6, 40000, A6, U6));
+
+	packet(x, AP_HOOK_IN, U4, C4, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001);
+	packet(x, AP_HOOK_OUT, C4, A4, 40000, 80, AP_TCP_ACK | AP_TCP_FIN, 1001, 5001);
+	packet(x, AP_HOOK_IN, U4, C4, 80, 40000, AP_TCP_ACK | AP_TCP_FIN, 5001, 1002);
+	assert_int_equal(x->sets.adds, 2);
+	assert_int_equal(x->sets.removes, 0);
+
+	/* Closed and gone by the sweep: the pin with it. */
+	x->now += x->c.fin_timeout + 1;
+	table_set_now(x->t, x->now);
+	table_sweep(x->t);
+	assert_false(client_pinned(x, C4, 40000, A4, U4));
+	assert_int_equal(x->sets.removes, 1);
+	assert_int_equal(x->sets.npins, 1);
+}
+
+/*
+ * A new connection on a pinned key: the old pin goes at its SYN, the new
+ * one comes with its SYN-ACK. A closed flow found expired by the next
+ * packet of its key loses its pin too.
+ */
+static void test_pin_new_connection(void **state)
+{
+	struct fixture *x = *state;
+
+	bound(x, C4, 40000, A4, U4, 1000);
+	kernel_count(x, C4, 40000, A4, 10);
+	bound(x, C4, 40000, A4, U4B, 3000);
+	assert_int_equal(x->sets.adds, 2);
+	assert_int_equal(x->sets.removes, 1);
+	assert_false(client_pinned(x, C4, 40000, A4, U4));
+	assert_true(client_pinned(x, C4, 40000, A4, U4B));
+	/* The same tuple out, but a new element: it counts from zero. */
+	kernel_count(x, C4, 40000, A4, 3);
+	assert_int_equal(rewritten(x, 0), 13);
+
+	packet(x, AP_HOOK_OUT, C4, A4, 40000, 80, AP_TCP_RST, 3001, 0);
+	x->now += x->c.fin_timeout + 1;
+	packet(x, AP_HOOK_OUT, C4, A4, 40000, 80, AP_TCP_SYN, 7000, 0);
+	assert_int_equal(x->sets.npins, 0);
+	assert_int_equal(x->sets.removes, 2);
+	assert_int_equal(table_stats(x->t)->v[0][AP_STAT_EXPIRED], 1);
+	assert_int_equal(table_count(x->t), 1);
+}
+
+/*
+ * A responder's pin: from the capable SYN; the client's next connection
+ * from the same port to another anycast address replaces it; its plain
+ * retry (fallback) ends it.
+ */
+static void test_pin_responder(void **state)
+{
+	struct fixture *x = *state;
+
+	ut_set(&x->c, "net.anypin.prefix.b.role", "responder");
+	ut_set(&x->c, "net.anypin.prefix.b.unicast", U4);
+	packet(x, AP_HOOK_IN, C4, "198.51.100.1", 40000, 80, AP_TCP_SYN, 1000, 0);
+	assert_true(pinned(x, AP_ROLE_RESPONDER, C4, 40000, "198.51.100.1", U4));
+
+	/* Retransmitted: nothing new. */
+	packet(x, AP_HOOK_IN, C4, "198.51.100.1", 40000, 80, AP_TCP_SYN, 1000, 0);
+	assert_int_equal(x->sets.adds, 1);
+
+	packet(x, AP_HOOK_IN, C4, "198.51.100.2", 40000, 80, AP_TCP_SYN, 2000, 0);
+	assert_int_equal(x->sets.adds, 2);
+	assert_int_equal(x->sets.removes, 1);
+	assert_false(pinned(x, AP_ROLE_RESPONDER, C4, 40000, "198.51.100.1", U4));
+	assert_true(pinned(x, AP_ROLE_RESPONDER, C4, 40000, "198.51.100.2", U4));
+
+	/* The same SYN without the option: the client fell back. */
+	x->plain = true;
+	packet(x, AP_HOOK_IN, C4, "198.51.100.2", 40000, 80, AP_TCP_SYN, 2000, 0);
+	assert_int_equal(x->sets.npins, 0);
+	assert_int_equal(x->sets.removes, 2);
+	assert_int_equal(x->sets.lasts, 1);
+}
+
+/*
+ * The kernel's counts: what came since the last call counts as rewritten
+ * for the flow's prefix, and keeps an idle pinned flow alive; the same
+ * count again is no activity.
+ */
+static void test_pin_packets(void **state)
+{
+	struct fixture *x = *state;
+	struct ap_tuple t;
+
+	x->c.idle_timeout = 100;
+	bound(x, C4, 40000, A4, U4, 1000);
+	bound(x, C4, 40001, A4, U4, 2000);
+	bound(x, C6, 40000, A6, U6, 1000);
+
+	x->now += 90;
+	table_set_now(x->t, x->now);
+	kernel_count(x, C4, 40000, A4, 5);
+	assert_int_equal(rewritten(x, 0), 5);
+	kernel_count(x, C4, 40000, A4, 12);
+	assert_int_equal(rewritten(x, 0), 12);
+	/* U's packets to us, as the in map counts them. */
+	tuple(&t, U6, 80, C6, 40000);
+	table_pin_packets(x->t, AP_ROLE_CLIENT, false, &t, 3);
+	assert_int_equal(rewritten(x, 2), 3);
+
+	/* Nobody's: no flow of that tuple, or not in that role or direction. */
+	kernel_count(x, C4, 40002, A4, 100);
+	tuple(&t, C4, 40000, A4, 80);
+	table_pin_packets(x->t, AP_ROLE_RESPONDER, true, &t, 100);
+	table_pin_packets(x->t, AP_ROLE_CLIENT, false, &t, 100);
+	assert_int_equal(rewritten(x, 0), 12);
+
+	/* 150 s idle by the core's reckoning, 60 s by the kernel's. */
+	x->now += 60;
+	table_set_now(x->t, x->now);
+	table_sweep(x->t);
+	assert_true(client_pinned(x, C4, 40000, A4, U4));
+	assert_true(client_pinned(x, C6, 40000, A6, U6));
+	assert_false(client_pinned(x, C4, 40001, A4, U4));
+	assert_int_equal(table_count(x->t), 2);
+
+	/* No packet since: the same counts are no sign of life. */
+	x->now += 45;
+	table_set_now(x->t, x->now);
+	kernel_count(x, C4, 40000, A4, 12);
+	table_pin_packets(x->t, AP_ROLE_CLIENT, false, &t, 3);
+	table_sweep(x->t);
+	assert_int_equal(table_count(x->t), 0);
+	assert_int_equal(rewritten(x, 0), 12);
+	assert_int_equal(x->sets.npins, 0);
+}
+
+/*
+ * Pinned flows pushed out by max_flows take their pins along: responding
+ * ones by new responder entries, or when max_flows is lowered; a closing
+ * client flow by a new client SYN.
+ */
+static void test_pin_evicted(void **state)
+{
+	struct fixture *x = *state;
+	u16 i;
+
+	ut_set(&x->c, "net.anypin.prefix.b.role", "responder");
+	ut_set(&x->c, "net.anypin.prefix.b.unicast", U4);
+	x->c.max_flows = 3;
+	for (i = 0; i < 5; i++) {
+		x->now++;
+		packet(x, AP_HOOK_IN, C4, "198.51.100.1", 40000 + i, 80, AP_TCP_SYN, 1000, 0);
+	}
+	assert_int_equal(table_stats(x->t)->v[1][AP_STAT_EVICTED], 2);
+	assert_int_equal(x->sets.removes, 2);
+	assert_int_equal(x->sets.npins, 3);
+	assert_false(pinned(x, AP_ROLE_RESPONDER, C4, 40001, "198.51.100.1", U4));
+	assert_true(pinned(x, AP_ROLE_RESPONDER, C4, 40004, "198.51.100.1", U4));
+
+	x->c.max_flows = 1;
+	table_sweep(x->t);
+	assert_int_equal(x->sets.npins, 1);
+	assert_true(pinned(x, AP_ROLE_RESPONDER, C4, 40004, "198.51.100.1", U4));
+
+	x->c.max_flows = 2;
+	bound(x, C4, 40000, A4, U4B, 1000);
+	packet(x, AP_HOOK_OUT, C4, A4, 40000, 80, AP_TCP_ACK | AP_TCP_FIN, 1001, 5001);
+	x->now++;
+	packet(x, AP_HOOK_OUT, C4, A4, 40001, 80, AP_TCP_SYN, 1000, 0);
+	assert_false(client_pinned(x, C4, 40000, A4, U4B));
+	assert_int_equal(table_stats(x->t)->v[0][AP_STAT_EVICTED], 1);
+	assert_int_equal(x->sets.npins, 1);
+}
+
+/*
+ * The table put back in the kernel (deleted under us, or a batch
+ * refused): every endpoint once, every pin again, and counts that start
+ * from zero in the new elements.
+ */
+static void test_replay(void **state)
+{
+	struct fixture *x = *state;
+
+	ut_set(&x->c, "net.anypin.prefix.b.role", "responder");
+	ut_set(&x->c, "net.anypin.prefix.b.unicast", U4B);
+	bound(x, C4, 40000, A4, U4, 1000);
+	/* The same endpoint to another service, and one still opening. */
+	packet(x, AP_HOOK_OUT, C4, A4, 40000, 443, AP_TCP_SYN, 3000, 0);
+	packet(x, AP_HOOK_IN, U4, C4, 443, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 3001);
+	packet(x, AP_HOOK_OUT, C4, A4, 40001, 80, AP_TCP_SYN, 4000, 0);
+	packet(x, AP_HOOK_IN, "192.0.2.99", "198.51.100.1", 5555, 80, AP_TCP_SYN, 1, 0);
+	assert_int_equal(x->sets.n, 3);
+	assert_int_equal(x->sets.npins, 3);
+	kernel_count(x, C4, 40000, A4, 10);
+	assert_int_equal(rewritten(x, 0), 10);
+
+	/* A new, empty table in the kernel: four entries, three endpoints. */
+	memset(&x->sets, 0, sizeof(x->sets));
+	table_replay(x->t);
+	assert_int_equal(table_count(x->t), 4);
+	assert_int_equal(x->sets.firsts, 3);
+	assert_int_equal(x->sets.n, 3);
+	assert_int_equal(x->sets.adds, 3);
+	assert_int_equal(x->sets.npins, 3);
+	assert_true(client_pinned(x, C4, 40000, A4, U4));
+
+	/* The new element counts from zero: 2 more, not 2^64 - 8. */
+	kernel_count(x, C4, 40000, A4, 2);
+	assert_int_equal(rewritten(x, 0), 12);
+	kernel_count(x, C4, 40000, A4, 7);
+	assert_int_equal(rewritten(x, 0), 17);
+}
+
 int main(void)
 {
 #define T(test)	cmocka_unit_test_setup_teardown(test, setup, teardown)
@@ -399,7 +777,9 @@ int main(void)
 		T(test_insert_lookup), T(test_many), T(test_endpoints), T(test_counters),
 		T(test_set_conf), T(test_set_conf_no_memory),
 		cmocka_unit_test(test_new_no_memory), T(test_create_no_memory),
-		T(test_grow_no_memory), T(test_bounded),
+		T(test_grow_no_memory), T(test_bounded), T(test_pin_client),
+		T(test_pin_new_connection), T(test_pin_responder), T(test_pin_packets),
+		T(test_pin_evicted), T(test_replay),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
