@@ -5,28 +5,51 @@
 # anypind's own robustness (the module has its own: unload/reload).
 #
 #   config          malformed files are refused with FILE:LINE: reason
-#                   (FILE: reason for whole-file checks), a non-zero exit
-#                   status, and no firewall rule changed (iptables-save
-#                   and ip6tables-save before = after); on a clean host and
-#                   next to a running anypind, which goes on unharmed
+#                   (FILE: reason for whole-file checks) and exit status 1,
+#                   the options of the iptables days (--iptables,
+#                   --ip6tables, --no-rules) with exit status 2, and the
+#                   client's nftables ruleset stays as it was (`nft list
+#                   ruleset` before = after, counters aside: no table inet
+#                   anypin appears, a running one is not touched), no
+#                   control socket; on a clean host and next to a running
+#                   anypind, which goes on unharmed
 #   control         a queue rule without --queue-bypass, nobody listening:
 #                   a new connection to A fails; the "new connection
 #                   works" checks below can fail
 #   kill            SIGKILL of the client's anypind during a download from
-#                   A: a download from U2 (outside the prefixes) running at
-#                   the same time is byte-exact, the rules stay (they
-#                   bypass), a new connection to A works, unpinned (packets
-#                   to A, none to U1)
+#                   A, then a flip: its table stays (queue rules that
+#                   bypass, the download's pins), the kernel goes on
+#                   rewriting the pinned download, byte-exact through the
+#                   flip with packets to U1 after the kill; a download from
+#                   U2 (outside the prefixes) at the same time is
+#                   byte-exact; a new connection to A works, unpinned
+#                   (packets to A, none to U1)
 #   restart         without anypind (killed) a download from A breaks at a
-#                   flip; started again on the chains and sets the killed
-#                   one left (one jump per hook), the same download is
-#                   pinned to U1 and byte-exact through the flip
+#                   flip; started again, anypind replaces the table the
+#                   killed one left: the stale pins are gone, as many rules
+#                   as --print-rules shows (none twice), and the same
+#                   download is pinned to U1 and byte-exact through the flip
 #   hup             SIGHUP with a malformed file keeps the running
 #                   configuration and says FILE:LINE; SIGHUP with a changed
-#                   file (a third prefix) takes it (rules too) and keeps the
-#                   pinned flows: byte-exact through a flip; restarting
-#                   instead (flows lost) breaks the download at the flip
-#   stop            SIGTERM removes exactly what anypind added
+#                   file (a third prefix) takes it (its queue rule in
+#                   out_queue, as many rules as --print-rules shows) and
+#                   keeps the pinned flows: byte-exact through a flip;
+#                   restarting instead (flows lost) breaks the download at
+#                   the flip
+#   flush           a firewall reload on the client (`nft -f`: flush
+#                   ruleset, then the client's own ruleset again) during a
+#                   pinned download: with the client's anypind killed, its
+#                   table stays gone; with it running, it puts its table
+#                   back within a second, pins included, and counts it in
+#                   `restores` (what became of the download is reported:
+#                   packets from U1 between the flush and the restore meet
+#                   no socket and are answered with a RST)
+#   stop            SIGTERM removes exactly what anypind added: `nft list
+#                   ruleset` is as before anypind started
+#
+# Seven rounds of downloads of about 2 s, and anypind started six times:
+# a longer bound.
+# lab-timeout: 2
 
 set -euo pipefail
 # shellcheck source=../lab.sh
@@ -38,17 +61,35 @@ CURL_ARGS=(--max-time "${ROBUST_MAXTIME:-20}" --speed-limit 1024 --speed-time 2)
 
 declare -A u1 a1
 
-# fw_state: the client's rules, both families, without counters.
+# fw_state: the client's nftables ruleset (every table, iptables-nft's
+# too), counters zeroed and comments left out, so that two compare.
 fw_state() {
-	{
-		lab_ns client "$LAB_IPT-save"
-		lab_ns client "$LAB_IP6T-save"
-	} | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//' || true
+	anypind_nft client list ruleset |
+		sed -E -e '/^[[:space:]]*#/d' -e 's/(packets|bytes) [0-9]+/\1 0/g' || true
 }
 
-# fw_rules: only the rules and user chains (an emptied table may stay).
-fw_rules() {
-	fw_state | grep -E '^(-|:[^ ]+ - )' || true
+# fw_reload: what a firewall's reload does on the client (`nft -f`, as
+# nftables.service): flush the whole ruleset, load its own again (the
+# client's ruleset from before anypind started, $fw_clean_raw).  Prints
+# nothing, or why it failed.
+# shellcheck disable=SC2317  # (called by flip_run's hooks)
+fw_reload() {
+	local out
+	out=$({
+		echo 'flush ruleset'
+		printf '%s\n' "$fw_clean_raw"
+	} | lab_ns client nft -f - 2>&1) || echo "the lab's firewall reload (nft -f) failed: $out"
+}
+
+# rules_want FILE: the rules anypind --print-rules gives for FILE.
+rules_want() {
+	"$ANYPIND" --print-rules -c "$1" | grep -c '^add rule' || true
+}
+
+# has_table: the client has a table inet anypin.
+# shellcheck disable=SC2317  # (called by lab_wait_until)
+has_table() {
+	anypind_nft client list table inet anypin >/dev/null
 }
 
 # status_of NS KEY: a value of anypind's status.
@@ -86,37 +127,64 @@ flip_run() {
 	lab_route_a inst1
 }
 
-# bad_configs WHERE: each malformed file refused, nothing changed.
+# check_broken TAG NAME WHY [BAD]: the "without" half after flip_run TAG,
+# per family: check NAME fails with BAD (a reason) when that is set, and
+# when the download was byte-exact (the check would prove nothing); it
+# passes if the flip broke the download, as WHY says it must.
+check_broken() {
+	local f n
+	for f in 4 6; do
+		lab_fetch_result "$1-v$f"
+		n="anypind-robust-v$f $2"
+		if [ -n "${4:-}" ]; then
+			lab_fail "$n" "$4"
+		elif [ "$FETCH_EXACT" = 1 ]; then
+			lab_fail "$n" "byte-exact through the flip ($3): the check proves nothing"
+		else
+			lab_pass "$n" "$3: the flip broke the download as expected ($(lab_fetch_describe); ${a1[$f]} packets to A, ${u1[$f]} to U1)"
+		fi
+	done
+}
+
+# bad_configs WHERE: each malformed file, and each option of the
+# iptables days, refused; nothing changed.  (A wrongly accepted option
+# would run anypind: timeout stops it, with SIGTERM.)
 bad_configs() {
-	local name=$1 before after f want out rc n=0 bad=
+	local name=$1 before after f opt want wrc want_out out rc n=0 bad='' eg=''
 	before=$(fw_state)
-	while read -r f want; do
+	while read -r f opt wrc want; do
+		[ "$opt" != - ] || opt=
 		rc=0
-		out=$(lab_ns client "$ANYPIND" -c "$LAB_STATE/$f" \
-			-s "$LAB_STATE/bad.sock" --iptables "$LAB_IPT" \
-			--ip6tables "$LAB_IP6T" 2>&1 >/dev/null) || rc=$?
+		out=$(lab_ns client timeout 5 "$ANYPIND" -c "$LAB_STATE/$f" \
+			-s "$LAB_STATE/bad.sock" ${opt:+"$opt"} 2>&1 >/dev/null) || rc=$?
 		n=$((n + 1))
-		if [ "$rc" = 0 ]; then
-			bad="$f accepted (exit status 0)"
-		elif [[ $out != "anypind: $LAB_STATE/$f$want "?* ]]; then
-			bad="$f: expected 'anypind: $LAB_STATE/$f$want <reason>', got '$out'"
+		want_out="anypind: $LAB_STATE/$f$want"
+		[ -z "$opt" ] || want_out="anypind: ${opt%%=*}:"
+		if [ "$rc" != "$wrc" ]; then
+			bad="${opt:-$f}: exit status $rc, expected $wrc ($out)"
+		elif [[ $out != "$want_out "?* ]]; then
+			bad="${opt:-$f}: expected '$want_out <reason>', got '$out'"
 		fi
 		[ -z "$bad" ] || break
+		[ -n "$opt" ] || eg=${out#anypind: "$LAB_STATE"/}
 	done <<-EOF
-	bad-role.conf :3:
-	bad-key.conf :2:
-	bad-line.conf :1:
-	bad-unicast.conf :
+	bad-role.conf - 1 :3:
+	bad-key.conf - 1 :2:
+	bad-line.conf - 1 :1:
+	bad-unicast.conf - 1 :
+	good.conf --iptables=$LAB_IPT 2
+	good.conf --ip6tables=$LAB_IP6T 2
+	good.conf --no-rules 2
 	EOF
 	after=$(fw_state)
 	if [ -n "$bad" ]; then
 		lab_fail "$name" "$bad"
 	elif [ "$before" != "$after" ]; then
-		lab_fail "$name" "$n files refused, but the firewall changed: $(diff <(echo "$before") <(echo "$after") | head -n 5 | tr '\n' ' ')"
+		lab_fail "$name" "$n refused, but the client's nftables ruleset changed: $(diff <(echo "$before") <(echo "$after") | head -n 5 | tr '\n' ' ')"
 	elif [ -e "$LAB_STATE/bad.sock" ]; then
-		lab_fail "$name" "$n files refused, but a control socket was left"
+		lab_fail "$name" "$n refused, but a control socket was left"
 	else
-		lab_pass "$name" "$n malformed files refused with FILE:LINE: reason (e.g. '${out#anypind: "$LAB_STATE"/}'), exit status $rc, iptables-save and ip6tables-save unchanged"
+		lab_pass "$name" "4 malformed files refused with FILE:LINE: reason (e.g. '$eg'), exit status 1; --iptables, --ip6tables and --no-rules refused ('${out%% (*}'), exit status 2; nft list ruleset unchanged"
 	fi
 }
 
@@ -134,6 +202,12 @@ if ! lab_datapath_use anypind; then
 	lab_datapath_unavailable "anypind-robust"
 	lab_done
 fi
+# (tests/lab/run checks it, but a scenario also runs on its own; without
+# nft, every ruleset would read empty and compare equal.)
+if ! command -v nft >/dev/null; then
+	lab_fail "anypind-robust" "nft (nftables) is missing: the checks read anypind's table with it"
+	lab_done
+fi
 
 printf '# a bad role\nnet.anypin.prefixes = any4=%s\nnet.anypin.prefix.any4.role = server\n' \
 	"$PREFIX4" >"$LAB_STATE/bad-role.conf"
@@ -142,6 +216,7 @@ printf 'net.anypin.prefixes = any4=%s\nnet.anypin.max_flow = 10\n' \
 printf 'net.anypin.prefixes\n' >"$LAB_STATE/bad-line.conf"
 printf 'net.anypin.prefixes = any4=%s\nnet.anypin.prefix.any4.role = responder\n' \
 	"$PREFIX4" >"$LAB_STATE/bad-unicast.conf"
+lab_anypin_conf client >"$LAB_STATE/good.conf"
 
 # --- config, on a host without anypind
 bad_configs "anypind-robust config (no anypind running)"
@@ -162,71 +237,93 @@ for f in 4 6; do
 	fi
 done
 
-fw_clean=$(fw_rules)
+# The client's ruleset without anypind: what SIGTERM must leave, and what
+# fw_reload loads again.
+fw_clean=$(fw_state)
+fw_clean_raw=$(anypind_nft client list ruleset || true)
 lab_datapath_start
 
-# --- config, next to a running anypind (same socket path, same queue)
+# --- config, next to a running anypind (same queue)
 bad_configs "anypind-robust config (anypind running)"
 if [ "$(status_of client pid)" = "" ]; then
 	lab_fail "anypind-robust config (anypind running)" "the running anypind no longer answers"
 fi
 
-# --- kill: SIGKILL during a transfer
+# --- kill: SIGKILL during a transfer, then a flip
+declare -A pins_left u1_after
 lab_route_a inst1
 fetch2 kill-a "$A4" "$A6"
 fetch2 kill-u "$U2_4" "$U2_6"
 lab_fetch_wait_bytes kill-a-v4 $((LAB_DATA_BYTES / 5)) 10 || true
 lab_fetch_wait_bytes kill-a-v6 $((LAB_DATA_BYTES / 5)) 10 || true
 anypind_kill9 client
-left=$(fw_state | grep -c '^-A ANYPIN-' || true)
+rules_left=$(anypind_rules client)
+for f in 4 6; do
+	pins_left[$f]=$(anypind_pins client "$f")
+done
+lab_count_zero
+lab_route_a inst2
 lab_fetch_wait
 for f in 4 6; do
-	lab_fetch_result "kill-a-v$f"
-	pinned=$(lab_fetch_describe)
+	u1_after[$f]=$(lab_count u-to-inst1 "$f")
+done
+lab_route_a inst1
+for f in 4 6; do
 	lab_fetch_result "kill-u-v$f"
+	other=$(lab_fetch_describe)
+	other_ok=$FETCH_EXACT
+	lab_fetch_result "kill-a-v$f"
 	name="anypind-robust-v$f kill"
 	a=$A4
 	[ "$f" = 6 ] && a=$A6
 	lab_count_zero
 	who=$(lab_whoami "$a" 2>&1) || true
-	if [ "$FETCH_EXACT" != 1 ]; then
-		lab_fail "$name" "the download from U2 (outside the prefixes) suffered: $(lab_fetch_describe)"
-	elif [ "$left" = 0 ]; then
-		lab_fail "$name" "no ANYPIN rule left after SIGKILL: the check proves nothing"
+	if [ "$other_ok" != 1 ]; then
+		lab_fail "$name" "the download from U2 (outside the prefixes) suffered: $other"
+	elif [ "$rules_left" = 0 ]; then
+		lab_fail "$name" "no table inet anypin (or no rule in it) left after SIGKILL"
+	elif [ "${pins_left[$f]}" -lt 2 ]; then
+		lab_fail "$name" "${pins_left[$f]} pins left after SIGKILL, expected the download's 2: was it pinned? The check proves nothing"
+	elif [ "$FETCH_EXACT" != 1 ]; then
+		lab_fail "$name" "the pinned download did not survive SIGKILL and a flip: $(lab_fetch_describe); ${u1_after[$f]} packets to U1 after the kill; $(lab_rsts "$f")"
+	elif [ "${u1_after[$f]}" -lt 10 ]; then
+		lab_fail "$name" "the pinned download is byte-exact, but only ${u1_after[$f]} packets went to U1 after the kill"
 	elif [ "$who" != inst1 ]; then
 		lab_fail "$name" "a new connection to A failed after SIGKILL: ${who:-no answer}"
 	elif [ "$(lab_count u-to-inst1 "$f")" != 0 ] || [ "$(lab_count a-to-inst1 "$f")" = 0 ]; then
 		lab_fail "$name" "the new connection to A is not plain: $(lab_count a-to-inst1 "$f") packets to A, $(lab_count u-to-inst1 "$f") to U1"
 	else
-		lab_pass "$name" "download from U2 $(lab_fetch_describe); $left leftover rules bypass; a new connection to A works unpinned ($(lab_count a-to-inst1 "$f") packets to A, none to U1); the pinned download: $pinned"
+		lab_pass "$name" "the table stayed ($rules_left rules, the queue ones with bypass; ${pins_left[$f]} pins) and the kernel went on rewriting: the pinned download $(lab_fetch_describe) through a flip, ${u1_after[$f]} packets to U1 after the kill; download from U2 $other; a new connection to A works unpinned ($(lab_count a-to-inst1 "$f") packets to A, none to U1)"
 	fi
 done
 
 # --- restart
 flip_run restart-without
+check_broken restart-without "restart without anypind" "the client's anypind killed"
+declare -A stale
 for f in 4 6; do
-	lab_fetch_result "restart-without-v$f"
-	name="anypind-robust-v$f restart without anypind"
-	if [ "$FETCH_EXACT" = 1 ]; then
-		lab_fail "$name" "byte-exact through the flip with the client's anypind killed: the check proves nothing"
-	else
-		lab_pass "$name" "killed, the flip broke the download as expected ($(lab_fetch_describe); ${a1[$f]} packets to A, ${u1[$f]} to U1)"
-	fi
+	stale[$f]=$(anypind_pins client "$f")
 done
 anypind_start client
-jumps=$(fw_state | grep -c -e '-j ANYPIN-' || true)
+rules=$(anypind_rules client)
+want=$(rules_want "$(anypind_conf client)")
+pins=$(anypind_pins client)
 flip_run restart-with
 for f in 4 6; do
 	lab_fetch_result "restart-with-v$f"
 	name="anypind-robust-v$f restart"
-	if [ "$jumps" != 6 ]; then
-		lab_fail "$name" "$jumps jumps to ANYPIN chains after the restart, expected 6 (3 hooks, 2 families)"
+	if [ "${stale[$f]}" = 0 ]; then
+		lab_fail "$name" "the killed anypind left no pins: nothing to replace, the check proves nothing"
+	elif [ "$pins" != 0 ]; then
+		lab_fail "$name" "restarted, but $pins pins are in its table (the killed one left ${stale[$f]} of this family): stale rewrites"
+	elif [ "$rules" != "$want" ]; then
+		lab_fail "$name" "restarted with $rules rules in table inet anypin, --print-rules has $want"
 	elif [ "$FETCH_EXACT" != 1 ]; then
 		lab_fail "$name" "restarted, yet $(lab_fetch_describe); ${a1[$f]} packets to A, ${u1[$f]} to U1; $(lab_rsts "$f")"
 	elif [ "${u1[$f]}" -lt 10 ]; then
 		lab_fail "$name" "byte-exact, but not pinned: ${a1[$f]} packets to A, ${u1[$f]} to U1"
 	else
-		lab_pass "$name" "started on the leftover chains (one jump per hook): $(lab_fetch_describe) through a flip, pinned again (${u1[$f]} packets to U1)"
+		lab_pass "$name" "restarted, it replaced the table the killed one left (${stale[$f]} stale pins gone, $rules rules as --print-rules): $(lab_fetch_describe) through a flip, pinned again (${u1[$f]} packets to U1)"
 	fi
 done
 
@@ -237,18 +334,12 @@ restart_client() {
 	anypind_kill9 client && anypind_start client
 }
 flip_run hup-without restart_client
-for f in 4 6; do
-	lab_fetch_result "hup-without-v$f"
-	name="anypind-robust-v$f hup without flows"
-	if [ "$FETCH_EXACT" = 1 ]; then
-		lab_fail "$name" "byte-exact through the flip although a restart lost the flows: the check proves nothing"
-	else
-		lab_pass "$name" "a restart (flows lost) instead of SIGHUP: the flip broke the download as expected ($(lab_fetch_describe))"
-	fi
-done
+check_broken hup-without "hup without flows" "a restart (flows lost) instead of SIGHUP"
 
 good=$(lab_anypin_conf client | sed "s|^net.anypin.prefixes = .*|& extra=10.99.0.0/16|")
 bad_line=$(($(lab_anypin_conf client | wc -l) + 1))
+printf '%s\n' "$good" >"$LAB_STATE/good-hup.conf"
+hup_want=$(rules_want "$LAB_STATE/good-hup.conf")
 # shellcheck disable=SC2317  # (called by flip_run)
 hup_client() {
 	local pid
@@ -261,7 +352,9 @@ hup_client() {
 	kill -HUP "$pid"
 	lab_wait_until 5 status_is client reloads 1 || true
 	hup_prefixes=$(status_of client prefixes)
-	hup_rule=$(fw_state | grep -c -e '-d 10.99.0.0/16 ' || true)
+	hup_rule=$(anypind_nft client list chain inet anypin out_queue |
+		grep -c -F '10.99.0.0/16' || true)
+	hup_rules=$(anypind_rules client)
 }
 flip_run hup-with hup_client
 log=$LAB_STATE/log/anypind-client.log
@@ -273,22 +366,83 @@ for f in 4 6; do
 	elif [ "$hup_bad_prefixes" != 2 ]; then
 		lab_fail "$name" "after the bad reload: $hup_bad_prefixes prefixes, expected the running 2"
 	elif [ "$hup_prefixes" != 3 ] || [ "$hup_rule" = 0 ]; then
-		lab_fail "$name" "the good reload was not taken: $hup_prefixes prefixes, $hup_rule rules for the new one"
+		lab_fail "$name" "the good reload was not taken: $hup_prefixes prefixes, $hup_rule queue rules in out_queue for the new one"
+	elif [ "$hup_rules" != "$hup_want" ]; then
+		lab_fail "$name" "after the good reload: $hup_rules rules in table inet anypin, --print-rules has $hup_want"
 	elif [ "$FETCH_EXACT" != 1 ]; then
 		lab_fail "$name" "reloaded, but the pinned download broke: $(lab_fetch_describe); $(lab_rsts "$f")"
 	elif [ "${u1[$f]}" -lt 10 ]; then
 		lab_fail "$name" "byte-exact, but not pinned: ${a1[$f]} packets to A, ${u1[$f]} to U1"
 	else
-		lab_pass "$name" "a bad file kept the running configuration ($(grep -o "$conf:$bad_line: [^;]*" "$log" | head -n 1 | sed "s|$LAB_STATE/||")); a changed one was taken (3 prefixes, its rule in) and the pinned download went on: $(lab_fetch_describe) through a flip, ${u1[$f]} packets to U1"
+		lab_pass "$name" "a bad file kept the running configuration ($(grep -o "$conf:$bad_line: [^;]*" "$log" | head -n 1 | sed "s|$LAB_STATE/||")); a changed one was taken (3 prefixes, $hup_rule queue rule for the new one, $hup_rules rules as --print-rules) and the pinned download went on: $(lab_fetch_describe) through a flip, ${u1[$f]} packets to U1"
+	fi
+done
+
+# --- flush: the client's firewall reloads its ruleset under a pinned download
+declare -A pins_before pins_back
+# shellcheck disable=SC2317  # (called by flip_run)
+reload_killed() {
+	anypind_kill9 client
+	reload_out=$(fw_reload)
+	sleep 1
+	has_table && back=1 || back=0
+}
+flip_run flush-without reload_killed
+why=
+[ "$back" = 0 ] || why="table inet anypin still there a second after the reload"
+check_broken flush-without "flush without anypind" \
+	"the client's anypind killed, the reload took its table and pins for good" \
+	"${reload_out:-$why}"
+anypind_start client
+flush_want=$(rules_want "$conf")
+# shellcheck disable=SC2317  # (called by flip_run)
+reload_live() {
+	local f t0 t1
+	restores0=$(status_of client restores)
+	for f in 4 6; do
+		pins_before[$f]=$(anypind_pins client "$f")
+	done
+	t0=${EPOCHREALTIME/./}
+	reload_out=$(fw_reload)
+	lab_wait_until 2 has_table || true
+	t1=${EPOCHREALTIME/./}
+	# (one batch puts the table and the pins back: both or neither)
+	flush_ms=$(((t1 - t0) / 1000))
+	for f in 4 6; do
+		pins_back[$f]=$(anypind_pins client "$f")
+	done
+	flush_rules=$(anypind_rules client)
+	lab_wait_until 2 status_is client restores $((restores0 + 1)) || true
+	restores1=$(status_of client restores)
+}
+flip_run flush-with reload_live
+for f in 4 6; do
+	lab_fetch_result "flush-with-v$f"
+	name="anypind-robust-v$f flush"
+	if [ -n "$reload_out" ] || [ "${pins_before[$f]}" -lt 2 ]; then
+		why="${pins_before[$f]} pins before the reload, expected the download's 2: the check proves nothing"
+		lab_fail "$name" "${reload_out:-$why}"
+	elif [ "$flush_rules" = 0 ]; then
+		lab_fail "$name" "table inet anypin not back ${flush_ms} ms after the reload"
+	elif [ "$flush_ms" -gt 1000 ]; then
+		lab_fail "$name" "table inet anypin back only after ${flush_ms} ms, more than a second"
+	elif [ "$flush_rules" != "$flush_want" ]; then
+		lab_fail "$name" "table inet anypin back with $flush_rules rules, --print-rules has $flush_want"
+	elif [ "${pins_back[$f]}" != "${pins_before[$f]}" ]; then
+		lab_fail "$name" "table inet anypin back, but with ${pins_back[$f]} pins of ${pins_before[$f]}"
+	elif [ "$restores1" != $((restores0 + 1)) ]; then
+		lab_fail "$name" "table back, but status says restores $restores1 (before: $restores0)"
+	else
+		lab_pass "$name" "the table was back after ${flush_ms} ms with its ${pins_back[$f]} pins and $flush_rules rules, restores $restores1; the pinned download (not checked): $(lab_fetch_describe) through a flip, ${u1[$f]} packets to U1"
 	fi
 done
 
 # --- stop
 lab_datapath_stop
-if [ "$(fw_rules)" = "$fw_clean" ]; then
-	lab_pass "anypind-robust stop" "SIGTERM: iptables-save and ip6tables-save are as before anypind started"
+if [ "$(fw_state)" = "$fw_clean" ]; then
+	lab_pass "anypind-robust stop" "SIGTERM: nft list ruleset is as before anypind started (no table inet anypin)"
 else
-	lab_fail "anypind-robust stop" "rules left after SIGTERM: $(diff <(echo "$fw_clean") <(fw_rules) | head -n 5 | tr '\n' ' ')"
+	lab_fail "anypind-robust stop" "after SIGTERM: $(diff <(echo "$fw_clean") <(fw_state) | head -n 5 | tr '\n' ' ')"
 fi
 
 lab_done
