@@ -5,8 +5,8 @@
 #
 # The anypin network-namespace lab: a library sourced by the scenarios in
 # tests/lab/scenarios/, by the runner tests/lab/run, by the VM harness and by
-# the benchmarks.  It needs only bash, coreutils, iproute2, iptables/ip6tables
-# and python3, so it runs the same on the host and inside a qemu guest.
+# the benchmarks.  It needs only bash, coreutils, iproute2, iptables/ip6tables,
+# nft and python3, so it runs the same on the host and inside a qemu guest.
 #
 #   client -- router -- inst1          A / A6 live on both instances;
 #               \----- inst2          the router decides where A goes.
@@ -87,7 +87,8 @@ export NS_CLIENT NS_ROUTER NS_INST1 NS_INST2
 export C4 C6 R_C4 R_C6 U1_4 U1_6 R_I1_4 R_I1_6 U2_4 U2_6 R_I2_4 R_I2_6
 export A4 A6 PREFIX4 PREFIX6 RESP4 RESP6
 
-LAB_TOOLS="ip iptables ip6tables curl timeout sha256sum head ss"
+# (nft: anypind keeps its own nftables table; scenarios read it with nft.)
+LAB_TOOLS="ip iptables ip6tables nft curl timeout sha256sum head ss"
 LAB_FLIPS=0
 LAB_DATA_SHA=
 LAB_BG_PID=
