@@ -142,7 +142,7 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 bench_rec info host anypind "client anypind after its last round: $(printf '%s\n' "$status" |
-	awk '$1 ~ /^(packets|changed|queue_dropped|queue_user_dropped|truncated|unparsed|verdict_errors|ipset_errors)$/ { printf "%s %s, ", $1, $2 }' | sed 's/, $//')"
+	awk '$1 ~ /^(packets|changed|queue_dropped|queue_user_dropped|truncated|unparsed|verdict_errors|nft_errors|restores)$/ { printf "%s %s, ", $1, $2 }' | sed 's/, $//')"
 bench_rec info host load "load average after $(cut -d' ' -f1-3 /proc/loadavg)"
 
 bench_log "anypind's flow table alone (table.c)"
