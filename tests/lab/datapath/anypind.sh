@@ -14,7 +14,8 @@
 #   anypind_wait NS [SECONDS]    wait until it answers on its socket
 #   anypind_query NS REQUEST     print its answer to flows|stats|status
 #   anypind_pid NS               its PID (empty when not running)
-#   anypind_kill9 NS             SIGKILL it (no cleanup: its table stays)
+#   anypind_kill9 NS             SIGKILL it (no cleanup of its own: the
+#                                kernel deletes its table with its socket)
 #   anypind_nft NS ARGS...       nft ARGS in NS, without nft's warnings
 #   anypind_rules NS             the rules of the table inet anypin of NS
 #   anypind_pins NS [4|6]        the elements of its maps of pinned flows
@@ -139,9 +140,9 @@ anypind_kill9() {
 	lab_bg_stop "anypind-$1"
 }
 
-# Under traffic: every anypind killed with SIGKILL (its table stays behind,
-# and the kernel goes on rewriting the flows pinned in its maps), then
-# started again: each replaces its table, the old pins with it.
+# Under traffic: every anypind killed with SIGKILL (its table, owned by its
+# netlink socket, goes with it, and so do the pins of its flows), then
+# started again with a new table.
 datapath_restart() {
 	local ns
 	for ns in client inst1 inst2; do

@@ -17,17 +17,15 @@
 #                   a new connection to A fails; the "new connection
 #                   works" checks below can fail
 #   kill            SIGKILL of the client's anypind during a download from
-#                   A, then a flip: its table stays (queue rules that
-#                   bypass, the download's pins), the kernel goes on
-#                   rewriting the pinned download, byte-exact through the
-#                   flip with packets to U1 after the kill; a download from
-#                   U2 (outside the prefixes) at the same time is
+#                   A: the kernel deletes its table with its socket (flags
+#                   owner: no stale rewrite stays behind); a download from
+#                   U2 (outside the prefixes) running at the same time is
 #                   byte-exact; a new connection to A works, unpinned
-#                   (packets to A, none to U1)
+#                   (packets to A, none to U1); what became of the pinned
+#                   download is reported (it breaks, as without anypin)
 #   restart         without anypind (killed) a download from A breaks at a
-#                   flip; started again, anypind replaces the table the
-#                   killed one left: the stale pins are gone, as many rules
-#                   as --print-rules shows (none twice), and the same
+#                   flip; started again, anypind's table has as many rules
+#                   as --print-rules shows and no pin, and the same
 #                   download is pinned to U1 and byte-exact through the flip
 #   hup             SIGHUP with a malformed file keeps the running
 #                   configuration and says FILE:LINE; SIGHUP with a changed
@@ -36,18 +34,19 @@
 #                   keeps the pinned flows: byte-exact through a flip;
 #                   restarting instead (flows lost) breaks the download at
 #                   the flip
-#   flush           a firewall reload on the client (`nft -f`: flush
-#                   ruleset, then the client's own ruleset again) during a
-#                   pinned download: with the client's anypind killed, its
-#                   table stays gone; with it running, it puts its table
-#                   back within a second, pins included, and counts it in
-#                   `restores` (what became of the download is reported:
-#                   packets from U1 between the flush and the restore meet
-#                   no socket and are answered with a RST)
+#   owner           during a pinned download, the table is anypind's alone:
+#                   `nft delete table inet anypin` is refused, a second
+#                   anypind in the namespace (another queue and socket)
+#                   refuses to start ("another anypind's"); the rules, the
+#                   pins and `restores` stay as they were, and the download
+#                   is byte-exact through a flip (the restart and hup
+#                   checks show that losing the pins breaks it).  A
+#                   firewall reload (`nft flush ruleset`) is
+#                   ruleset_flush.sh's
 #   stop            SIGTERM removes exactly what anypind added: `nft list
 #                   ruleset` is as before anypind started
 #
-# Seven rounds of downloads of about 2 s, and anypind started six times:
+# Six rounds of downloads of about 2 s, and anypind started five times:
 # a longer bound.
 # lab-timeout: 2
 
@@ -68,28 +67,15 @@ fw_state() {
 		sed -E -e '/^[[:space:]]*#/d' -e 's/(packets|bytes) [0-9]+/\1 0/g' || true
 }
 
-# fw_reload: what a firewall's reload does on the client (`nft -f`, as
-# nftables.service): flush the whole ruleset, load its own again (the
-# client's ruleset from before anypind started, $fw_clean_raw).  Prints
-# nothing, or why it failed.
-# shellcheck disable=SC2317  # (called by flip_run's hooks)
-fw_reload() {
-	local out
-	out=$({
-		echo 'flush ruleset'
-		printf '%s\n' "$fw_clean_raw"
-	} | lab_ns client nft -f - 2>&1) || echo "the lab's firewall reload (nft -f) failed: $out"
-}
-
 # rules_want FILE: the rules anypind --print-rules gives for FILE.
 rules_want() {
 	"$ANYPIND" --print-rules -c "$1" | grep -c '^add rule' || true
 }
 
-# has_table: the client has a table inet anypin.
+# no_table: the client has no table inet anypin.
 # shellcheck disable=SC2317  # (called by lab_wait_until)
-has_table() {
-	anypind_nft client list table inet anypin >/dev/null
+no_table() {
+	! anypind_nft client list table inet anypin >/dev/null
 }
 
 # status_of NS KEY: a value of anypind's status.
@@ -127,18 +113,15 @@ flip_run() {
 	lab_route_a inst1
 }
 
-# check_broken TAG NAME WHY [BAD]: the "without" half after flip_run TAG,
-# per family: check NAME fails with BAD (a reason) when that is set, and
-# when the download was byte-exact (the check would prove nothing); it
-# passes if the flip broke the download, as WHY says it must.
+# check_broken TAG NAME WHY: the "without" half after flip_run TAG, per
+# family: check NAME passes if the flip broke the download, as WHY says it
+# must, and fails if the download was byte-exact (it would prove nothing).
 check_broken() {
 	local f n
 	for f in 4 6; do
 		lab_fetch_result "$1-v$f"
 		n="anypind-robust-v$f $2"
-		if [ -n "${4:-}" ]; then
-			lab_fail "$n" "$4"
-		elif [ "$FETCH_EXACT" = 1 ]; then
+		if [ "$FETCH_EXACT" = 1 ]; then
 			lab_fail "$n" "byte-exact through the flip ($3): the check proves nothing"
 		else
 			lab_pass "$n" "$3: the flip broke the download as expected ($(lab_fetch_describe); ${a1[$f]} packets to A, ${u1[$f]} to U1)"
@@ -237,10 +220,8 @@ for f in 4 6; do
 	fi
 done
 
-# The client's ruleset without anypind: what SIGTERM must leave, and what
-# fw_reload loads again.
+# The client's ruleset without anypind: what SIGTERM must leave.
 fw_clean=$(fw_state)
-fw_clean_raw=$(anypind_nft client list ruleset || true)
 lab_datapath_start
 
 # --- config, next to a running anypind (same queue)
@@ -249,25 +230,20 @@ if [ "$(status_of client pid)" = "" ]; then
 	lab_fail "anypind-robust config (anypind running)" "the running anypind no longer answers"
 fi
 
-# --- kill: SIGKILL during a transfer, then a flip
-declare -A pins_left u1_after
+# --- kill: SIGKILL during a transfer
+declare -A pins_killed
 lab_route_a inst1
 fetch2 kill-a "$A4" "$A6"
 fetch2 kill-u "$U2_4" "$U2_6"
 lab_fetch_wait_bytes kill-a-v4 $((LAB_DATA_BYTES / 5)) 10 || true
 lab_fetch_wait_bytes kill-a-v6 $((LAB_DATA_BYTES / 5)) 10 || true
+for f in 4 6; do
+	pins_killed[$f]=$(anypind_pins client "$f")
+done
 anypind_kill9 client
-rules_left=$(anypind_rules client)
-for f in 4 6; do
-	pins_left[$f]=$(anypind_pins client "$f")
-done
-lab_count_zero
-lab_route_a inst2
+gone=0
+lab_wait_until 2 no_table && gone=1
 lab_fetch_wait
-for f in 4 6; do
-	u1_after[$f]=$(lab_count u-to-inst1 "$f")
-done
-lab_route_a inst1
 for f in 4 6; do
 	lab_fetch_result "kill-u-v$f"
 	other=$(lab_fetch_describe)
@@ -280,30 +256,22 @@ for f in 4 6; do
 	who=$(lab_whoami "$a" 2>&1) || true
 	if [ "$other_ok" != 1 ]; then
 		lab_fail "$name" "the download from U2 (outside the prefixes) suffered: $other"
-	elif [ "$rules_left" = 0 ]; then
-		lab_fail "$name" "no table inet anypin (or no rule in it) left after SIGKILL"
-	elif [ "${pins_left[$f]}" -lt 2 ]; then
-		lab_fail "$name" "${pins_left[$f]} pins left after SIGKILL, expected the download's 2: was it pinned? The check proves nothing"
-	elif [ "$FETCH_EXACT" != 1 ]; then
-		lab_fail "$name" "the pinned download did not survive SIGKILL and a flip: $(lab_fetch_describe); ${u1_after[$f]} packets to U1 after the kill; $(lab_rsts "$f")"
-	elif [ "${u1_after[$f]}" -lt 10 ]; then
-		lab_fail "$name" "the pinned download is byte-exact, but only ${u1_after[$f]} packets went to U1 after the kill"
+	elif [ "${pins_killed[$f]}" -lt 2 ]; then
+		lab_fail "$name" "${pins_killed[$f]} pins in the table before SIGKILL, expected the download's 2: the check proves nothing"
+	elif [ "$gone" != 1 ]; then
+		lab_fail "$name" "table inet anypin still there 2 s after SIGKILL, its pins with it: stale rewrites"
 	elif [ "$who" != inst1 ]; then
 		lab_fail "$name" "a new connection to A failed after SIGKILL: ${who:-no answer}"
 	elif [ "$(lab_count u-to-inst1 "$f")" != 0 ] || [ "$(lab_count a-to-inst1 "$f")" = 0 ]; then
 		lab_fail "$name" "the new connection to A is not plain: $(lab_count a-to-inst1 "$f") packets to A, $(lab_count u-to-inst1 "$f") to U1"
 	else
-		lab_pass "$name" "the table stayed ($rules_left rules, the queue ones with bypass; ${pins_left[$f]} pins) and the kernel went on rewriting: the pinned download $(lab_fetch_describe) through a flip, ${u1_after[$f]} packets to U1 after the kill; download from U2 $other; a new connection to A works unpinned ($(lab_count a-to-inst1 "$f") packets to A, none to U1)"
+		lab_pass "$name" "the kernel deleted the table with anypind's socket (and its ${pins_killed[$f]} pins); download from U2 $other; a new connection to A works unpinned ($(lab_count a-to-inst1 "$f") packets to A, none to U1); the pinned download (not checked): $(lab_fetch_describe)"
 	fi
 done
 
 # --- restart
 flip_run restart-without
 check_broken restart-without "restart without anypind" "the client's anypind killed"
-declare -A stale
-for f in 4 6; do
-	stale[$f]=$(anypind_pins client "$f")
-done
 anypind_start client
 rules=$(anypind_rules client)
 want=$(rules_want "$(anypind_conf client)")
@@ -312,10 +280,8 @@ flip_run restart-with
 for f in 4 6; do
 	lab_fetch_result "restart-with-v$f"
 	name="anypind-robust-v$f restart"
-	if [ "${stale[$f]}" = 0 ]; then
-		lab_fail "$name" "the killed anypind left no pins: nothing to replace, the check proves nothing"
-	elif [ "$pins" != 0 ]; then
-		lab_fail "$name" "restarted, but $pins pins are in its table (the killed one left ${stale[$f]} of this family): stale rewrites"
+	if [ "$pins" != 0 ]; then
+		lab_fail "$name" "restarted, but $pins pins are in its new table: stale rewrites"
 	elif [ "$rules" != "$want" ]; then
 		lab_fail "$name" "restarted with $rules rules in table inet anypin, --print-rules has $want"
 	elif [ "$FETCH_EXACT" != 1 ]; then
@@ -323,7 +289,7 @@ for f in 4 6; do
 	elif [ "${u1[$f]}" -lt 10 ]; then
 		lab_fail "$name" "byte-exact, but not pinned: ${a1[$f]} packets to A, ${u1[$f]} to U1"
 	else
-		lab_pass "$name" "restarted, it replaced the table the killed one left (${stale[$f]} stale pins gone, $rules rules as --print-rules): $(lab_fetch_describe) through a flip, pinned again (${u1[$f]} packets to U1)"
+		lab_pass "$name" "restarted ($rules rules as --print-rules, no pin): $(lab_fetch_describe) through a flip, pinned again (${u1[$f]} packets to U1)"
 	fi
 done
 
@@ -378,62 +344,46 @@ for f in 4 6; do
 	fi
 done
 
-# --- flush: the client's firewall reloads its ruleset under a pinned download
-declare -A pins_before pins_back
+# --- owner: nobody else may change the table
+declare -A pins_before pins_after
 # shellcheck disable=SC2317  # (called by flip_run)
-reload_killed() {
-	anypind_kill9 client
-	reload_out=$(fw_reload)
-	sleep 1
-	has_table && back=1 || back=0
-}
-flip_run flush-without reload_killed
-why=
-[ "$back" = 0 ] || why="table inet anypin still there a second after the reload"
-check_broken flush-without "flush without anypind" \
-	"the client's anypind killed, the reload took its table and pins for good" \
-	"${reload_out:-$why}"
-anypind_start client
-flush_want=$(rules_want "$conf")
-# shellcheck disable=SC2317  # (called by flip_run)
-reload_live() {
-	local f t0 t1
+intrude() {
+	local f rc=0
 	restores0=$(status_of client restores)
+	rules0=$(anypind_rules client)
 	for f in 4 6; do
 		pins_before[$f]=$(anypind_pins client "$f")
 	done
-	t0=${EPOCHREALTIME/./}
-	reload_out=$(fw_reload)
-	lab_wait_until 2 has_table || true
-	t1=${EPOCHREALTIME/./}
-	# (one batch puts the table and the pins back: both or neither)
-	flush_ms=$(((t1 - t0) / 1000))
+	del_out=$(lab_ns client nft delete table inet anypin 2>&1) || rc=$?
+	del_rc=$rc
+	rc=0
+	second_out=$(lab_ns client timeout 5 "$ANYPIND" -c "$conf" \
+		-s "$LAB_STATE/second.sock" -q 4243 2>&1 >/dev/null) || rc=$?
+	second_rc=$rc
+	rules1=$(anypind_rules client)
 	for f in 4 6; do
-		pins_back[$f]=$(anypind_pins client "$f")
+		pins_after[$f]=$(anypind_pins client "$f")
 	done
-	flush_rules=$(anypind_rules client)
-	lab_wait_until 2 status_is client restores $((restores0 + 1)) || true
 	restores1=$(status_of client restores)
 }
-flip_run flush-with reload_live
+flip_run owner intrude
 for f in 4 6; do
-	lab_fetch_result "flush-with-v$f"
-	name="anypind-robust-v$f flush"
-	if [ -n "$reload_out" ] || [ "${pins_before[$f]}" -lt 2 ]; then
-		why="${pins_before[$f]} pins before the reload, expected the download's 2: the check proves nothing"
-		lab_fail "$name" "${reload_out:-$why}"
-	elif [ "$flush_rules" = 0 ]; then
-		lab_fail "$name" "table inet anypin not back ${flush_ms} ms after the reload"
-	elif [ "$flush_ms" -gt 1000 ]; then
-		lab_fail "$name" "table inet anypin back only after ${flush_ms} ms, more than a second"
-	elif [ "$flush_rules" != "$flush_want" ]; then
-		lab_fail "$name" "table inet anypin back with $flush_rules rules, --print-rules has $flush_want"
-	elif [ "${pins_back[$f]}" != "${pins_before[$f]}" ]; then
-		lab_fail "$name" "table inet anypin back, but with ${pins_back[$f]} pins of ${pins_before[$f]}"
-	elif [ "$restores1" != $((restores0 + 1)) ]; then
-		lab_fail "$name" "table back, but status says restores $restores1 (before: $restores0)"
+	lab_fetch_result "owner-v$f"
+	name="anypind-robust-v$f owner"
+	if [ "${pins_before[$f]}" -lt 2 ]; then
+		lab_fail "$name" "${pins_before[$f]} pins before, expected the download's 2: the check proves nothing"
+	elif [ "$del_rc" = 0 ]; then
+		lab_fail "$name" "nft delete table inet anypin succeeded"
+	elif [ "$second_rc" != 1 ] || [[ $second_out != *"another anypind"* ]]; then
+		lab_fail "$name" "a second anypind: exit status $second_rc, expected 1 with 'another anypind's': $(tail -n 1 <<<"$second_out")"
+	elif [ "$rules1" != "$rules0" ] || [ "${pins_after[$f]}" != "${pins_before[$f]}" ] || [ "$restores1" != "$restores0" ]; then
+		lab_fail "$name" "the table changed: $rules0/$rules1 rules, ${pins_before[$f]}/${pins_after[$f]} pins, restores $restores0/$restores1 before/after"
+	elif [ "$FETCH_EXACT" != 1 ]; then
+		lab_fail "$name" "the table held, but the pinned download broke: $(lab_fetch_describe); $(lab_rsts "$f")"
+	elif [ "${u1[$f]}" -lt 10 ]; then
+		lab_fail "$name" "byte-exact, but not pinned: ${a1[$f]} packets to A, ${u1[$f]} to U1"
 	else
-		lab_pass "$name" "the table was back after ${flush_ms} ms with its ${pins_back[$f]} pins and $flush_rules rules, restores $restores1; the pinned download (not checked): $(lab_fetch_describe) through a flip, ${u1[$f]} packets to U1"
+		lab_pass "$name" "nft delete table refused ($(grep -m 1 -i error <<<"$del_out" | cut -c1-80)), a second anypind too ('${second_out##*: }'); $rules1 rules, ${pins_after[$f]} pins, restores $restores1 as before, and the pinned download went on: $(lab_fetch_describe) through a flip, ${u1[$f]} packets to U1"
 	fi
 done
 
