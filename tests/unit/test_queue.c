@@ -4,7 +4,8 @@
  * its socket is one end of a datagram socketpair, the test writes
  * NFQUEUE packet messages into the other and reads back the verdicts.
  * The client of the lab: a SYN to the anycast prefix gets the option and
- * its checksum completed, packets of no flow are accepted as they are.
+ * its checksum completed, packets of no flow are accepted as they are, and
+ * the table's updates reach nftables before the verdicts they matter for.
  */
 /* glibc's netinet/in.h before the kernel's linux/in.h */
 #include "queue.h"
@@ -27,15 +28,7 @@
 
 #define QNUM	7
 
-/* The nftables side, played by the test: what the queue sends first. */
-static int commits;
-
-void nft_commit(void)
-{
-	commits++;
-}
-
-#define NV	4
+#define NV	40
 
 /* A verdict as the kernel reads it. */
 struct verdict {
@@ -44,12 +37,38 @@ struct verdict {
 	u32 len;		/* 0: no new bytes */
 };
 
+/* What the kernel had of the queue's verdicts when the table's updates came. */
+struct commit {
+	int verdicts, updates;
+};
+
 struct fixture {
 	int kernel;		/* the test's end */
 	struct ap_conf c;
 	struct table *t;
 	struct verdict *v;	/* the last run's, NV at most */
+	int nv;
+	int updates;		/* told by the table, not committed yet */
+	struct commit commits[8];
+	int ncommits;
 };
+
+/* The fixture whose kernel end the nftables side reads. */
+static struct fixture *kernel;
+
+/* The table's endpoints and pins, for nftables: updates to commit. */
+static void ep_update(void *arg, const struct ap_key *k)
+{
+	(void)k;
+	((struct fixture *)arg)->updates++;
+}
+
+static void pin_update(void *arg, const struct ap_pin *pin, bool add)
+{
+	(void)pin;
+	(void)add;
+	((struct fixture *)arg)->updates++;
+}
 
 static int setup(void **state)
 {
@@ -64,11 +83,12 @@ static int setup(void **state)
 	x->kernel = sv[1];
 	ap_conf_init(&x->c);
 	ut_set(&x->c, "net.anypin.prefixes", "svc=192.0.2.0/24");
-	x->t = table_new(&x->c, NULL);
+	x->t = table_new(&x->c, &(struct table_endpoints){ ep_update, ep_update, pin_update, x });
 	assert_non_null(x->t);
 	x->v = calloc(NV, sizeof(*x->v));
 	assert_non_null(x->v);
 	memset(&qstats, 0, sizeof(qstats));
+	kernel = x;
 	*state = x;
 	return 0;
 }
@@ -77,6 +97,7 @@ static int teardown(void **state)
 {
 	struct fixture *x = *state;
 
+	kernel = NULL;
 	queue_close();
 	close(x->kernel);
 	table_free(x->t);
@@ -139,26 +160,48 @@ static int verdict_attr(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
-/* Runs the queue: the verdicts it sent, in order, in x->v; returns how many. */
-static int run(struct fixture *x)
+/* The kernel reads the verdicts sent so far into x->v. */
+static void take_verdicts(struct fixture *x)
 {
-	struct verdict *v = x->v;
 	static char buf[1 << 20];
 	const struct nlmsghdr *nlh;
-	int n = 0, len;
+	int len;
 
-	queue_run(&x->c, x->t);
 	while ((len = (int)recv(x->kernel, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
 		for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, len);
 		     nlh = mnl_nlmsg_next(nlh, &len)) {
 			assert_int_equal(nlh->nlmsg_type, NFNL_SUBSYS_QUEUE << 8 | NFQNL_MSG_VERDICT);
-			assert_true(n < NV);
-			memset(&v[n], 0, sizeof(v[n]));
-			mnl_attr_parse(nlh, sizeof(struct nfgenmsg), verdict_attr, &v[n]);
-			n++;
+			assert_true(x->nv < NV);
+			memset(&x->v[x->nv], 0, sizeof(x->v[x->nv]));
+			mnl_attr_parse(nlh, sizeof(struct nfgenmsg), verdict_attr, &x->v[x->nv]);
+			x->nv++;
 		}
 	}
-	return n;
+}
+
+/*
+ * The nftables side, played by the test: the updates the table told of go
+ * to the kernel now; it notes how many verdicts the kernel had by then.
+ */
+void nft_commit(void)
+{
+	struct fixture *x = kernel;
+
+	assert_non_null(x);
+	take_verdicts(x);
+	assert_true(x->ncommits < 8);
+	x->commits[x->ncommits].verdicts = x->nv;
+	x->commits[x->ncommits++].updates = x->updates;
+	x->updates = 0;
+}
+
+/* Runs the queue: the verdicts it sent, in order, in x->v; returns how many. */
+static int run(struct fixture *x)
+{
+	x->nv = 0;
+	queue_run(&x->c, x->t);
+	take_verdicts(x);
+	return x->nv;
 }
 
 /* Queues a SYN of the client to @dst, leaving the host; returns its length. */
@@ -303,12 +346,76 @@ static void test_verbose(void **state)
 	assert_string_equal(logged(x, 0), "");
 }
 
+/* A SYN-ACK from U1 to the client's SYN from @port: it binds the flow. */
+static void queue_synack(struct fixture *x, u32 id, u16 port)
+{
+	struct queued q = { .id = id, .hook = NF_INET_PRE_ROUTING };
+	struct pg_tcp t;
+	u8 pkt[256];
+
+	pg_tcp_init(&t, "198.51.100.11", "203.0.113.10", 80, port, AP_TCP_SYN | AP_TCP_ACK);
+	t.seq = 5000;
+	t.ack = 1001;
+	q.len = pg_build_tcp(pkt, &t, NULL);
+	q.pkt = pkt;
+	enqueue(x, &q);
+}
+
+/*
+ * The table's updates are committed before the verdicts they matter for:
+ * a SYN's endpoint is in its set before the SYN leaves (its SYN-ACK comes
+ * back through the queue), a bound flow's pin in the maps before its
+ * SYN-ACK reaches the stack (the ACK after it is rewritten by the kernel).
+ * Each batch of messages commits first, then sends its verdicts.
+ */
+static void test_table_first(void **state)
+{
+	struct fixture *x = *state;
+	u32 i;
+
+	queue_syn(x, 1, 0, 0, "192.0.2.1");
+	assert_int_equal(run(x), 1);
+	assert_int_equal(x->ncommits, 1);
+	assert_int_equal(x->commits[0].verdicts, 0);
+	assert_int_equal(x->commits[0].updates, 1);
+
+	queue_synack(x, 2, 40000);
+	assert_int_equal(run(x), 1);
+	assert_int_equal(x->v[0].id, 2);
+	assert_int_equal(x->v[0].v, NF_ACCEPT);
+	assert_true(x->v[0].len > 0);
+	assert_int_equal(x->ncommits, 2);
+	assert_int_equal(x->commits[1].verdicts, 0);
+	assert_int_equal(x->commits[1].updates, 1);
+
+	/* A full batch of SYNs, then one more in the next batch. */
+	for (i = 0; i < 33; i++) {
+		struct queued q = { .id = 10 + i, .hook = NF_INET_LOCAL_OUT };
+		struct pg_tcp t;
+		u8 pkt[256];
+
+		pg_tcp_init(&t, "203.0.113.10", "192.0.2.1", 41000 + i, 80, AP_TCP_SYN);
+		t.seq = 1000;
+		q.len = pg_build_tcp(pkt, &t, NULL);
+		q.pkt = pkt;
+		enqueue(x, &q);
+	}
+	assert_int_equal(run(x), 33);
+	assert_int_equal(x->ncommits, 4);
+	assert_int_equal(x->commits[2].verdicts, 0);
+	assert_int_equal(x->commits[2].updates, 32);
+	assert_int_equal(x->commits[3].verdicts, 32);
+	assert_int_equal(x->commits[3].updates, 1);
+	assert_int_equal(x->v[32].id, 42);
+	assert_int_equal(table_count(x->t), 34);
+}
+
 int main(void)
 {
 #define T(test)	cmocka_unit_test_setup_teardown(test, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_syn_changed), T(test_checksum_completed), T(test_accepted_as_is),
-		T(test_message_cut), T(test_verbose),
+		T(test_message_cut), T(test_verbose), T(test_table_first),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
