@@ -32,6 +32,9 @@ struct fixture {
 	struct ctl_info ci;
 	char key[128], val[128];	/* the last "set" */
 	const char *refuse;		/* "set" fails with this */
+	int refreshes;
+	struct ap_tuple out;		/* the pinned flow's packets out */
+	u64 kernel_packets;		/* the kernel's count of them */
 };
 
 static int set_cb(void *arg, const char *key, const char *val, char *err, size_t errlen)
@@ -45,6 +48,19 @@ static int set_cb(void *arg, const char *key, const char *val, char *err, size_t
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * main.c's refresh: the kernel's counts of the pinned flows' packets, into
+ * the table (here the one flow's, out).
+ */
+static void refresh_cb(void *arg)
+{
+	struct fixture *x = arg;
+
+	x->refreshes++;
+	table_set_now(x->t, now_sec());
+	table_pin_packets(x->t, AP_ROLE_CLIENT, true, &x->out, x->kernel_packets);
 }
 
 static int setup(void **state)
@@ -153,6 +169,72 @@ static void test_flows(void **state)
 	a = ask(x, "flows\n");
 	assert_int_equal(strncmp(a, AP_FLOW_HEADER, strlen(AP_FLOW_HEADER)), 0);
 	assert_non_null(strstr(a + strlen(AP_FLOW_HEADER), "203.0.113.10 40000 192.0.2.1 80"));
+}
+
+/* The value of counter @stat in row @name of a stats answer. */
+static u64 stat_of(const char *a, const char *name, int stat)
+{
+	char row[64];
+	const char *p;
+	unsigned long long v;
+	int i, n;
+
+	snprintf(row, sizeof(row), "\n%s ", name);
+	p = strstr(a, row);
+	if (!p)
+		fail_msg("no row %s in\n%s", name, a);
+	p += strlen(row);
+	for (i = 0; i <= stat; i++, p += n)
+		assert_int_equal(sscanf(p, "%llu%n", &v, &n), 1);
+	return v;
+}
+
+/*
+ * flows and stats ask main.c for the kernel's counts first: a pinned flow
+ * idle by the table's reckoning shows, as active, with the packets the
+ * kernel rewrote counted. Other requests do not ask.
+ */
+static void test_refresh(void **state)
+{
+	struct fixture *x = *state;
+	struct ap_key k = { .port = htons(40000), .svc_port = htons(80) };
+	struct ap_flow *f;
+	struct ap_pin pin;
+	const char *a;
+
+	x->c.idle_timeout = 100;
+	pg_addr(&k.addr, "203.0.113.10");
+	table_set_now(x->t, now_sec() - 1000);
+	f = table_ops.create(x->t, &k);
+	assert_non_null(f);
+	f->state = AP_BOUND;
+	f->prefix = 0;
+	pg_addr(&f->anycast, "192.0.2.1");
+	pg_addr(&f->unicast, "198.51.100.11");
+	assert_true(ap_flow_pin(f, &pin));
+	x->out = pin.out;
+	table_ops.release(x->t, f, AP_SYN_SENT);
+
+	/* Without a refresh: idle for 1000 s, not shown; nothing rewritten. */
+	assert_string_equal(ask(x, "flows\n"), AP_FLOW_HEADER);
+	assert_int_equal(stat_of(ask(x, "stats\n"), "svc", AP_STAT_REWRITTEN), 0);
+
+	x->ci.refresh = refresh_cb;
+	x->ci.refresh_arg = x;
+	x->kernel_packets = 42;
+	a = ask(x, "flows\n");
+	assert_int_equal(x->refreshes, 1);
+	assert_non_null(strstr(a, "203.0.113.10 40000 192.0.2.1 80"));
+	x->kernel_packets = 50;
+	a = ask(x, "stats\n");
+	assert_int_equal(x->refreshes, 2);
+	assert_int_equal(stat_of(a, "svc", AP_STAT_REWRITTEN), 50);
+	assert_int_equal(stat_of(a, "total", AP_STAT_REWRITTEN), 50);
+
+	ask(x, "status\n");
+	ask(x, "blackholes\n");
+	ask(x, "get net.anypin.max_flows\n");
+	assert_int_equal(x->refreshes, 2);
 }
 
 /* Answers of several lines: how each starts and lines it holds. */
@@ -271,7 +353,7 @@ int main(void)
 #define T(test)	cmocka_unit_test_setup_teardown(test, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_flows), T(test_answers), T(test_get), T(test_set), T(test_blackholes),
-		T(test_line_ends), T(test_bad_requests), T(test_open_refused),
+		T(test_line_ends), T(test_bad_requests), T(test_open_refused), T(test_refresh),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
