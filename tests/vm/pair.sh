@@ -69,6 +69,7 @@ pair_fetch() {
 # test.)
 #
 #   csum_setup          the namespaces, the veth, the VXLAN; A4, U4, A6, U6
+#   csum_conf           both ends' configuration files, for either datapath
 #   csum_probe          the kprobe
 #   csum_download NAME F URL   a download, counted: sets extra, pkts, per
 #   csum_plain          the control: plain-v4, plain-v6, to U, no anypin
@@ -113,6 +114,25 @@ csum_setup() {
 	ip -n "$S" addr add "$A6/128" dev lo &&
 	ip -n "$C" route add "$A4/32" via "$U4" &&
 	ip -n "$C" route add "$A6/128" via "$U6"
+}
+
+# csum_conf: the configuration of the client ($W/client.conf, for $C) and
+# of the responder ($W/responder.conf, for $S), in sysctl.d syntax as the
+# lab writes it (tests/lab/lib/datapaths.sh): anypind reads the file, the
+# module gets its lines as sysctls.
+csum_conf() {
+	{
+		echo "net.anypin.prefixes = any4=10.202.0.0/24 any6=fd00:202::/64"
+		echo "net.anypin.prefix.any4.responders = 10.201.0.0/24"
+		echo "net.anypin.prefix.any6.responders = fd00:201::/64"
+	} > "$W/client.conf" &&
+	{
+		echo "net.anypin.prefixes = any4=10.202.0.0/24 any6=fd00:202::/64"
+		echo "net.anypin.prefix.any4.role = responder"
+		echo "net.anypin.prefix.any4.unicast = $U4"
+		echo "net.anypin.prefix.any6.role = responder"
+		echo "net.anypin.prefix.any6.unicast = $U6"
+	} > "$W/responder.conf"
 }
 
 CSUM_T=/sys/kernel/tracing
@@ -220,9 +240,9 @@ csum_tcp_errors() {
 }
 
 # csum_no_fault: the check no-csum-fault: no "hw csum failure"
-# (netdev_rx_csum_fault) in the kernel log since guest_init. It guards
-# against a COMPLETE sum the device computed; this path's is software's,
-# which the kernel does not report (csum_complete_sw).
+# (netdev_rx_csum_fault) in the kernel log since guest_init. On this path
+# it cannot appear: the kernel reports only a sum a device computed, and
+# here software computed it (csum_complete_sw). The count is the test.
 csum_no_fault() {
 	local bad
 	bad=$(dmesg | tail -n +"$((GUEST_DMESG_MARK + 1))" | grep -m 3 'hw csum failure')
