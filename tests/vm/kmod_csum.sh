@@ -19,11 +19,17 @@ C=cs-cli S=cs-srv
 # shellcheck source=pair.sh
 . tests/vm/pair.sh
 
-# conf NS PATH=VALUE...: writes each VALUE to /proc/sys/PATH in NS.
-conf() {
-	# shellcheck disable=SC2016  # bash -c's script reads its arguments
+# apply NS FILE: FILE's lines (sysctl.d syntax, `key = value`) written
+# to NS's sysctls one after the other, as systemd-sysctl applies a
+# sysctl.d file.
+apply() {
+	# shellcheck disable=SC2016  # bash -c's script
 	ip netns exec "$1" bash -c '
-		for kv; do printf "%s\n" "${kv#*=}" > "/proc/sys/${kv%%=*}" || exit 1; done' _ "${@:2}"
+		while IFS= read -r line; do
+			k=${line%%=*} v=${line#*=}
+			k=${k%"${k##*[! ]}"} v=${v#"${v%%[! ]*}"}
+			printf "%s\n" "$v" > "/proc/sys/${k//.//}" || exit 1
+		done' < "$2"
 }
 
 # csum_state: both ends' flow tables and counters, and the sockets, on a line.
@@ -42,12 +48,7 @@ pair_serve 8 || { fail setup "the HTTP server"; exit 1; }
 csum_plain
 
 insmod "$ANYPIN_KO" || { fail insmod "insmod failed"; exit 1; }
-{ conf "$C" net/anypin/prefixes="any4=10.202.0.0/24 any6=fd00:202::/64" \
-	net/anypin/prefix/any4/responders=10.201.0.0/24 \
-	net/anypin/prefix/any6/responders=fd00:201::/64 &&
-conf "$S" net/anypin/prefixes="any4=10.202.0.0/24 any6=fd00:202::/64" \
-	net/anypin/prefix/any4/role=responder net/anypin/prefix/any4/unicast="$U4" \
-	net/anypin/prefix/any6/role=responder net/anypin/prefix/any6/unicast="$U6"; } ||
+{ csum_conf && apply "$C" "$W/client.conf" && apply "$S" "$W/responder.conf"; } ||
 	{ fail conf "configuring anypin"; exit 1; }
 
 for f in 4 6; do
