@@ -765,8 +765,9 @@ void nft_text(const struct ap_conf *c, u16 queue, FILE *f)
 	const char *at;
 	int s, fam, i;
 
-	fprintf(f, "table inet %s\ndelete table inet %s\ntable inet %s {\n\tflags owner\n",
-		NFT_TABLE, NFT_TABLE, NFT_TABLE);
+	/* anypind's own has flags owner too: its socket's, which a file cannot give. */
+	fprintf(f, "table inet %s\ndelete table inet %s\ntable inet %s {\n", NFT_TABLE,
+		NFT_TABLE, NFT_TABLE);
 	for (s = 0; s < NSETS; s++) {
 		for (fam = 0; fam < 2; fam++) {
 			at = type_names[fam];
