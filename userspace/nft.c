@@ -52,7 +52,8 @@ static void set_name(char *buf, int set, u8 family)
 
 /* The batch being built: table messages first, elements after. */
 static char *batch_buf;
-#define BATCH_SIZE	(1u << 20)
+/* One sendmsg(): within the socket's send buffer, set to twice this. */
+#define BATCH_SIZE	(2u << 20)
 static struct mnl_nlmsg_batch *batch;
 static u32 batch_msgs;
 static int batch_error;
@@ -118,7 +119,7 @@ static void msg_done(void)
 
 int nft_open(char *err, size_t errlen)
 {
-	int one = 1, size = 8 << 20;
+	int one = 1, size = 8 << 20, sndbuf = 2 * BATCH_SIZE;
 
 	/* libmnl wants twice the limit: a message may run past it. */
 	batch_buf = malloc(2 * BATCH_SIZE);
@@ -139,6 +140,9 @@ int nft_open(char *err, size_t errlen)
 	if (setsockopt(mnl_socket_get_fd(mon), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
 		setsockopt(mnl_socket_get_fd(mon), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	setsockopt(mnl_socket_get_fd(nl), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	/* A restore of a full table is megabytes of elements in one batch. */
+	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)))
+		setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	seq = (u32)time(NULL);
 	return 0;
 }
