@@ -403,6 +403,17 @@ static void rule_nl(const struct rdesc *d, u16 queue)
 		if (d->family == AP_AF_INET) {
 			nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_CSUM_TYPE, NFT_PAYLOAD_CSUM_INET);
 			nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_CSUM_OFFSET, 10);
+		} else if (d->chain == C_PRE) {
+			/*
+			 * The kernel moves a CHECKSUM_COMPLETE skb->csum by the
+			 * address's change, which for IPv6 the TCP checksum's
+			 * change cancels (nft_payload_l4csum_update()): TCP would
+			 * then checksum every segment again in software. Moving
+			 * the flow label's low 16 bits by as much, the way an
+			 * IPv4 header checksum moves, makes that sum true again.
+			 */
+			nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_CSUM_TYPE, NFT_PAYLOAD_CSUM_INET);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_CSUM_OFFSET, 2);
 		}
 		/* The TCP checksum covers the addresses: the kernel updates it too. */
 		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_FLAGS, NFT_PAYLOAD_L4CSUM_PSEUDOHDR);
@@ -475,17 +486,13 @@ static void rules_family(const struct ap_conf *c, u8 family, u16 queue, FILE *f)
 		{ C_POST, S_POST_SADDR, false },	/* responder: from A, as from U */
 	};
 	struct rdesc d = { .family = family };
-	bool any = false;
 	size_t i;
 	int k;
 
 	for (i = 0; i < c->nprefixes; i++) {
 		const struct ap_pconf *pc = &c->prefixes[i];
 
-		if (pc->prefix.addr.family != family)
-			continue;
-		any = true;
-		if (!pc->enabled)
+		if (pc->prefix.addr.family != family || !pc->enabled)
 			continue;
 		d.kind = R_SYN;
 		d.chain = pc->role == AP_ROLE_CLIENT ? C_OUT_Q : C_PRE_Q;
@@ -508,7 +515,8 @@ static void rules_family(const struct ap_conf *c, u8 family, u16 queue, FILE *f)
 		d.flags = eps[i].flags;
 		emit(&d, queue, f);
 	}
-	if (any) {
+	/* Flows outlive their prefix, their ICMP errors too: always. */
+	{
 		/* Unreachable, time exceeded, parameter problem; too big for IPv6. */
 		d.kind = R_ICMP;
 		d.chain = C_PRE_Q;

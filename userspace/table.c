@@ -426,7 +426,8 @@ void table_pin_packets(struct table *t, u8 role, bool out, const struct ap_tuple
 		if (!e->pinned || !same_endpoint(&e->f.key, &k) ||
 		    !same_tuple(out ? &e->pin.out : &e->pin.in, tu))
 			continue;
-		d = packets - e->packets[out];
+		/* A count below ours is a new element's (counting from zero). */
+		d = packets >= e->packets[out] ? packets - e->packets[out] : packets;
 		if (!d)
 			return;
 		e->packets[out] = packets;
