@@ -177,13 +177,20 @@ static void pin_packets(void *arg, u8 role, bool out, const struct ap_tuple *t, 
 	table_pin_packets(arg, role, out, t, packets);
 }
 
-/* The kernel's counts of what it rewrote: activity and counters. */
+static void pin_ended(void *arg, const struct ap_tuple *t)
+{
+	table_pin_ended(arg, t);
+}
+
+/* What the kernel did for pinned flows: packets (activity, counters), ends. */
 static void refresh(void *arg)
 {
 	struct state *s = arg;
 
-	if (table_count(s->table))
-		nft_counters(pin_packets, s->table);
+	if (!table_count(s->table))
+		return;
+	nft_counters(pin_packets, s->table);
+	nft_ends(pin_ended, s->table);
 }
 
 /*

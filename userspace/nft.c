@@ -36,14 +36,33 @@ static u32 seq, portid;
 static bool use_xt;		/* the kernel has no nft_queue: xt's NFQUEUE */
 
 /*
- * The sets, per family: the endpoints of client and responder flows, and
- * the four maps of pinned flows, named by the hook and the address they set.
+ * The sets, per family: the endpoints of client and responder flows, the
+ * four maps of pinned flows, named by the hook and the address they set,
+ * and the pinned flows' packets with FIN or RST that the kernel let by.
  */
-enum { S_CLIENT_EP, S_RESP_EP, S_OUT_DADDR, S_IN_SADDR, S_IN_DADDR, S_POST_SADDR, NSETS };
+enum {
+	S_CLIENT_EP, S_RESP_EP,
+	S_OUT_DADDR, S_IN_SADDR, S_IN_DADDR, S_POST_SADDR,
+	S_ENDS, NSETS
+};
 
 static const char *const set_names[NSETS] = {
-	"client_ep", "resp_ep", "out_daddr", "in_saddr", "in_daddr", "post_saddr",
+	"client_ep", "resp_ep", "out_daddr", "in_saddr", "in_daddr", "post_saddr", "ends",
 };
+
+/* Keyed by a packet's addresses and ports, not by an endpoint. */
+static bool by_tuple(int set)
+{
+	return set >= S_OUT_DADDR;
+}
+
+static bool is_map(int set)
+{
+	return set >= S_OUT_DADDR && set <= S_POST_SADDR;
+}
+
+/* Read and emptied at each refresh; past this, ends go unseen (idle expiry catches them). */
+#define ENDS_MAX	65536
 
 static void set_name(char *buf, int set, u8 family)
 {
@@ -196,14 +215,28 @@ static void e_and(struct nftnl_rule *r, const void *mask, u32 len)
 	e_add(r, e);
 }
 
-static void e_lookup(struct nftnl_rule *r, const char *set, u32 dreg, bool map)
+/* @dreg 0: membership only; @inv: the key must not be in @set. */
+static void e_lookup(struct nftnl_rule *r, const char *set, u32 dreg, bool inv)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
 
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG32_00);
 	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
-	if (map)
+	if (dreg)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, dreg);
+	if (inv)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+	e_add(r, e);
+}
+
+/* Adds the key in the registers to @set, from the packet path. */
+static void e_dynset(struct nftnl_rule *r, const char *set)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("dynset");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG32_00);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_ADD);
+	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
 	e_add(r, e);
 }
 
@@ -328,12 +361,14 @@ enum rkind {
 	R_SYN,		/* SYNs to a prefix (and port range) go to the queue */
 	R_ENDPOINT,	/* SYN, FIN or RST of a flow's endpoint, to the queue */
 	R_ICMP,		/* ICMP errors, to the queue: they may be about a flow */
+	R_END,		/* a pinned flow's FIN or RST noted in the ends set */
 	R_REWRITE,	/* pinned flows' packets rewritten by a map */
 };
 
 struct rdesc {
 	enum rkind kind;
 	int chain, set;
+	int unless;		/* R_ENDPOINT: not if pinned in this map; -1: any */
 	u8 family, flags;	/* R_ENDPOINT: the TCP flags that matter */
 	bool dst;		/* the endpoint or address is the destination */
 	const struct ap_prefix *prefix;
@@ -383,7 +418,21 @@ static void rule_nl(const struct rdesc *d, u16 queue)
 		e_flags(r, d->flags, NFT_CMP_NEQ, 0);
 		e_concat(r, d->family, d->dst, false);
 		e_lookup(r, name, 0, false);
+		if (d->unless >= 0) {
+			/* A pinned flow's ends are the kernel's: R_END notes them. */
+			set_name(name, d->unless, d->family);
+			e_concat(r, d->family, false, true);
+			e_lookup(r, name, 0, true);
+		}
 		break;
+	case R_END:
+		e_flags(r, TCP_FIN | TCP_RST, NFT_CMP_NEQ, 0);
+		e_concat(r, d->family, false, true);
+		e_lookup(r, name, 0, false);
+		set_name(name, S_ENDS, d->family);
+		e_dynset(r, name);
+		rule_send(r);
+		return;
 	case R_ICMP: {
 		u8 lo = (u8)d->lo, hi = (u8)d->hi;
 
@@ -394,7 +443,7 @@ static void rule_nl(const struct rdesc *d, u16 queue)
 	}
 	case R_REWRITE:
 		e_concat(r, d->family, false, true);
-		e_lookup(r, name, NFT_REG32_00, true);
+		e_lookup(r, name, NFT_REG32_00, false);
 		e = nftnl_expr_alloc("payload");
 		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_SREG, NFT_REG32_00);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
@@ -448,7 +497,16 @@ static void rule_text(const struct rdesc *d, u16 queue, FILE *f)
 				fprintf(f, "%s%s", n++ ? " | " : "", fl[i]);
 		fprintf(f, ") != 0 %s %s . tcp %s @%s", ip, d->dst ? "daddr" : "saddr",
 			d->dst ? "dport" : "sport", name);
+		if (d->unless >= 0) {
+			set_name(name, d->unless, d->family);
+			fprintf(f, " %s saddr . tcp sport . %s daddr . tcp dport != @%s", ip, ip, name);
+		}
 		break;
+	case R_END:
+		fprintf(f, "tcp flags & (fin | rst) != 0 %s saddr . tcp sport . %s daddr . tcp dport @%s "
+			"add @ends%d { %s saddr . tcp sport . %s daddr . tcp dport }\n", ip, ip, name,
+			d->family == AP_AF_INET ? 4 : 6, ip, ip);
+		return;
 	case R_ICMP:
 		fprintf(f, "%s type %u-%u", d->family == AP_AF_INET ? "icmp" : "icmpv6",
 			d->lo, d->hi);
@@ -471,13 +529,16 @@ static void emit(const struct rdesc *d, u16 queue, FILE *f)
 
 static void rules_family(const struct ap_conf *c, u8 family, u16 queue, FILE *f)
 {
-	static const struct { int chain, set; bool dst; u8 flags; } eps[] = {
-		/* SYN-ACKs and the ends of client flows, from the peer and from us. */
-		{ C_PRE_Q, S_CLIENT_EP, true, TCP_SYN | TCP_FIN | TCP_RST },
-		{ C_OUT_Q, S_CLIENT_EP, false, TCP_FIN | TCP_RST },
-		/* A responder flow's client, and our SYN-ACK and ends to it. */
-		{ C_PRE_Q, S_RESP_EP, false, TCP_SYN | TCP_FIN | TCP_RST },
-		{ C_POST_Q, S_RESP_EP, true, TCP_SYN | TCP_FIN | TCP_RST },
+	static const struct { int chain, set; bool dst; u8 flags; int unless; } eps[] = {
+		/* A client flow's SYN-ACKs; its ends from the peer and from us. */
+		{ C_PRE_Q, S_CLIENT_EP, true, TCP_SYN, -1 },
+		{ C_PRE_Q, S_CLIENT_EP, true, TCP_FIN | TCP_RST, S_IN_SADDR },
+		{ C_OUT_Q, S_CLIENT_EP, false, TCP_FIN | TCP_RST, S_OUT_DADDR },
+		/* A responder flow's client: its SYNs and ends; our SYN-ACK and ends. */
+		{ C_PRE_Q, S_RESP_EP, false, TCP_SYN, -1 },
+		{ C_PRE_Q, S_RESP_EP, false, TCP_FIN | TCP_RST, S_IN_DADDR },
+		{ C_POST_Q, S_RESP_EP, true, TCP_SYN, -1 },
+		{ C_POST_Q, S_RESP_EP, true, TCP_FIN | TCP_RST, S_POST_SADDR },
 	};
 	static const struct { int chain, set; bool dst; } rws[] = {
 		{ C_PRE, S_IN_SADDR, false },		/* client: from U, as from A */
@@ -513,6 +574,7 @@ static void rules_family(const struct ap_conf *c, u8 family, u16 queue, FILE *f)
 		d.set = eps[i].set;
 		d.dst = eps[i].dst;
 		d.flags = eps[i].flags;
+		d.unless = eps[i].unless;
 		emit(&d, queue, f);
 	}
 	/* Flows outlive their prefix, their ICMP errors too: always. */
@@ -533,11 +595,14 @@ static void rules_family(const struct ap_conf *c, u8 family, u16 queue, FILE *f)
 			}
 		}
 	}
-	d.kind = R_REWRITE;
 	for (i = 0; i < sizeof(rws) / sizeof(rws[0]); i++) {
 		d.chain = rws[i].chain;
 		d.set = rws[i].set;
 		d.dst = rws[i].dst;
+		/* Before the rewrite: noted as the map knows the flow. */
+		d.kind = R_END;
+		emit(&d, queue, f);
+		d.kind = R_REWRITE;
 		emit(&d, queue, f);
 	}
 }
@@ -569,13 +634,13 @@ static void set_msg(int set, u8 family)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 	u32 alen = ap_addr_len(family), atype = family == AP_AF_INET ? TYPE_IPV4 : TYPE_IPV6;
-	bool map = set >= S_OUT_DADDR;
-	u32 klen = map ? 2 * (alen + 4) : alen + 4;
+	bool map = is_map(set);
+	u32 klen = by_tuple(set) ? 2 * (alen + 4) : alen + 4;
 	u32 ktype = atype << 6 | TYPE_SERVICE;
 	struct nlmsghdr *nlh;
 	char name[16];
 
-	if (map)
+	if (by_tuple(set))
 		ktype = (ktype << 6 | atype) << 6 | TYPE_SERVICE;
 	set_name(name, set, family);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
@@ -590,6 +655,10 @@ static void set_msg(int set, u8 family)
 		nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, alen);
 		/* A counter per element: the packets the kernel rewrote for a flow. */
 		nftnl_set_add_expr(s, nftnl_expr_alloc("counter"));
+	} else if (set == S_ENDS) {
+		/* Filled by the packet path (dynset), bounded. */
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_EVAL);
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, ENDS_MAX);
 	}
 	nlh = msg(NFT_MSG_NEWSET, NLM_F_CREATE);
 	nftnl_set_nlmsg_build_payload(nlh, s);
@@ -783,10 +852,14 @@ void nft_text(const struct ap_conf *c, u16 queue, FILE *f)
 	for (s = 0; s < NSETS; s++) {
 		for (fam = 0; fam < 2; fam++) {
 			at = type_names[fam];
-			fprintf(f, "\t%s %s%d {\n\t\ttype %s . inet_service", s >= S_OUT_DADDR ?
+			fprintf(f, "\t%s %s%d {\n\t\ttype %s . inet_service", is_map(s) ?
 				"map" : "set", set_names[s], fam ? 6 : 4, at);
-			if (s >= S_OUT_DADDR)
-				fprintf(f, " . %s . inet_service : %s\n\t\tcounter", at, at);
+			if (by_tuple(s))
+				fprintf(f, " . %s . inet_service", at);
+			if (is_map(s))
+				fprintf(f, " : %s\n\t\tcounter", at);
+			if (s == S_ENDS)
+				fprintf(f, "\n\t\tflags dynamic\n\t\tsize %d", ENDS_MAX);
 			fprintf(f, "\n\t}\n");
 		}
 	}
@@ -831,6 +904,7 @@ void nft_remove(void)
 
 struct dump {
 	void (*fn)(void *arg, u8 role, bool out, const struct ap_tuple *t, u64 packets);
+	void (*ended)(void *arg, const struct ap_tuple *t);	/* the ends sets */
 	void *arg;
 	bool out;
 	u8 role, family;
@@ -873,6 +947,17 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 			continue;
 		get_addr_port(key, d->family, &t.saddr, &t.sport);
 		get_addr_port(key + alen + 4, d->family, &t.daddr, &t.dport);
+		if (d->ended) {
+			struct op *o = op_new(false, S_ENDS, d->family);
+
+			/* Read once: gone before the next dump. */
+			if (o) {
+				o->klen = (u8)klen;
+				memcpy(o->key, key, klen);
+			}
+			d->ended(d->arg, &t);
+			continue;
+		}
 		nftnl_set_elem_expr_foreach(e, elem_counter, &packets);
 		d->fn(d->arg, d->role, d->out, &t, packets);
 	}
@@ -923,6 +1008,17 @@ int nft_counters(void (*fn)(void *arg, u8 role, bool out, const struct ap_tuple 
 		ret |= dump_set(sets[i], AP_AF_INET, &d);
 		ret |= dump_set(sets[i], AP_AF_INET6, &d);
 	}
+	return ret;
+}
+
+int nft_ends(void (*fn)(void *arg, const struct ap_tuple *t), void *arg)
+{
+	struct dump d = { .ended = fn, .arg = arg };
+	int ret;
+
+	nft_commit();
+	ret = dump_set(S_ENDS, AP_AF_INET, &d) | dump_set(S_ENDS, AP_AF_INET6, &d);
+	nft_commit();
 	return ret;
 }
 

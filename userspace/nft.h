@@ -35,6 +35,11 @@ void nft_commit(void);
  */
 int nft_counters(void (*fn)(void *arg, u8 role, bool out, const struct ap_tuple *t,
 				   u64 packets), void *arg);
+/*
+ * Calls @fn with the tuple of each pinned flow's packet with FIN or RST
+ * that the kernel let by since the last call (either way), and forgets it.
+ */
+int nft_ends(void (*fn)(void *arg, const struct ap_tuple *t), void *arg);
 /* The socket telling of changes to the ruleset. */
 int nft_monitor_fd(void);
 /* Reads it: true when someone else changed or deleted our table. */

@@ -94,6 +94,17 @@ static void list_add_tail(struct table *t, struct ent *e, int rank)
 	e->seen = e->f.last;
 }
 
+/* Back on its class list's tail: it was active now, or changed class. */
+static void relist(struct table *t, struct ent *e)
+{
+	int rank = ap_flow_evict_rank(&e->f);
+
+	if (rank != e->rank || e->f.last != e->seen) {
+		list_del(e);
+		list_add_tail(t, e, rank);
+	}
+}
+
 static void count_n(struct table *t, u8 prefix, u8 stat, u64 n)
 {
 	if (stat >= AP_STAT_MAX)
@@ -298,14 +309,10 @@ static void t_release(void *tp, struct ap_flow *f, u8 old_state)
 {
 	struct table *t = tp;
 	struct ent *e = to_ent(f);
-	int rank = ap_flow_evict_rank(f);
 
 	(void)old_state;
 	repin(t, e);
-	if (rank != e->rank || f->last != e->seen) {
-		list_del(e);
-		list_add_tail(t, e, rank);
-	}
+	relist(t, e);
 }
 
 static void t_remove(void *tp, struct ap_flow *f)
@@ -407,12 +414,11 @@ const struct table_stats *table_stats(const struct table *t)
 	return &t->st;
 }
 
-void table_pin_packets(struct table *t, u8 role, bool out, const struct ap_tuple *tu,
-		       u64 packets)
+/* The pinned entry whose @out (or in) tuple is @tu, or NULL. */
+static struct ent *pin_find(struct table *t, u8 role, bool out, const struct ap_tuple *tu)
 {
 	struct ap_key k = { .role = role };
 	struct ent *e;
-	u64 d;
 
 	/* The endpoint: the client's address and port are ours, or the peer's. */
 	if ((role == AP_ROLE_CLIENT) == out) {
@@ -422,22 +428,47 @@ void table_pin_packets(struct table *t, u8 role, bool out, const struct ap_tuple
 		k.addr = tu->daddr;
 		k.port = tu->dport;
 	}
-	for (e = t->b[endpoint_hash(t, &k) & t->mask]; e; e = e->hnext) {
-		if (!e->pinned || !same_endpoint(&e->f.key, &k) ||
-		    !same_tuple(out ? &e->pin.out : &e->pin.in, tu))
-			continue;
-		/* A count below ours is a new element's (counting from zero). */
-		d = packets >= e->packets[out] ? packets - e->packets[out] : packets;
-		if (!d)
-			return;
-		e->packets[out] = packets;
-		count_n(t, e->f.prefix, AP_STAT_REWRITTEN, d);
-		e->f.last = t->now;
-		if (e->seen != e->f.last) {
-			list_del(e);
-			list_add_tail(t, e, e->rank);
-		}
+	for (e = t->b[endpoint_hash(t, &k) & t->mask]; e; e = e->hnext)
+		if (e->pinned && same_endpoint(&e->f.key, &k) &&
+		    same_tuple(out ? &e->pin.out : &e->pin.in, tu))
+			return e;
+	return NULL;
+}
+
+void table_pin_packets(struct table *t, u8 role, bool out, const struct ap_tuple *tu,
+		       u64 packets)
+{
+	struct ent *e = pin_find(t, role, out, tu);
+	u64 d;
+
+	if (!e)
 		return;
+	/* A count below ours is a new element's (counting from zero). */
+	d = packets >= e->packets[out] ? packets - e->packets[out] : packets;
+	if (!d)
+		return;
+	e->packets[out] = packets;
+	count_n(t, e->f.prefix, AP_STAT_REWRITTEN, d);
+	e->f.last = t->now;
+	relist(t, e);
+}
+
+void table_pin_ended(struct table *t, const struct ap_tuple *tu)
+{
+	static const struct { u8 role; bool out; } ways[] = {
+		{ AP_ROLE_CLIENT, true }, { AP_ROLE_CLIENT, false },
+		{ AP_ROLE_RESPONDER, true }, { AP_ROLE_RESPONDER, false },
+	};
+	struct ent *e;
+	size_t i;
+
+	for (i = 0; i < sizeof(ways) / sizeof(ways[0]); i++) {
+		e = pin_find(t, ways[i].role, ways[i].out, tu);
+		if (e) {
+			ap_flow_end_seen(&e->f, t->now);
+			relist(t, e);
+			return;
+		}
 	}
 }
 

@@ -37,6 +37,8 @@ const struct table_stats *table_stats(const struct table *t);
  */
 void table_pin_packets(struct table *t, u8 role, bool out, const struct ap_tuple *tu,
 		       u64 packets);
+/* A FIN or RST of the pinned flow with tuple @tu (either way) went by. */
+void table_pin_ended(struct table *t, const struct ap_tuple *tu);
 /* Tells the callbacks again of every endpoint and pin, as if all were new. */
 void table_replay(struct table *t);
 void table_walk(struct table *t, void (*fn)(const struct ap_flow *f, void *arg), void *arg);

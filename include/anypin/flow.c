@@ -62,12 +62,19 @@ static bool fin_or_rst(const struct ap_pkt *p)
 	return p->tcp_flags & (AP_TCP_FIN | AP_TCP_RST);
 }
 
+void ap_flow_end_seen(struct ap_flow *f, u32 now)
+{
+	WRITE_ONCE(f->last, now);
+	f->state = AP_CLOSING;
+}
+
 /* Any packet of an established flow: note it, and start closing on FIN/RST. */
 static void touch(struct ap_flow *f, const struct ap_pkt *p, u32 now)
 {
-	WRITE_ONCE(f->last, now);
 	if (fin_or_rst(p))
-		f->state = AP_CLOSING;
+		ap_flow_end_seen(f, now);
+	else
+		WRITE_ONCE(f->last, now);
 }
 
 bool ap_flow_pinned(const struct ap_flow *f)

@@ -185,6 +185,13 @@ struct ap_pin {
 /* False when @f's packets are not rewritten (not bound yet, plain). */
 bool ap_flow_pin(const struct ap_flow *f, struct ap_pin *pin);
 
+/*
+ * A FIN or RST of established flow @f passed at @now, seen by a datapath
+ * that leaves those packets to the kernel (anypind): what ap_process()
+ * does to @f for one it sees.
+ */
+void ap_flow_end_seen(struct ap_flow *f, u32 now);
+
 /* Whether a client entry talks to its unicast address (bound or closing). */
 bool ap_flow_pinned(const struct ap_flow *f);
 /* Whether a client entry waits for its SYN-ACK (capable or fallen back). */

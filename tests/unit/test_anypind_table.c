@@ -694,6 +694,43 @@ static void test_pin_packets(void **state)
 }
 
 /*
+ * A FIN the kernel let by, either way, closes its pinned flow as if the
+ * core had seen it: fin_timeout from then on, and the pin goes with it.
+ */
+static void test_pin_ended(void **state)
+{
+	struct fixture *x = *state;
+	struct ap_tuple t;
+
+	x->c.idle_timeout = 1000;
+	x->c.fin_timeout = 10;
+	bound(x, C4, 40000, A4, U4, 1000);
+	bound(x, C4, 40001, A4, U4, 2000);
+	bound(x, C6, 40000, A6, U6, 1000);
+
+	x->now += 5;
+	table_set_now(x->t, x->now);
+	/* Ours to A, as the out map knows it; U's to us, as the in map does. */
+	tuple(&t, C4, 40000, A4, 80);
+	table_pin_ended(x->t, &t);
+	tuple(&t, U6, 80, C6, 40000);
+	table_pin_ended(x->t, &t);
+	/* Nobody's: nothing happens. */
+	tuple(&t, C4, 40002, A4, 80);
+	table_pin_ended(x->t, &t);
+	assert_int_equal(table_count(x->t), 3);
+
+	x->now += 11;
+	table_set_now(x->t, x->now);
+	table_sweep(x->t);
+	assert_false(client_pinned(x, C4, 40000, A4, U4));
+	assert_false(client_pinned(x, C6, 40000, A6, U6));
+	assert_true(client_pinned(x, C4, 40001, A4, U4));
+	assert_int_equal(table_count(x->t), 1);
+	assert_int_equal(x->sets.npins, 1);
+}
+
+/*
  * Pinned flows pushed out by max_flows take their pins along: responding
  * ones by new responder entries, or when max_flows is lowered; a closing
  * client flow by a new client SYN.
@@ -778,7 +815,7 @@ int main(void)
 		T(test_set_conf), T(test_set_conf_no_memory),
 		cmocka_unit_test(test_new_no_memory), T(test_create_no_memory),
 		T(test_grow_no_memory), T(test_bounded), T(test_pin_client),
-		T(test_pin_new_connection), T(test_pin_responder), T(test_pin_packets),
+		T(test_pin_new_connection), T(test_pin_responder), T(test_pin_packets), T(test_pin_ended),
 		T(test_pin_evicted), T(test_replay),
 	};
 

@@ -155,7 +155,7 @@ static int check_names(const char *t)
 	declared(t, "set", &sets);
 	declared(t, "map", &sets);
 	assert_int_equal(chains.n, 6);
-	assert_int_equal(sets.n, 12);
+	assert_int_equal(sets.n, 14);
 	/* The rules come after the table block that declares what they name. */
 	p = strstr(t, "\n}\n");
 	assert_non_null(p);
@@ -169,8 +169,7 @@ static int check_names(const char *t)
 		if (i < 0)
 			fail_msg("undeclared chain in '%.*s'", (int)(end - p), p);
 		chains.used[i] = true;
-		at = memchr(p, '@', (size_t)(end - p));
-		if (at) {
+		for (at = p; (at = memchr(at, '@', (size_t)(end - at))); at++) {
 			n = strcspn(at + 1, " \n");
 			i = find_name(&sets, at + 1, n);
 			if (i < 0)
@@ -207,6 +206,11 @@ static void test_table(void **state)
 	expect(t, "\t\ttype ipv4_addr . inet_service . ipv4_addr . inet_service : ipv4_addr", 4);
 	expect(t, "\t\ttype ipv6_addr . inet_service . ipv6_addr . inet_service : ipv6_addr", 4);
 	expect(t, "\t\tcounter", 8);
+	/* The ends of pinned flows, noted by the kernel, bounded. */
+	expect(t, "\tset ends4 {", 1);
+	expect(t, "\t\ttype ipv4_addr . inet_service . ipv4_addr . inet_service", 1);
+	expect(t, "\t\ttype ipv6_addr . inet_service . ipv6_addr . inet_service", 1);
+	expect(t, "\t\tflags dynamic", 2);
 	/* Queues before rewrites at each hook; prerouting before conntrack. */
 	expect(t, "\tchain pre_queue {", 1);
 	expect(t, "\t\ttype filter hook prerouting priority -399; policy accept;", 1);
@@ -217,7 +221,7 @@ static void test_table(void **state)
 	expect(t, "\t\ttype route hook output priority 51; policy accept;", 1);
 	expect(t, "\t\ttype filter hook postrouting priority 101; policy accept;", 1);
 	expect(t, "\t\ttype filter hook postrouting priority 102; policy accept;", 1);
-	assert_int_equal(check_names(t), 24);
+	assert_int_equal(check_names(t), 38);
 }
 
 /* What conf() queues and rewrites: whole lines, and what no line holds. */
@@ -228,18 +232,29 @@ static const char *const want[] = {
 	RULE "out_queue ip6 daddr 2001:db8:a::/48" SYN Q,
 	/* a responder prefix: every SYN arriving for it, capable or legacy */
 	RULE "pre_queue ip daddr 198.18.0.0/24" SYN Q,
-	/* a client flow's SYN-ACK and ends, from the peer and from us */
-	RULE "pre_queue meta nfproto ipv4 tcp flags & (fin | syn | rst) != 0 "
+	/* a client flow's SYN-ACK; its ends, from the peer and from us, unless pinned */
+	RULE "pre_queue meta nfproto ipv4 tcp flags & (syn) != 0 "
 	     "ip daddr . tcp dport @client_ep4" Q,
+	RULE "pre_queue meta nfproto ipv4 tcp flags & (fin | rst) != 0 "
+	     "ip daddr . tcp dport @client_ep4 "
+	     "ip saddr . tcp sport . ip daddr . tcp dport != @in_saddr4" Q,
 	RULE "out_queue meta nfproto ipv4 tcp flags & (fin | rst) != 0 "
-	     "ip saddr . tcp sport @client_ep4" Q,
+	     "ip saddr . tcp sport @client_ep4 "
+	     "ip saddr . tcp sport . ip daddr . tcp dport != @out_daddr4" Q,
 	RULE "out_queue meta nfproto ipv6 tcp flags & (fin | rst) != 0 "
-	     "ip6 saddr . tcp sport @client_ep6" Q,
+	     "ip6 saddr . tcp sport @client_ep6 "
+	     "ip6 saddr . tcp sport . ip6 daddr . tcp dport != @out_daddr6" Q,
 	/* a responder flow's client, and our SYN-ACK and ends to it */
-	RULE "pre_queue meta nfproto ipv4 tcp flags & (fin | syn | rst) != 0 "
+	RULE "pre_queue meta nfproto ipv4 tcp flags & (syn) != 0 "
 	     "ip saddr . tcp sport @resp_ep4" Q,
-	RULE "post_queue meta nfproto ipv6 tcp flags & (fin | syn | rst) != 0 "
-	     "ip6 daddr . tcp dport @resp_ep6" Q,
+	RULE "post_queue meta nfproto ipv6 tcp flags & (fin | rst) != 0 "
+	     "ip6 daddr . tcp dport @resp_ep6 "
+	     "ip6 saddr . tcp sport . ip6 daddr . tcp dport != @post_saddr6" Q,
+	/* a pinned flow's FIN or RST is noted before its rewrite */
+	RULE "pre tcp flags & (fin | rst) != 0 ip saddr . tcp sport . ip daddr . tcp dport "
+	     "@in_saddr4 add @ends4 { ip saddr . tcp sport . ip daddr . tcp dport }",
+	RULE "post tcp flags & (fin | rst) != 0 ip6 saddr . tcp sport . ip6 daddr . tcp dport "
+	     "@post_saddr6 add @ends6 { ip6 saddr . tcp sport . ip6 daddr . tcp dport }",
 	/* the ICMP errors the core rewrites: unreachable, time exceeded, ... */
 	RULE "pre_queue icmp type 3-3" Q,
 	RULE "pre_queue icmp type 11-11" Q,
@@ -289,9 +304,10 @@ static void test_every_rule(void **state)
 		if (n > strlen(Q) && !strncmp(end - strlen(Q), Q, strlen(Q)))
 			queued++;
 	}
-	assert_int_equal(queued, 16);
+	assert_int_equal(queued, 22);
 	assert_int_equal(rules_with(t, " map @"), 8);
-	assert_int_equal(queued + 8, check_names(t));
+	assert_int_equal(rules_with(t, " add @ends"), 8);
+	assert_int_equal(queued + 8 + 8, check_names(t));
 }
 
 /*
@@ -307,21 +323,21 @@ static void test_one_family(void **state)
 	ap_conf_init(&c);
 	ut_set(&c, "net.anypin.prefixes", "web=192.0.2.0/24");
 	t = text(&c);
-	assert_int_equal(check_names(t), 1 + 3 + 1 + 2 * 8);
+	assert_int_equal(check_names(t), 1 + 3 + 1 + 2 * (7 + 4 + 4));
 	expect(t, RULE "out_queue ip daddr 192.0.2.0/24" SYN Q, 1);
 	expect(t, RULE "pre_queue icmp type 3-3" Q, 1);
 	expect(t, RULE "pre_queue icmpv6 type 1-4" Q, 1);
 	absent(t, "ip6 daddr 2001");
-	assert_int_equal(rules_with(t, " ip6 "), 8);
+	assert_int_equal(rules_with(t, " ip6 "), 7 + 4 + 4);
 	free(t);
 
 	/* The other way round. */
 	ut_set(&c, "net.anypin.prefixes", "web6=2001:db8:a::/48");
 	t = text(&c);
-	assert_int_equal(check_names(t), 1 + 3 + 1 + 2 * 8);
+	assert_int_equal(check_names(t), 1 + 3 + 1 + 2 * (7 + 4 + 4));
 	expect(t, RULE "pre_queue icmpv6 type 1-4" Q, 1);
 	absent(t, "ip daddr 192");
-	assert_int_equal(rules_with(t, " ip "), 8);
+	assert_int_equal(rules_with(t, " ip "), 7 + 4 + 4);
 	free(t);
 }
 
@@ -334,7 +350,7 @@ static void test_empty(void **state)
 	(void)state;
 	ap_conf_init(&c);
 	t = text(&c);
-	assert_int_equal(check_names(t), 3 + 1 + 2 * 8);
+	assert_int_equal(check_names(t), 3 + 1 + 2 * (7 + 4 + 4));
 	absent(t, SYN);
 	free(t);
 }
@@ -351,7 +367,7 @@ static void test_ports(void **state)
 	expect(t, RULE "pre_queue ip daddr 198.18.0.0/24" SYN " tcp dport 7-7" Q, 1);
 	expect(t, RULE "pre_queue ip daddr 198.18.0.0/24" SYN " tcp dport 100-200" Q, 1);
 	expect(t, RULE "pre_queue ip daddr 198.18.0.0/24" SYN Q, 0);
-	assert_int_equal(check_names(t), 24 - 1 + 16);
+	assert_int_equal(check_names(t), 38 - 1 + 16);
 	free(t);
 }
 
