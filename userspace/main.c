@@ -126,19 +126,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* The kernel's sets and maps hold the endpoints and pins the table holds. */
-static void endpoint_first(void *arg, const struct ap_key *k)
-{
-	(void)arg;
-	nft_endpoint(true, k->role, &k->addr, k->port);
-}
-
-static void endpoint_last(void *arg, const struct ap_key *k)
-{
-	(void)arg;
-	nft_endpoint(false, k->role, &k->addr, k->port);
-}
-
+/* The kernel's maps hold the pins the table holds. */
 static void pin(void *arg, const struct ap_pin *p, bool add)
 {
 	(void)arg;
@@ -146,8 +134,6 @@ static void pin(void *arg, const struct ap_pin *p, bool add)
 }
 
 static const struct table_endpoints endpoints = {
-	.first = endpoint_first,
-	.last = endpoint_last,
 	.pin = pin,
 };
 
@@ -160,8 +146,8 @@ struct state {
 };
 
 /*
- * The table again, and every endpoint and pin in it: at start, when the
- * ruleset was changed under us, or after the kernel refused a batch.
+ * The table again, and every pin in it: at start, when the ruleset was
+ * changed under us, or after the kernel refused a batch.
  */
 static int restore(struct state *s, char *err, size_t errlen)
 {

@@ -34,20 +34,23 @@ u64 nft_errors;
 static struct mnl_socket *nl, *mon;
 static u32 seq, portid;
 static bool use_xt;		/* the kernel has no nft_queue: xt's NFQUEUE */
+static bool unowned;		/* the kernel has no owned tables (before 5.12) */
 
 /*
- * The sets, per family: the endpoints of client and responder flows, the
- * four maps of pinned flows, named by the hook and the address they set,
- * and the pinned flows' packets with FIN or RST that the kernel let by.
+ * The sets, per family: the client SYNs the kernel let by (so that what
+ * answers them reaches the queue), the four maps of pinned flows, named
+ * by the hook and the address they set, and the pinned flows' packets
+ * with FIN or RST that the kernel let by. The kernel fills the first and
+ * the last itself: a connection costs the table one change, its pin.
  */
 enum {
-	S_CLIENT_EP, S_RESP_EP,
+	S_SYNS,
 	S_OUT_DADDR, S_IN_SADDR, S_IN_DADDR, S_POST_SADDR,
 	S_ENDS, NSETS
 };
 
 static const char *const set_names[NSETS] = {
-	"client_ep", "resp_ep", "out_daddr", "in_saddr", "in_daddr", "post_saddr", "ends",
+	"syns", "out_daddr", "in_saddr", "in_daddr", "post_saddr", "ends",
 };
 
 /* Keyed by a packet's addresses and ports, not by an endpoint. */
@@ -63,6 +66,8 @@ static bool is_map(int set)
 
 /* Read and emptied at each refresh; past this, ends go unseen (idle expiry catches them). */
 #define ENDS_MAX	65536
+/* Past this, a SYN goes plain (its rule cannot note it): a flood's. */
+#define SYNS_MAX	262144
 
 static void set_name(char *buf, int set, u8 family)
 {
@@ -75,7 +80,8 @@ static char *batch_buf;
 #define BATCH_SIZE	(2u << 20)
 static struct mnl_nlmsg_batch *batch;
 static u32 batch_msgs;
-static int batch_error;
+static int batch_error;		/* the last refusal's errno */
+static bool batch_enoent, batch_eopnotsupp;	/* and whether these were among them */
 
 static void batch_start(void)
 {
@@ -83,6 +89,7 @@ static void batch_start(void)
 	nftnl_batch_begin(mnl_nlmsg_batch_current(batch), seq++);
 	mnl_nlmsg_batch_next(batch);
 	batch_msgs = 0;
+	batch_enoent = batch_eopnotsupp = false;
 }
 
 /* Sends the batch; the kernel has applied it or refused it on return. */
@@ -107,6 +114,8 @@ static int batch_send(void)
 
 			if (nlh->nlmsg_type == NLMSG_ERROR && e->error) {
 				batch_error = -e->error;
+				batch_enoent |= batch_error == ENOENT;
+				batch_eopnotsupp |= batch_error == EOPNOTSUPP;
 				ret = -1;
 			}
 		}
@@ -138,7 +147,7 @@ static void msg_done(void)
 
 int nft_open(char *err, size_t errlen)
 {
-	int one = 1, size = 8 << 20, sndbuf = 2 * BATCH_SIZE;
+	int one = 1, sndbuf = 2 * BATCH_SIZE;
 
 	/* libmnl wants twice the limit: a message may run past it. */
 	batch_buf = malloc(2 * BATCH_SIZE);
@@ -150,14 +159,6 @@ int nft_open(char *err, size_t errlen)
 		return -1;
 	}
 	portid = mnl_socket_get_portid(nl);
-	if (mnl_socket_setsockopt(mon, NETLINK_ADD_MEMBERSHIP, &(int){ NFNLGRP_NFTABLES },
-				  sizeof(int))) {
-		snprintf(err, errlen, "nftables monitor: %s", strerror(errno));
-		return -1;
-	}
-	/* Our own element updates come back as events: room for bursts. */
-	if (setsockopt(mnl_socket_get_fd(mon), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
-		setsockopt(mnl_socket_get_fd(mon), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	setsockopt(mnl_socket_get_fd(nl), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	/* A restore of a full table is megabytes of elements in one batch. */
 	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)))
@@ -229,14 +230,20 @@ static void e_lookup(struct nftnl_rule *r, const char *set, u32 dreg, bool inv)
 	e_add(r, e);
 }
 
-/* Adds the key in the registers to @set, from the packet path. */
-static void e_dynset(struct nftnl_rule *r, const char *set)
+/*
+ * Adds the key in the registers to @set from the packet path; with a
+ * @timeout (seconds), or refreshes it. A full set breaks the rule.
+ */
+static void e_dynset(struct nftnl_rule *r, const char *set, u32 timeout)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("dynset");
 
 	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG32_00);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_ADD);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP,
+			   timeout ? NFT_DYNSET_OP_UPDATE : NFT_DYNSET_OP_ADD);
 	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
+	if (timeout)
+		nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, (u64)timeout * 1000);
 	e_add(r, e);
 }
 
@@ -291,6 +298,16 @@ static u32 addr_off(u8 family, bool dst)
 	if (family == AP_AF_INET)
 		return dst ? 16 : 12;
 	return dst ? 24 : 8;
+}
+
+/* A client SYN's key, or its answer's: our address . our port . the service port. */
+static void e_syn_key(struct nftnl_rule *r, u8 family, bool answer)
+{
+	u32 alen = ap_addr_len(family);
+
+	e_load(r, NFT_PAYLOAD_NETWORK_HEADER, addr_off(family, answer), alen, NFT_REG32_00);
+	e_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, answer ? 2 : 0, 2, NFT_REG32_00 + alen / 4);
+	e_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, answer ? 0 : 2, 2, NFT_REG32_00 + alen / 4 + 1);
 }
 
 /* Loads a concatenation: addr . port [. addr . port], each 4-byte padded. */
@@ -359,7 +376,9 @@ static const struct {
  */
 enum rkind {
 	R_SYN,		/* SYNs to a prefix (and port range) go to the queue */
-	R_ENDPOINT,	/* SYN, FIN or RST of a flow's endpoint, to the queue */
+	R_ANSWER,	/* SYN-ACK or RST to a noted client SYN, to the queue */
+	R_ABORT,	/* our RST to a noted client SYN, unpinned, to the queue */
+	R_SYNACK,	/* a responder's SYN-ACK of a pinned flow, to the queue */
 	R_ICMP,		/* ICMP errors, to the queue: they may be about a flow */
 	R_END,		/* a pinned flow's FIN or RST noted in the ends set */
 	R_REWRITE,	/* pinned flows' packets rewritten by a map */
@@ -368,11 +387,11 @@ enum rkind {
 struct rdesc {
 	enum rkind kind;
 	int chain, set;
-	int unless;		/* R_ENDPOINT: not if pinned in this map; -1: any */
-	u8 family, flags;	/* R_ENDPOINT: the TCP flags that matter */
-	bool dst;		/* the endpoint or address is the destination */
+	u8 family;
+	bool dst;		/* R_REWRITE: the address set is the destination */
 	const struct ap_prefix *prefix;
 	u16 lo, hi;		/* R_SYN: ports; R_ICMP: types; 0-0: any */
+	u32 timeout;		/* R_SYN: a client SYN is noted for this long */
 };
 
 static void prefix_mask(const struct ap_prefix *p, u8 *mask, u8 *net)
@@ -413,24 +432,37 @@ static void rule_nl(const struct rdesc *d, u16 queue)
 			e_cmp(r, NFT_CMP_GTE, &lo, 2);
 			e_cmp(r, NFT_CMP_LTE, &hi, 2);
 		}
-		break;
-	case R_ENDPOINT:
-		e_flags(r, d->flags, NFT_CMP_NEQ, 0);
-		e_concat(r, d->family, d->dst, false);
-		e_lookup(r, name, 0, false);
-		if (d->unless >= 0) {
-			/* A pinned flow's ends are the kernel's: R_END notes them. */
-			set_name(name, d->unless, d->family);
-			e_concat(r, d->family, false, true);
-			e_lookup(r, name, 0, true);
+		if (d->timeout) {
+			/* A client SYN: what answers it will be queued too. */
+			e_syn_key(r, d->family, false);
+			e_dynset(r, name, d->timeout);
 		}
+		break;
+	case R_ANSWER:
+		e_flags(r, TCP_SYN | TCP_RST, NFT_CMP_NEQ, 0);
+		e_syn_key(r, d->family, true);
+		e_lookup(r, name, 0, false);
+		break;
+	case R_ABORT:
+		e_flags(r, TCP_RST, NFT_CMP_NEQ, 0);
+		e_syn_key(r, d->family, false);
+		e_lookup(r, name, 0, false);
+		/* A pinned flow's ends are the kernel's: R_END notes them. */
+		set_name(name, S_OUT_DADDR, d->family);
+		e_concat(r, d->family, false, true);
+		e_lookup(r, name, 0, true);
+		break;
+	case R_SYNACK:
+		e_flags(r, TCP_SYN, NFT_CMP_NEQ, 0);
+		e_concat(r, d->family, false, true);
+		e_lookup(r, name, 0, false);
 		break;
 	case R_END:
 		e_flags(r, TCP_FIN | TCP_RST, NFT_CMP_NEQ, 0);
 		e_concat(r, d->family, false, true);
 		e_lookup(r, name, 0, false);
 		set_name(name, S_ENDS, d->family);
-		e_dynset(r, name);
+		e_dynset(r, name, 0);
 		rule_send(r);
 		return;
 	case R_ICMP: {
@@ -477,9 +509,8 @@ static void rule_nl(const struct rdesc *d, u16 queue)
 static void rule_text(const struct rdesc *d, u16 queue, FILE *f)
 {
 	const char *ip = d->family == AP_AF_INET ? "ip" : "ip6";
-	static const char *const fl[] = { "fin", "syn", "rst" };
+	const char *nfp = d->family == AP_AF_INET ? "ipv4" : "ipv6";
 	char name[16], a[AP_PREFIX_STRLEN];
-	int i, n = 0;
 
 	set_name(name, d->set, d->family);
 	fprintf(f, "add rule inet %s %s ", NFT_TABLE, chains[d->chain].name);
@@ -489,18 +520,22 @@ static void rule_text(const struct rdesc *d, u16 queue, FILE *f)
 		fprintf(f, "%s daddr %s tcp flags & (syn | ack) == syn", ip, a);
 		if (d->hi)
 			fprintf(f, " tcp dport %u-%u", d->lo, d->hi);
+		if (d->timeout)
+			fprintf(f, " update @%s { %s saddr . tcp sport . tcp dport timeout %us }", name,
+				ip, d->timeout);
 		break;
-	case R_ENDPOINT:
-		fprintf(f, "meta nfproto %s tcp flags & (", d->family == AP_AF_INET ? "ipv4" : "ipv6");
-		for (i = 0; i < 3; i++)
-			if (d->flags & (1 << i))
-				fprintf(f, "%s%s", n++ ? " | " : "", fl[i]);
-		fprintf(f, ") != 0 %s %s . tcp %s @%s", ip, d->dst ? "daddr" : "saddr",
-			d->dst ? "dport" : "sport", name);
-		if (d->unless >= 0) {
-			set_name(name, d->unless, d->family);
-			fprintf(f, " %s saddr . tcp sport . %s daddr . tcp dport != @%s", ip, ip, name);
-		}
+	case R_ANSWER:
+		fprintf(f, "meta nfproto %s tcp flags & (syn | rst) != 0 "
+			"%s daddr . tcp dport . tcp sport @%s", nfp, ip, name);
+		break;
+	case R_ABORT:
+		fprintf(f, "meta nfproto %s tcp flags & rst != 0 %s saddr . tcp sport . tcp dport @%s "
+			"%s saddr . tcp sport . %s daddr . tcp dport != @out_daddr%d", nfp, ip, name,
+			ip, ip, d->family == AP_AF_INET ? 4 : 6);
+		break;
+	case R_SYNACK:
+		fprintf(f, "meta nfproto %s tcp flags & syn != 0 "
+			"%s saddr . tcp sport . %s daddr . tcp dport @%s", nfp, ip, ip, name);
 		break;
 	case R_END:
 		fprintf(f, "tcp flags & (fin | rst) != 0 %s saddr . tcp sport . %s daddr . tcp dport @%s "
@@ -529,17 +564,6 @@ static void emit(const struct rdesc *d, u16 queue, FILE *f)
 
 static void rules_family(const struct ap_conf *c, u8 family, u16 queue, FILE *f)
 {
-	static const struct { int chain, set; bool dst; u8 flags; int unless; } eps[] = {
-		/* A client flow's SYN-ACKs; its ends from the peer and from us. */
-		{ C_PRE_Q, S_CLIENT_EP, true, TCP_SYN, -1 },
-		{ C_PRE_Q, S_CLIENT_EP, true, TCP_FIN | TCP_RST, S_IN_SADDR },
-		{ C_OUT_Q, S_CLIENT_EP, false, TCP_FIN | TCP_RST, S_OUT_DADDR },
-		/* A responder flow's client: its SYNs and ends; our SYN-ACK and ends. */
-		{ C_PRE_Q, S_RESP_EP, false, TCP_SYN, -1 },
-		{ C_PRE_Q, S_RESP_EP, false, TCP_FIN | TCP_RST, S_IN_DADDR },
-		{ C_POST_Q, S_RESP_EP, true, TCP_SYN, -1 },
-		{ C_POST_Q, S_RESP_EP, true, TCP_FIN | TCP_RST, S_POST_SADDR },
-	};
 	static const struct { int chain, set; bool dst; } rws[] = {
 		{ C_PRE, S_IN_SADDR, false },		/* client: from U, as from A */
 		{ C_PRE, S_IN_DADDR, true },		/* responder: to U, as to A */
@@ -557,6 +581,8 @@ static void rules_family(const struct ap_conf *c, u8 family, u16 queue, FILE *f)
 			continue;
 		d.kind = R_SYN;
 		d.chain = pc->role == AP_ROLE_CLIENT ? C_OUT_Q : C_PRE_Q;
+		d.set = S_SYNS;
+		d.timeout = pc->role == AP_ROLE_CLIENT ? c->syn_timeout : 0;
 		d.prefix = &pc->prefix;
 		d.lo = d.hi = 0;
 		for (k = 0; k < (pc->ports.n ? pc->ports.n : 1); k++) {
@@ -568,15 +594,18 @@ static void rules_family(const struct ap_conf *c, u8 family, u16 queue, FILE *f)
 		}
 	}
 	/* A flow outlives its prefix's removal: these stay while one can. */
-	d.kind = R_ENDPOINT;
-	for (i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
-		d.chain = eps[i].chain;
-		d.set = eps[i].set;
-		d.dst = eps[i].dst;
-		d.flags = eps[i].flags;
-		d.unless = eps[i].unless;
-		emit(&d, queue, f);
-	}
+	d.set = S_SYNS;
+	d.kind = R_ANSWER;
+	d.chain = C_PRE_Q;
+	emit(&d, queue, f);
+	d.kind = R_ABORT;
+	d.chain = C_OUT_Q;
+	emit(&d, queue, f);
+	/* A responder's SYN-ACK: the option echoed, from U. */
+	d.kind = R_SYNACK;
+	d.chain = C_POST_Q;
+	d.set = S_POST_SADDR;
+	emit(&d, queue, f);
 	/* Flows outlive their prefix, their ICMP errors too: always. */
 	{
 		/* Unreachable, time exceeded, parameter problem; too big for IPv6. */
@@ -635,13 +664,13 @@ static void set_msg(int set, u8 family)
 	struct nftnl_set *s = nftnl_set_alloc();
 	u32 alen = ap_addr_len(family), atype = family == AP_AF_INET ? TYPE_IPV4 : TYPE_IPV6;
 	bool map = is_map(set);
-	u32 klen = by_tuple(set) ? 2 * (alen + 4) : alen + 4;
-	u32 ktype = atype << 6 | TYPE_SERVICE;
+	/* A tuple: addr . port . addr . port; a SYN: addr . port . port. */
+	u32 klen = by_tuple(set) ? 2 * (alen + 4) : alen + 8;
+	u32 ktype = (atype << 6 | TYPE_SERVICE) << 6;
 	struct nlmsghdr *nlh;
 	char name[16];
 
-	if (by_tuple(set))
-		ktype = (ktype << 6 | atype) << 6 | TYPE_SERVICE;
+	ktype = by_tuple(set) ? (ktype | atype) << 6 | TYPE_SERVICE : ktype | TYPE_SERVICE;
 	set_name(name, set, family);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
@@ -655,10 +684,11 @@ static void set_msg(int set, u8 family)
 		nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, alen);
 		/* A counter per element: the packets the kernel rewrote for a flow. */
 		nftnl_set_add_expr(s, nftnl_expr_alloc("counter"));
-	} else if (set == S_ENDS) {
-		/* Filled by the packet path (dynset), bounded. */
-		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_EVAL);
-		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, ENDS_MAX);
+	} else {
+		/* Filled by the packet path (dynset), bounded; SYNs for a while. */
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_EVAL |
+				  (set == S_SYNS ? NFT_SET_TIMEOUT : 0));
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, set == S_SYNS ? SYNS_MAX : ENDS_MAX);
 	}
 	nlh = msg(NFT_MSG_NEWSET, NLM_F_CREATE);
 	nftnl_set_nlmsg_build_payload(nlh, s);
@@ -755,15 +785,6 @@ static u8 put_addr_port(u8 *key, const struct ap_addr *a, __be16 port)
 	return alen + 4;
 }
 
-void nft_endpoint(bool add, u8 role, const struct ap_addr *a, __be16 port)
-{
-	struct op *o = op_new(add, role == AP_ROLE_CLIENT ? S_CLIENT_EP : S_RESP_EP,
-			      a->family);
-
-	if (o)
-		o->klen = put_addr_port(o->key, a, port);
-}
-
 static void pin_op(bool add, int set, const struct ap_tuple *t, const struct ap_addr *to)
 {
 	struct op *o = op_new(add, set, t->saddr.family);
@@ -824,7 +845,7 @@ static void build(const struct ap_conf *c, u16 queue, bool fresh)
 		/* Added first so that deleting it cannot fail: a clean slate. */
 		table_msg(NFT_MSG_NEWTABLE, NLM_F_CREATE, false);
 		table_msg(NFT_MSG_DELTABLE, 0, false);
-		table_msg(NFT_MSG_NEWTABLE, NLM_F_CREATE, true);
+		table_msg(NFT_MSG_NEWTABLE, NLM_F_CREATE, !unowned);
 		for (s = 0; s < NSETS; s++) {
 			set_msg(s, AP_AF_INET);
 			set_msg(s, AP_AF_INET6);
@@ -854,12 +875,12 @@ void nft_text(const struct ap_conf *c, u16 queue, FILE *f)
 			at = type_names[fam];
 			fprintf(f, "\t%s %s%d {\n\t\ttype %s . inet_service", is_map(s) ?
 				"map" : "set", set_names[s], fam ? 6 : 4, at);
-			if (by_tuple(s))
-				fprintf(f, " . %s . inet_service", at);
+			fprintf(f, by_tuple(s) ? " . %s . inet_service" : " . inet_service", at);
 			if (is_map(s))
 				fprintf(f, " : %s\n\t\tcounter", at);
-			if (s == S_ENDS)
-				fprintf(f, "\n\t\tflags dynamic\n\t\tsize %d", ENDS_MAX);
+			else
+				fprintf(f, "\n\t\tflags dynamic%s\n\t\tsize %d",
+					s == S_SYNS ? ",timeout" : "", s == S_SYNS ? SYNS_MAX : ENDS_MAX);
 			fprintf(f, "\n\t}\n");
 		}
 	}
@@ -874,20 +895,45 @@ void nft_text(const struct ap_conf *c, u16 queue, FILE *f)
 	rules_family(c, AP_AF_INET6, queue, f);
 }
 
+/*
+ * An unowned table can be flushed or deleted by others: then listen to
+ * nftables' events, which every change of the table also costs (the
+ * kernel builds none without a listener).
+ */
+static int monitor(void)
+{
+	int size = 8 << 20;
+
+	if (mnl_socket_setsockopt(mon, NETLINK_ADD_MEMBERSHIP, &(int){ NFNLGRP_NFTABLES },
+				  sizeof(int)))
+		return -1;
+	/* Our own element updates come back as events: room for bursts. */
+	if (setsockopt(mnl_socket_get_fd(mon), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
+		setsockopt(mnl_socket_get_fd(mon), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	return 0;
+}
+
 int nft_install(const struct ap_conf *c, u16 queue, bool fresh, char *err, size_t errlen)
 {
-	build(c, queue, fresh);
-	if (!commit(false))
-		return 0;
-	/* No nft_queue: again with xt's NFQUEUE (the elements are still queued). */
-	if (batch_error == ENOENT && !use_xt) {
-		use_xt = true;
+	bool again;
+
+	do {
 		build(c, queue, fresh);
-		if (!commit(false)) {
-			logmsg("no nft queue in this kernel: queueing with xt NFQUEUE");
+		if (!commit(false))
 			return 0;
+		/* What older kernels lack, each once (the elements are still queued). */
+		again = false;
+		if (batch_enoent && !use_xt) {
+			use_xt = again = true;
+			logmsg("no nft queue in this kernel: queueing with xt NFQUEUE");
 		}
-	}
+		if (batch_eopnotsupp && fresh && !unowned) {
+			unowned = again = true;
+			if (monitor())
+				logmsg("nftables monitor: %s", strerror(errno));
+			logmsg("no owned tables in this kernel: watching inet %s instead", NFT_TABLE);
+		}
+	} while (again);
 	nops = 0;
 	snprintf(err, errlen, "installing table inet %s: %s%s", NFT_TABLE, strerror(batch_error),
 		 batch_error == EPERM ? " (another anypind's, in this network namespace?)" : "");

@@ -16,15 +16,13 @@
 int nft_open(char *err, size_t errlen);
 /*
  * The table for @c, sending packets to queue @queue, in one batch with
- * what nft_endpoint() and nft_pin() queued. @fresh: replace the table
+ * what nft_pin() queued. @fresh: replace the table
  * (start, or it was deleted under us); else only the chains' rules change
  * and the elements stay.
  */
 int nft_install(const struct ap_conf *c, u16 queue, bool fresh, char *err, size_t errlen);
 /* The table as nft -f input, for --print-rules. */
 void nft_text(const struct ap_conf *c, u16 queue, FILE *f);
-/* Queues adding/deleting the endpoint {addr, port} of a @role flow. */
-void nft_endpoint(bool add, u8 role, const struct ap_addr *a, __be16 port);
 /* Queues adding/deleting the two map elements of @pin. */
 void nft_pin(bool add, const struct ap_pin *pin);
 /* Sends what was queued, before the verdicts it matters for. */
