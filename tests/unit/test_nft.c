@@ -155,7 +155,7 @@ static int check_names(const char *t)
 	declared(t, "set", &sets);
 	declared(t, "map", &sets);
 	assert_int_equal(chains.n, 6);
-	assert_int_equal(sets.n, 14);
+	assert_int_equal(sets.n, 12);
 	/* The rules come after the table block that declares what they name. */
 	p = strstr(t, "\n}\n");
 	assert_non_null(p);
@@ -196,11 +196,12 @@ static void test_table(void **state)
 
 	assert_int_equal(strncmp(t, head, strlen(head)), 0);
 	assert_int_equal(t[strlen(t) - 1], '\n');
-	/* The endpoints' sets, and the pins' maps with a counter per element. */
-	expect(t, "\tset client_ep4 {", 1);
-	expect(t, "\tset resp_ep6 {", 1);
-	expect(t, "\t\ttype ipv4_addr . inet_service", 2);
-	expect(t, "\t\ttype ipv6_addr . inet_service", 2);
+	/* The client SYNs the kernel notes, and the pins' maps with a counter per element. */
+	expect(t, "\tset syns4 {", 1);
+	expect(t, "\tset syns6 {", 1);
+	expect(t, "\t\ttype ipv4_addr . inet_service . inet_service", 1);
+	expect(t, "\t\ttype ipv6_addr . inet_service . inet_service", 1);
+	expect(t, "\t\tflags dynamic,timeout", 2);
 	expect(t, "\tmap out_daddr4 {", 1);
 	expect(t, "\tmap post_saddr6 {", 1);
 	expect(t, "\t\ttype ipv4_addr . inet_service . ipv4_addr . inet_service : ipv4_addr", 4);
@@ -221,35 +222,29 @@ static void test_table(void **state)
 	expect(t, "\t\ttype route hook output priority 51; policy accept;", 1);
 	expect(t, "\t\ttype filter hook postrouting priority 101; policy accept;", 1);
 	expect(t, "\t\ttype filter hook postrouting priority 102; policy accept;", 1);
-	assert_int_equal(check_names(t), 38);
+	assert_int_equal(check_names(t), 30);
 }
 
 /* What conf() queues and rewrites: whole lines, and what no line holds. */
 static const char *const want[] = {
-	/* client prefixes: their SYNs, a rule per port range, to the queue */
-	RULE "out_queue ip daddr 192.0.2.0/24" SYN " tcp dport 80-80" Q,
-	RULE "out_queue ip daddr 192.0.2.0/24" SYN " tcp dport 8000-8100" Q,
-	RULE "out_queue ip6 daddr 2001:db8:a::/48" SYN Q,
+	/* client prefixes: their SYNs, a rule per port range, noted and queued */
+	RULE "out_queue ip daddr 192.0.2.0/24" SYN " tcp dport 80-80"
+	     " update @syns4 { ip saddr . tcp sport . tcp dport timeout 75s }" Q,
+	RULE "out_queue ip daddr 192.0.2.0/24" SYN " tcp dport 8000-8100"
+	     " update @syns4 { ip saddr . tcp sport . tcp dport timeout 75s }" Q,
+	RULE "out_queue ip6 daddr 2001:db8:a::/48" SYN
+	     " update @syns6 { ip6 saddr . tcp sport . tcp dport timeout 75s }" Q,
 	/* a responder prefix: every SYN arriving for it, capable or legacy */
 	RULE "pre_queue ip daddr 198.18.0.0/24" SYN Q,
-	/* a client flow's SYN-ACK; its ends, from the peer and from us, unless pinned */
-	RULE "pre_queue meta nfproto ipv4 tcp flags & (syn) != 0 "
-	     "ip daddr . tcp dport @client_ep4" Q,
-	RULE "pre_queue meta nfproto ipv4 tcp flags & (fin | rst) != 0 "
-	     "ip daddr . tcp dport @client_ep4 "
-	     "ip saddr . tcp sport . ip daddr . tcp dport != @in_saddr4" Q,
-	RULE "out_queue meta nfproto ipv4 tcp flags & (fin | rst) != 0 "
-	     "ip saddr . tcp sport @client_ep4 "
-	     "ip saddr . tcp sport . ip daddr . tcp dport != @out_daddr4" Q,
-	RULE "out_queue meta nfproto ipv6 tcp flags & (fin | rst) != 0 "
-	     "ip6 saddr . tcp sport @client_ep6 "
+	/* what answers a noted SYN; our abort of one not pinned yet */
+	RULE "pre_queue meta nfproto ipv4 tcp flags & (syn | rst) != 0 "
+	     "ip daddr . tcp dport . tcp sport @syns4" Q,
+	RULE "out_queue meta nfproto ipv6 tcp flags & rst != 0 "
+	     "ip6 saddr . tcp sport . tcp dport @syns6 "
 	     "ip6 saddr . tcp sport . ip6 daddr . tcp dport != @out_daddr6" Q,
-	/* a responder flow's client, and our SYN-ACK and ends to it */
-	RULE "pre_queue meta nfproto ipv4 tcp flags & (syn) != 0 "
-	     "ip saddr . tcp sport @resp_ep4" Q,
-	RULE "post_queue meta nfproto ipv6 tcp flags & (fin | rst) != 0 "
-	     "ip6 daddr . tcp dport @resp_ep6 "
-	     "ip6 saddr . tcp sport . ip6 daddr . tcp dport != @post_saddr6" Q,
+	/* a responder flow's SYN-ACK, by its pin */
+	RULE "post_queue meta nfproto ipv4 tcp flags & syn != 0 "
+	     "ip saddr . tcp sport . ip daddr . tcp dport @post_saddr4" Q,
 	/* a pinned flow's FIN or RST is noted before its rewrite */
 	RULE "pre tcp flags & (fin | rst) != 0 ip saddr . tcp sport . ip daddr . tcp dport "
 	     "@in_saddr4 add @ends4 { ip saddr . tcp sport . ip daddr . tcp dport }",
@@ -304,7 +299,7 @@ static void test_every_rule(void **state)
 		if (n > strlen(Q) && !strncmp(end - strlen(Q), Q, strlen(Q)))
 			queued++;
 	}
-	assert_int_equal(queued, 22);
+	assert_int_equal(queued, 14);
 	assert_int_equal(rules_with(t, " map @"), 8);
 	assert_int_equal(rules_with(t, " add @ends"), 8);
 	assert_int_equal(queued + 8 + 8, check_names(t));
@@ -323,21 +318,22 @@ static void test_one_family(void **state)
 	ap_conf_init(&c);
 	ut_set(&c, "net.anypin.prefixes", "web=192.0.2.0/24");
 	t = text(&c);
-	assert_int_equal(check_names(t), 1 + 3 + 1 + 2 * (7 + 4 + 4));
-	expect(t, RULE "out_queue ip daddr 192.0.2.0/24" SYN Q, 1);
+	assert_int_equal(check_names(t), 1 + 2 * 3 + 3 + 1 + 2 * (4 + 4));
+	expect(t, RULE "out_queue ip daddr 192.0.2.0/24" SYN
+	       " update @syns4 { ip saddr . tcp sport . tcp dport timeout 75s }" Q, 1);
 	expect(t, RULE "pre_queue icmp type 3-3" Q, 1);
 	expect(t, RULE "pre_queue icmpv6 type 1-4" Q, 1);
 	absent(t, "ip6 daddr 2001");
-	assert_int_equal(rules_with(t, " ip6 "), 7 + 4 + 4);
+	assert_int_equal(rules_with(t, " ip6 "), 3 + 4 + 4);
 	free(t);
 
 	/* The other way round. */
 	ut_set(&c, "net.anypin.prefixes", "web6=2001:db8:a::/48");
 	t = text(&c);
-	assert_int_equal(check_names(t), 1 + 3 + 1 + 2 * (7 + 4 + 4));
+	assert_int_equal(check_names(t), 1 + 2 * 3 + 3 + 1 + 2 * (4 + 4));
 	expect(t, RULE "pre_queue icmpv6 type 1-4" Q, 1);
 	absent(t, "ip daddr 192");
-	assert_int_equal(rules_with(t, " ip "), 7 + 4 + 4);
+	assert_int_equal(rules_with(t, " ip "), 3 + 4 + 4);
 	free(t);
 }
 
@@ -350,7 +346,7 @@ static void test_empty(void **state)
 	(void)state;
 	ap_conf_init(&c);
 	t = text(&c);
-	assert_int_equal(check_names(t), 3 + 1 + 2 * (7 + 4 + 4));
+	assert_int_equal(check_names(t), 2 * 3 + 3 + 1 + 2 * (4 + 4));
 	absent(t, SYN);
 	free(t);
 }
@@ -367,7 +363,7 @@ static void test_ports(void **state)
 	expect(t, RULE "pre_queue ip daddr 198.18.0.0/24" SYN " tcp dport 7-7" Q, 1);
 	expect(t, RULE "pre_queue ip daddr 198.18.0.0/24" SYN " tcp dport 100-200" Q, 1);
 	expect(t, RULE "pre_queue ip daddr 198.18.0.0/24" SYN Q, 0);
-	assert_int_equal(check_names(t), 38 - 1 + 16);
+	assert_int_equal(check_names(t), 30 - 1 + 16);
 	free(t);
 }
 
