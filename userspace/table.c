@@ -4,9 +4,10 @@
  * the core zeroes keys, padding included), several entries per key
  * (ap_flow_match() picks one), bounded by max_flows. The hash leaves out
  * the service port, so every entry of one endpoint {role, address, port}
- * shares a chain: that is how we know when an endpoint's first entry
- * appears and its last goes, which struct table_endpoints is told (main.c
- * keeps the kernel sets that let its packets reach us with it).
+ * shares a chain: pin_find() gets from a tuple the kernel names (its
+ * counters, its ends) to the pinned flow through that endpoint. struct
+ * table_pins is told of each flow's rewrites (ap_flow_pin()) as they come
+ * and go: main.c keeps the kernel's maps with it.
  *
  * Entries sit on one list per eviction class (ap_flow_evict_rank()),
  * least recently active first: the core's ap_evict_room() chooses from
@@ -43,7 +44,7 @@ struct table {
 	u64 seed;
 	u32 now;
 	const struct ap_conf *c;
-	struct table_endpoints ep;
+	struct table_pins pins;
 	struct ent lists[NRANKS];	/* sentinels */
 	struct table_stats st;
 	struct ap_bh_table bh;
@@ -119,7 +120,7 @@ static void count(struct table *t, u8 prefix, u8 stat)
 	count_n(t, prefix, stat, 1);
 }
 
-struct table *table_new(const struct ap_conf *c, const struct table_endpoints *ep)
+struct table *table_new(const struct ap_conf *c, const struct table_pins *pins)
 {
 	struct table *t = calloc(1, sizeof(*t));
 	int i;
@@ -137,8 +138,8 @@ struct table *table_new(const struct ap_conf *c, const struct table_endpoints *e
 	for (i = 0; i < NRANKS; i++)
 		t->lists[i].prev = t->lists[i].next = &t->lists[i];
 	t->c = c;
-	if (ep)
-		t->ep = *ep;
+	if (pins)
+		t->pins = *pins;
 	return t;
 }
 
@@ -165,11 +166,10 @@ static void grow(struct table *t)
 	t->mask = n - 1;
 }
 
-/* Unlinks and frees @e; its endpoint goes with its last entry. */
+/* Unlinks and frees @e; its pin goes with it. */
 static void remove_entry(struct table *t, struct ent *e)
 {
-	struct ent **pp, *o;
-	bool last = true;
+	struct ent **pp;
 
 	for (pp = &t->b[e->hash & t->mask]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == e) {
@@ -177,16 +177,8 @@ static void remove_entry(struct table *t, struct ent *e)
 			break;
 		}
 	}
-	for (o = t->b[e->hash & t->mask]; o; o = o->hnext) {
-		if (same_endpoint(&o->f.key, &e->f.key)) {
-			last = false;
-			break;
-		}
-	}
-	if (e->pinned && t->ep.pin)
-		t->ep.pin(t->ep.arg, &e->pin, false);
-	if (last && t->ep.last)
-		t->ep.last(t->ep.arg, &e->f.key);
+	if (e->pinned && t->pins.pin)
+		t->pins.pin(t->pins.arg, &e->pin, false);
 	list_del(e);
 	t->count--;
 	free(e);
@@ -248,8 +240,7 @@ static const struct ap_evict_ops evict_ops = {
 static struct ap_flow *t_create(void *tp, const struct ap_key *k)
 {
 	struct table *t = tp;
-	struct ent *e, *o;
-	bool first = true;
+	struct ent *e;
 
 	if (!ap_evict_room(&evict_ops, t, t->c->max_flows, k->role))
 		return NULL;
@@ -260,14 +251,6 @@ static struct ap_flow *t_create(void *tp, const struct ap_key *k)
 	e->f.last = t->now;
 	e->f.prefix = AP_MAX_PREFIXES;
 	e->hash = endpoint_hash(t, k);
-	for (o = t->b[e->hash & t->mask]; o; o = o->hnext) {
-		if (same_endpoint(&o->f.key, k)) {
-			first = false;
-			break;
-		}
-	}
-	if (first && t->ep.first)
-		t->ep.first(t->ep.arg, k);
 	e->hnext = t->b[e->hash & t->mask];
 	t->b[e->hash & t->mask] = e;
 	list_add_tail(t, e, ap_flow_evict_rank(&e->f));
@@ -296,13 +279,13 @@ static void repin(struct table *t, struct ent *e)
 
 	if (e->pinned && now && same_pin(&e->pin, &pin))
 		return;
-	if (e->pinned && t->ep.pin)
-		t->ep.pin(t->ep.arg, &e->pin, false);
+	if (e->pinned && t->pins.pin)
+		t->pins.pin(t->pins.arg, &e->pin, false);
 	e->pinned = now;
 	e->pin = pin;
 	e->packets[0] = e->packets[1] = 0;
-	if (now && t->ep.pin)
-		t->ep.pin(t->ep.arg, &e->pin, true);
+	if (now && t->pins.pin)
+		t->pins.pin(t->pins.arg, &e->pin, true);
 }
 
 static void t_release(void *tp, struct ap_flow *f, u8 old_state)
@@ -474,21 +457,17 @@ void table_pin_ended(struct table *t, const struct ap_tuple *tu)
 
 void table_replay(struct table *t)
 {
-	struct ent *e, *o;
-	u32 i;
+	struct ent *e;
+	int r;
 
-	for (i = 0; i <= t->mask; i++) {
-		for (e = t->b[i]; e; e = e->hnext) {
-			/* An endpoint's first entry in its chain tells it. */
-			for (o = t->b[i]; o != e && !same_endpoint(&o->f.key, &e->f.key);
-			     o = o->hnext)
-				;
-			if (o == e && t->ep.first)
-				t->ep.first(t->ep.arg, &e->f.key);
+	for (r = 0; r < NRANKS; r++) {
+		for (e = t->lists[r].next; e != &t->lists[r]; e = e->next) {
+			if (!e->pinned)
+				continue;
 			/* New elements count from zero. */
 			e->packets[0] = e->packets[1] = 0;
-			if (e->pinned && t->ep.pin)
-				t->ep.pin(t->ep.arg, &e->pin, true);
+			if (t->pins.pin)
+				t->pins.pin(t->pins.arg, &e->pin, true);
 		}
 	}
 }

@@ -11,20 +11,16 @@ struct table_stats {
 };
 
 /*
- * Told when the first entry of an endpoint {role, address, port} of @k
- * appears, and when its last goes; when a flow's packets start being
- * rewritten (ap_flow_pin()) and when they stop, with the same @pin. Any
- * may be NULL.
+ * pin() is told when a flow's packets start being rewritten
+ * (ap_flow_pin()) and when they stop, with the same @pin; it may be NULL.
  */
-struct table_endpoints {
-	void (*first)(void *arg, const struct ap_key *k);
-	void (*last)(void *arg, const struct ap_key *k);
+struct table_pins {
 	void (*pin)(void *arg, const struct ap_pin *pin, bool add);
 	void *arg;
 };
 
-/* NULL when out of memory; @ep may be NULL. */
-struct table *table_new(const struct ap_conf *c, const struct table_endpoints *ep);
+/* NULL when out of memory; @pins may be NULL. */
+struct table *table_new(const struct ap_conf *c, const struct table_pins *pins);
 void table_set_conf(struct table *t, const struct ap_conf *c, const u8 *remap);
 void table_set_now(struct table *t, u32 now);
 void table_sweep(struct table *t);
@@ -39,7 +35,7 @@ void table_pin_packets(struct table *t, u8 role, bool out, const struct ap_tuple
 		       u64 packets);
 /* A FIN or RST of the pinned flow with tuple @tu (either way) went by. */
 void table_pin_ended(struct table *t, const struct ap_tuple *tu);
-/* Tells the callbacks again of every endpoint and pin, as if all were new. */
+/* Tells the callback again of every pin, as if all were new. */
 void table_replay(struct table *t);
 void table_walk(struct table *t, void (*fn)(const struct ap_flow *f, void *arg), void *arg);
 struct ap_bh_table *table_blackholes(struct table *t);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * anypind's flow table (userspace/table.c) through struct ap_table_ops, as
- * ap_process() uses it: entries in and found again, the endpoints' first
- * and last, the pins of flows the kernel rewrites and its counts of them,
+ * ap_process() uses it: entries in and found again, the pins of flows
+ * the kernel rewrites and its counts of them,
  * counters following a new configuration's prefixes, and what happens
  * when memory runs out (malloc and calloc are wrapped, -Wl,--wrap).
  */
@@ -47,53 +47,14 @@ void *__wrap_calloc(size_t n, size_t size)
 }
 
 /*
- * The endpoints' first and last, and the pins, as the kernel's sets and
- * maps would hold them: an element is added once and deleted once, as it
- * was added, or the kernel refuses the batch.
+ * The pins as the kernel's maps would hold them: an element is added once
+ * and deleted once, as it was added, or the kernel refuses the batch.
  */
-#define EP_MAX	1024
 #define PIN_MAX	64
-struct sets {
-	struct ap_key k[EP_MAX];
-	int n, firsts, lasts;
+struct maps {
 	struct ap_pin pin[PIN_MAX];
 	int npins, adds, removes;
 };
-
-static bool same_endpoint(const struct ap_key *a, const struct ap_key *b)
-{
-	return a->role == b->role && a->port == b->port && ap_addr_eq(&a->addr, &b->addr);
-}
-
-static int set_find(const struct sets *s, const struct ap_key *k)
-{
-	int i;
-
-	for (i = 0; i < s->n; i++)
-		if (same_endpoint(&s->k[i], k))
-			return i;
-	return -1;
-}
-
-static void ep_first(void *arg, const struct ap_key *k)
-{
-	struct sets *s = arg;
-
-	assert_int_equal(set_find(s, k), -1);
-	assert_true(s->n < EP_MAX);
-	s->k[s->n++] = *k;
-	s->firsts++;
-}
-
-static void ep_last(void *arg, const struct ap_key *k)
-{
-	struct sets *s = arg;
-	int i = set_find(s, k);
-
-	assert_true(i >= 0);
-	s->k[i] = s->k[--s->n];
-	s->lasts++;
-}
 
 static bool same_tuple(const struct ap_tuple *a, const struct ap_tuple *b)
 {
@@ -101,7 +62,7 @@ static bool same_tuple(const struct ap_tuple *a, const struct ap_tuple *b)
 	       ap_addr_eq(&a->daddr, &b->daddr) && a->dport == b->dport;
 }
 
-static int pin_find(const struct sets *s, const struct ap_pin *p)
+static int pin_find(const struct maps *s, const struct ap_pin *p)
 {
 	int i;
 
@@ -113,9 +74,9 @@ static int pin_find(const struct sets *s, const struct ap_pin *p)
 	return -1;
 }
 
-static void ep_pin(void *arg, const struct ap_pin *p, bool add)
+static void pin_update(void *arg, const struct ap_pin *p, bool add)
 {
-	struct sets *s = arg;
+	struct maps *s = arg;
 	int i = pin_find(s, p);
 
 	if (add) {
@@ -132,7 +93,7 @@ static void ep_pin(void *arg, const struct ap_pin *p, bool add)
 
 struct fixture {
 	struct ap_conf c, c2;
-	struct sets sets;
+	struct maps maps;
 	struct table *t;
 	u32 now;
 	int pinned;		/* table_walk()'s count of pinned flows */
@@ -142,13 +103,13 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *x = calloc(1, sizeof(*x));
-	struct table_endpoints ep = { ep_first, ep_last, ep_pin, NULL };
+	struct table_pins pins = { pin_update, NULL };
 
 	assert_non_null(x);
 	ap_conf_init(&x->c);
 	ut_set(&x->c, "net.anypin.prefixes", "a=192.0.2.0/24 b=198.51.100.0/24 c=2001:db8::/32");
-	ep.arg = &x->sets;
-	x->t = table_new(&x->c, &ep);
+	pins.arg = &x->maps;
+	x->t = table_new(&x->c, &pins);
 	assert_non_null(x->t);
 	x->now = 1000;
 	table_set_now(x->t, x->now);
@@ -164,7 +125,7 @@ static void in_maps(const struct ap_flow *f, void *arg)
 
 	if (!ap_flow_pin(f, &pin))
 		return;
-	assert_true(pin_find(&x->sets, &pin) >= 0);
+	assert_true(pin_find(&x->maps, &pin) >= 0);
 	x->pinned++;
 }
 
@@ -176,7 +137,7 @@ static int teardown(void **state)
 	/* The maps hold the table's pins, no more. */
 	x->pinned = 0;
 	table_walk(x->t, in_maps, x);
-	assert_int_equal(x->pinned, x->sets.npins);
+	assert_int_equal(x->pinned, x->maps.npins);
 	table_free(x->t);
 	free(x);
 	return 0;
@@ -267,34 +228,36 @@ static void test_many(void **state)
 	assert_int_equal(table_count(x->t), 1000);
 }
 
-/* One endpoint, two services: first with the first entry, last with the last. */
-static void test_endpoints(void **state)
+/*
+ * One endpoint, two services, and the same address and port in the other
+ * role: one chain (the hash leaves out the service port), three keys.
+ */
+static void test_same_endpoint(void **state)
 {
 	struct fixture *x = *state;
 	struct ap_key k80, k443, other;
-	struct ap_flow *f;
+	struct ap_flow *f80, *f443, *f;
 
 	key(&k80, "203.0.113.1", 40000, 80);
 	key(&k443, "203.0.113.1", 40000, 443);
 	key(&other, "203.0.113.1", 40000, 80);
 	other.role = AP_ROLE_CLIENT;
 
-	create(x, &k80, 0);
-	assert_int_equal(x->sets.firsts, 1);
-	create(x, &k443, 0);
-	assert_int_equal(x->sets.firsts, 1);
-	/* The same address and port in the other role is another endpoint. */
+	f80 = create(x, &k80, 0);
+	f443 = create(x, &k443, 0);
 	f = table_ops.create(x->t, &other);
 	assert_non_null(f);
 	table_ops.release(x->t, f, 0);
-	assert_int_equal(x->sets.firsts, 2);
+	assert_int_equal(table_count(x->t), 3);
+	assert_ptr_equal(find(x, &k80), f80);
+	assert_ptr_equal(find(x, &k443), f443);
 
 	table_ops.remove(x->t, find(x, &k80));
-	assert_int_equal(x->sets.lasts, 0);
-	table_ops.remove(x->t, find(x, &k443));
-	assert_int_equal(x->sets.lasts, 1);
-	assert_int_equal(set_find(&x->sets, &k80), -1);
-	assert_int_equal(x->sets.n, 1);
+	assert_null(find(x, &k80));
+	assert_ptr_equal(find(x, &k443), f443);
+	assert_ptr_equal(table_ops.find(x->t, &other, NULL, AP_FIND_RESP), f);
+	table_ops.release(x->t, f, f->state);
+	assert_int_equal(table_count(x->t), 2);
 }
 
 /* Counters go to their prefix; one no longer configured, to the last row. */
@@ -398,7 +361,7 @@ static void test_new_no_memory(void **state)
 	alloc_left = -1;
 }
 
-/* No entry, no endpoint; the table goes on as before. */
+/* No entry; the table goes on as before. */
 static void test_create_no_memory(void **state)
 {
 	struct fixture *x = *state;
@@ -409,7 +372,6 @@ static void test_create_no_memory(void **state)
 	assert_null(table_ops.create(x->t, &k));
 	alloc_left = -1;
 	assert_int_equal(table_count(x->t), 0);
-	assert_int_equal(x->sets.firsts, 0);
 	assert_null(find(x, &k));
 	create(x, &k, 0);
 	assert_non_null(find(x, &k));
@@ -434,7 +396,7 @@ static void test_grow_no_memory(void **state)
 		key(&k, "203.0.113.1", 1024 + i, 80);
 		assert_ptr_equal(find(x, &k), f[i]);
 	}
-	assert_int_equal(x->sets.n, 300);
+	assert_int_equal(table_count(x->t), 300);
 }
 
 /* max_flows bounds the table: a full table of responder entries churns. */
@@ -450,8 +412,7 @@ static void test_bounded(void **state)
 		create(x, &k, 0);
 		assert_true(table_count(x->t) <= 4);
 	}
-	assert_int_equal(x->sets.n, 4);
-	assert_int_equal(x->sets.lasts, 6);
+	assert_int_equal(table_count(x->t), 4);
 	assert_int_equal(table_stats(x->t)->v[0][AP_STAT_EVICTED], 6);
 }
 
@@ -525,7 +486,7 @@ static bool pinned(const struct fixture *x, u8 role, const char *c, u16 port, co
 	}
 	pg_addr(&p.out_to, u);
 	pg_addr(&p.in_to, a);
-	return pin_find(&x->sets, &p) >= 0;
+	return pin_find(&x->maps, &p) >= 0;
 }
 
 static bool client_pinned(const struct fixture *x, const char *c, u16 port, const char *a,
@@ -553,30 +514,31 @@ static void test_pin_client(void **state)
 {
 	struct fixture *x = *state;
 
+	/* The SYN: an entry, nothing for the kernel. */
 	packet(x, AP_HOOK_OUT, C4, A4, 40000, 80, AP_TCP_SYN, 1000, 0);
-	assert_int_equal(x->sets.firsts, 1);
-	assert_int_equal(x->sets.adds, 0);
+	assert_int_equal(table_count(x->t), 1);
+	assert_int_equal(x->maps.adds, 0);
 	packet(x, AP_HOOK_IN, U4, C4, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001);
-	assert_int_equal(x->sets.adds, 1);
+	assert_int_equal(x->maps.adds, 1);
 	assert_true(client_pinned(x, C4, 40000, A4, U4));
 
 	bound(x, C6, 40000, A6, U6, 1000);
-	assert_int_equal(x->sets.adds, 2);
+	assert_int_equal(x->maps.adds, 2);
 	assert_true(client_pinned(x, C6, 40000, A6, U6));
 
 	packet(x, AP_HOOK_IN, U4, C4, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 1001);
 	packet(x, AP_HOOK_OUT, C4, A4, 40000, 80, AP_TCP_ACK | AP_TCP_FIN, 1001, 5001);
 	packet(x, AP_HOOK_IN, U4, C4, 80, 40000, AP_TCP_ACK | AP_TCP_FIN, 5001, 1002);
-	assert_int_equal(x->sets.adds, 2);
-	assert_int_equal(x->sets.removes, 0);
+	assert_int_equal(x->maps.adds, 2);
+	assert_int_equal(x->maps.removes, 0);
 
 	/* Closed and gone by the sweep: the pin with it. */
 	x->now += x->c.fin_timeout + 1;
 	table_set_now(x->t, x->now);
 	table_sweep(x->t);
 	assert_false(client_pinned(x, C4, 40000, A4, U4));
-	assert_int_equal(x->sets.removes, 1);
-	assert_int_equal(x->sets.npins, 1);
+	assert_int_equal(x->maps.removes, 1);
+	assert_int_equal(x->maps.npins, 1);
 }
 
 /*
@@ -591,8 +553,8 @@ static void test_pin_new_connection(void **state)
 	bound(x, C4, 40000, A4, U4, 1000);
 	kernel_count(x, C4, 40000, A4, 10);
 	bound(x, C4, 40000, A4, U4B, 3000);
-	assert_int_equal(x->sets.adds, 2);
-	assert_int_equal(x->sets.removes, 1);
+	assert_int_equal(x->maps.adds, 2);
+	assert_int_equal(x->maps.removes, 1);
 	assert_false(client_pinned(x, C4, 40000, A4, U4));
 	assert_true(client_pinned(x, C4, 40000, A4, U4B));
 	/* The same tuple out, but a new element: it counts from zero. */
@@ -602,8 +564,8 @@ static void test_pin_new_connection(void **state)
 	packet(x, AP_HOOK_OUT, C4, A4, 40000, 80, AP_TCP_RST, 3001, 0);
 	x->now += x->c.fin_timeout + 1;
 	packet(x, AP_HOOK_OUT, C4, A4, 40000, 80, AP_TCP_SYN, 7000, 0);
-	assert_int_equal(x->sets.npins, 0);
-	assert_int_equal(x->sets.removes, 2);
+	assert_int_equal(x->maps.npins, 0);
+	assert_int_equal(x->maps.removes, 2);
 	assert_int_equal(table_stats(x->t)->v[0][AP_STAT_EXPIRED], 1);
 	assert_int_equal(table_count(x->t), 1);
 }
@@ -624,20 +586,19 @@ static void test_pin_responder(void **state)
 
 	/* Retransmitted: nothing new. */
 	packet(x, AP_HOOK_IN, C4, "198.51.100.1", 40000, 80, AP_TCP_SYN, 1000, 0);
-	assert_int_equal(x->sets.adds, 1);
+	assert_int_equal(x->maps.adds, 1);
 
 	packet(x, AP_HOOK_IN, C4, "198.51.100.2", 40000, 80, AP_TCP_SYN, 2000, 0);
-	assert_int_equal(x->sets.adds, 2);
-	assert_int_equal(x->sets.removes, 1);
+	assert_int_equal(x->maps.adds, 2);
+	assert_int_equal(x->maps.removes, 1);
 	assert_false(pinned(x, AP_ROLE_RESPONDER, C4, 40000, "198.51.100.1", U4));
 	assert_true(pinned(x, AP_ROLE_RESPONDER, C4, 40000, "198.51.100.2", U4));
 
 	/* The same SYN without the option: the client fell back. */
 	x->plain = true;
 	packet(x, AP_HOOK_IN, C4, "198.51.100.2", 40000, 80, AP_TCP_SYN, 2000, 0);
-	assert_int_equal(x->sets.npins, 0);
-	assert_int_equal(x->sets.removes, 2);
-	assert_int_equal(x->sets.lasts, 1);
+	assert_int_equal(x->maps.npins, 0);
+	assert_int_equal(x->maps.removes, 2);
 }
 
 /*
@@ -690,7 +651,7 @@ static void test_pin_packets(void **state)
 	table_sweep(x->t);
 	assert_int_equal(table_count(x->t), 0);
 	assert_int_equal(rewritten(x, 0), 12);
-	assert_int_equal(x->sets.npins, 0);
+	assert_int_equal(x->maps.npins, 0);
 }
 
 /*
@@ -727,7 +688,7 @@ static void test_pin_ended(void **state)
 	assert_false(client_pinned(x, C6, 40000, A6, U6));
 	assert_true(client_pinned(x, C4, 40001, A4, U4));
 	assert_int_equal(table_count(x->t), 1);
-	assert_int_equal(x->sets.npins, 1);
+	assert_int_equal(x->maps.npins, 1);
 }
 
 /*
@@ -748,14 +709,14 @@ static void test_pin_evicted(void **state)
 		packet(x, AP_HOOK_IN, C4, "198.51.100.1", 40000 + i, 80, AP_TCP_SYN, 1000, 0);
 	}
 	assert_int_equal(table_stats(x->t)->v[1][AP_STAT_EVICTED], 2);
-	assert_int_equal(x->sets.removes, 2);
-	assert_int_equal(x->sets.npins, 3);
+	assert_int_equal(x->maps.removes, 2);
+	assert_int_equal(x->maps.npins, 3);
 	assert_false(pinned(x, AP_ROLE_RESPONDER, C4, 40001, "198.51.100.1", U4));
 	assert_true(pinned(x, AP_ROLE_RESPONDER, C4, 40004, "198.51.100.1", U4));
 
 	x->c.max_flows = 1;
 	table_sweep(x->t);
-	assert_int_equal(x->sets.npins, 1);
+	assert_int_equal(x->maps.npins, 1);
 	assert_true(pinned(x, AP_ROLE_RESPONDER, C4, 40004, "198.51.100.1", U4));
 
 	x->c.max_flows = 2;
@@ -765,13 +726,13 @@ static void test_pin_evicted(void **state)
 	packet(x, AP_HOOK_OUT, C4, A4, 40001, 80, AP_TCP_SYN, 1000, 0);
 	assert_false(client_pinned(x, C4, 40000, A4, U4B));
 	assert_int_equal(table_stats(x->t)->v[0][AP_STAT_EVICTED], 1);
-	assert_int_equal(x->sets.npins, 1);
+	assert_int_equal(x->maps.npins, 1);
 }
 
 /*
  * The table put back in the kernel (deleted under us, or a batch
- * refused): every endpoint once, every pin again, and counts that start
- * from zero in the new elements.
+ * refused): every pin again, none for a flow still opening, and counts
+ * that start from zero in the new elements.
  */
 static void test_replay(void **state)
 {
@@ -785,19 +746,16 @@ static void test_replay(void **state)
 	packet(x, AP_HOOK_IN, U4, C4, 443, 40000, AP_TCP_SYN | AP_TCP_ACK, 5000, 3001);
 	packet(x, AP_HOOK_OUT, C4, A4, 40001, 80, AP_TCP_SYN, 4000, 0);
 	packet(x, AP_HOOK_IN, "192.0.2.99", "198.51.100.1", 5555, 80, AP_TCP_SYN, 1, 0);
-	assert_int_equal(x->sets.n, 3);
-	assert_int_equal(x->sets.npins, 3);
+	assert_int_equal(x->maps.npins, 3);
 	kernel_count(x, C4, 40000, A4, 10);
 	assert_int_equal(rewritten(x, 0), 10);
 
-	/* A new, empty table in the kernel: four entries, three endpoints. */
-	memset(&x->sets, 0, sizeof(x->sets));
+	/* A new, empty table in the kernel: four entries, three pins. */
+	memset(&x->maps, 0, sizeof(x->maps));
 	table_replay(x->t);
 	assert_int_equal(table_count(x->t), 4);
-	assert_int_equal(x->sets.firsts, 3);
-	assert_int_equal(x->sets.n, 3);
-	assert_int_equal(x->sets.adds, 3);
-	assert_int_equal(x->sets.npins, 3);
+	assert_int_equal(x->maps.adds, 3);
+	assert_int_equal(x->maps.npins, 3);
 	assert_true(client_pinned(x, C4, 40000, A4, U4));
 
 	/* The new element counts from zero: 2 more, not 2^64 - 8. */
@@ -811,7 +769,7 @@ int main(void)
 {
 #define T(test)	cmocka_unit_test_setup_teardown(test, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_insert_lookup), T(test_many), T(test_endpoints), T(test_counters),
+		T(test_insert_lookup), T(test_many), T(test_same_endpoint), T(test_counters),
 		T(test_set_conf), T(test_set_conf_no_memory),
 		cmocka_unit_test(test_new_no_memory), T(test_create_no_memory),
 		T(test_grow_no_memory), T(test_bounded), T(test_pin_client),

@@ -5,7 +5,7 @@
  * NFQUEUE packet messages into the other and reads back the verdicts.
  * The client of the lab: a SYN to the anycast prefix gets the option and
  * its checksum completed, packets of no flow are accepted as they are, and
- * the table's updates reach nftables before the verdicts they matter for.
+ * the table's pins reach nftables before the verdicts they matter for.
  */
 /* glibc's netinet/in.h before the kernel's linux/in.h */
 #include "queue.h"
@@ -37,9 +37,9 @@ struct verdict {
 	u32 len;		/* 0: no new bytes */
 };
 
-/* What the kernel had of the queue's verdicts when the table's updates came. */
+/* What the kernel had of the queue's verdicts when the table's pins came. */
 struct commit {
-	int verdicts, updates;
+	int verdicts, pins;
 };
 
 struct fixture {
@@ -48,7 +48,7 @@ struct fixture {
 	struct table *t;
 	struct verdict *v;	/* the last run's, NV at most */
 	int nv;
-	int updates;		/* told by the table, not committed yet */
+	int pins;		/* told by the table, not committed yet */
 	struct commit commits[8];
 	int ncommits;
 };
@@ -56,18 +56,12 @@ struct fixture {
 /* The fixture whose kernel end the nftables side reads. */
 static struct fixture *kernel;
 
-/* The table's endpoints and pins, for nftables: updates to commit. */
-static void ep_update(void *arg, const struct ap_key *k)
-{
-	(void)k;
-	((struct fixture *)arg)->updates++;
-}
-
+/* The table's pins, for nftables: map elements to commit. */
 static void pin_update(void *arg, const struct ap_pin *pin, bool add)
 {
 	(void)pin;
 	(void)add;
-	((struct fixture *)arg)->updates++;
+	((struct fixture *)arg)->pins++;
 }
 
 static int setup(void **state)
@@ -83,7 +77,7 @@ static int setup(void **state)
 	x->kernel = sv[1];
 	ap_conf_init(&x->c);
 	ut_set(&x->c, "net.anypin.prefixes", "svc=192.0.2.0/24");
-	x->t = table_new(&x->c, &(struct table_endpoints){ ep_update, ep_update, pin_update, x });
+	x->t = table_new(&x->c, &(struct table_pins){ pin_update, x });
 	assert_non_null(x->t);
 	x->v = calloc(NV, sizeof(*x->v));
 	assert_non_null(x->v);
@@ -180,7 +174,7 @@ static void take_verdicts(struct fixture *x)
 }
 
 /*
- * The nftables side, played by the test: the updates the table told of go
+ * The nftables side, played by the test: the pins the table told of go
  * to the kernel now; it notes how many verdicts the kernel had by then.
  */
 void nft_commit(void)
@@ -191,8 +185,8 @@ void nft_commit(void)
 	take_verdicts(x);
 	assert_true(x->ncommits < 8);
 	x->commits[x->ncommits].verdicts = x->nv;
-	x->commits[x->ncommits++].updates = x->updates;
-	x->updates = 0;
+	x->commits[x->ncommits++].pins = x->pins;
+	x->pins = 0;
 }
 
 /* Runs the queue: the verdicts it sent, in order, in x->v; returns how many. */
@@ -346,6 +340,20 @@ static void test_verbose(void **state)
 	assert_string_equal(logged(x, 0), "");
 }
 
+/* A SYN of the client from @port to 192.0.2.1, leaving the host. */
+static void queue_syn_from(struct fixture *x, u32 id, u16 port)
+{
+	struct queued q = { .id = id, .hook = NF_INET_LOCAL_OUT };
+	struct pg_tcp t;
+	u8 pkt[256];
+
+	pg_tcp_init(&t, "203.0.113.10", "192.0.2.1", port, 80, AP_TCP_SYN);
+	t.seq = 1000;
+	q.len = pg_build_tcp(pkt, &t, NULL);
+	q.pkt = pkt;
+	enqueue(x, &q);
+}
+
 /* A SYN-ACK from U1 to the client's SYN from @port: it binds the flow. */
 static void queue_synack(struct fixture *x, u32 id, u16 port)
 {
@@ -362,22 +370,21 @@ static void queue_synack(struct fixture *x, u32 id, u16 port)
 }
 
 /*
- * The table's updates are committed before the verdicts they matter for:
- * a SYN's endpoint is in its set before the SYN leaves (its SYN-ACK comes
- * back through the queue), a bound flow's pin in the maps before its
- * SYN-ACK reaches the stack (the ACK after it is rewritten by the kernel).
- * Each batch of messages commits first, then sends its verdicts.
+ * A bound flow's pin is in the maps before its SYN-ACK reaches the stack:
+ * the ACK after it must be rewritten by the kernel. Each batch of messages
+ * commits first, then sends its verdicts. A SYN changes nothing in the
+ * kernel (the rule that queued it noted it there): its commit is empty.
  */
 static void test_table_first(void **state)
 {
 	struct fixture *x = *state;
-	u32 i;
 
 	queue_syn(x, 1, 0, 0, "192.0.2.1");
 	assert_int_equal(run(x), 1);
 	assert_int_equal(x->ncommits, 1);
 	assert_int_equal(x->commits[0].verdicts, 0);
-	assert_int_equal(x->commits[0].updates, 1);
+	assert_int_equal(x->commits[0].pins, 0);
+	assert_int_equal(table_count(x->t), 1);
 
 	queue_synack(x, 2, 40000);
 	assert_int_equal(run(x), 1);
@@ -386,28 +393,39 @@ static void test_table_first(void **state)
 	assert_true(x->v[0].len > 0);
 	assert_int_equal(x->ncommits, 2);
 	assert_int_equal(x->commits[1].verdicts, 0);
-	assert_int_equal(x->commits[1].updates, 1);
+	assert_int_equal(x->commits[1].pins, 1);
+}
 
-	/* A full batch of SYNs, then one more in the next batch. */
-	for (i = 0; i < 33; i++) {
-		struct queued q = { .id = 10 + i, .hook = NF_INET_LOCAL_OUT };
-		struct pg_tcp t;
-		u8 pkt[256];
+/*
+ * 33 SYN-ACKs binding 33 flows: a full batch, whose 32 pins are committed
+ * before any of its verdicts, then one more in the next batch.
+ */
+static void test_table_first_batches(void **state)
+{
+	struct fixture *x = *state;
+	u32 i;
 
-		pg_tcp_init(&t, "203.0.113.10", "192.0.2.1", 41000 + i, 80, AP_TCP_SYN);
-		t.seq = 1000;
-		q.len = pg_build_tcp(pkt, &t, NULL);
-		q.pkt = pkt;
-		enqueue(x, &q);
-	}
+	for (i = 0; i < 33; i++)
+		queue_syn_from(x, 10 + i, 41000 + i);
+	assert_int_equal(run(x), 33);
+	assert_int_equal(x->ncommits, 2);
+	assert_int_equal(x->commits[0].pins + x->commits[1].pins, 0);
+	assert_int_equal(table_count(x->t), 33);
+
+	for (i = 0; i < 33; i++)
+		queue_synack(x, 100 + i, 41000 + i);
 	assert_int_equal(run(x), 33);
 	assert_int_equal(x->ncommits, 4);
 	assert_int_equal(x->commits[2].verdicts, 0);
-	assert_int_equal(x->commits[2].updates, 32);
+	assert_int_equal(x->commits[2].pins, 32);
 	assert_int_equal(x->commits[3].verdicts, 32);
-	assert_int_equal(x->commits[3].updates, 1);
-	assert_int_equal(x->v[32].id, 42);
-	assert_int_equal(table_count(x->t), 34);
+	assert_int_equal(x->commits[3].pins, 1);
+	for (i = 0; i < 33; i++) {
+		assert_int_equal(x->v[i].id, 100 + i);
+		assert_int_equal(x->v[i].v, NF_ACCEPT);
+		assert_true(x->v[i].len > 0);
+	}
+	assert_int_equal(table_count(x->t), 33);
 }
 
 int main(void)
@@ -416,6 +434,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_syn_changed), T(test_checksum_completed), T(test_accepted_as_is),
 		T(test_message_cut), T(test_verbose), T(test_table_first),
+		T(test_table_first_batches),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
