@@ -1,17 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * anypind: the anypin datapath in userspace over NFQUEUE. Each file does
- * one job and has its header; this one holds the program's defaults.
+ * anypind: the anypin datapath in userspace. The packets that decide come
+ * over NFQUEUE; the kernel rewrites the rest of a pinned flow from the
+ * nftables maps anypind keeps. Each file does one job and has its header;
+ * this one holds the program's defaults.
  *
  *   main.c   options, signals, the main loop, reloads; wires the others
+ *            (pins to nft.c, refused batches and nftables events to a
+ *            restore of the table)
  *   util.c   the log and the clock
  *   conf.c   the configuration file, through the core's ap_conf_parse()
- *   queue.c  the NFQUEUE socket: packets in, ap_process(), verdicts out
+ *   queue.c  the NFQUEUE socket: packets in, ap_process(), the table's
+ *            changes committed, verdicts out
  *   debug.c  the -v lines, one per decision on a packet
  *   table.c  the flow table behind struct ap_table_ops, the counters and
- *            the blackhole memory
- *   ipset.c  the kernel sets naming the flows' endpoints, for the rules
- *   rules.c  the iptables/ip6tables rules that send packets to the queue
+ *            the blackhole memory; says when a flow's rewrites start and stop
+ *   nft.c    the nftables table inet anypin: the rules that queue and
+ *            rewrite, the maps' elements, their counters, the ends set
  *   ctl.c    the control socket: flows, stats, blackholes, status, get, set
  *   raw.c    raw sockets for the RSTs to losing responders
  */
