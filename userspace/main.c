@@ -133,7 +133,7 @@ static void pin(void *arg, const struct ap_pin *p, bool add)
 	nft_pin(add, p);
 }
 
-static const struct table_endpoints endpoints = {
+static const struct table_pins pins = {
 	.pin = pin,
 };
 
@@ -366,7 +366,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	s.table = table_new(s.conf, &endpoints);
+	s.table = table_new(s.conf, &pins);
 	if (!s.table) {
 		logmsg("out of memory");
 		return 1;

@@ -2,7 +2,8 @@
 /*
  * anypind's nftables table, inet anypin: the chains that queue the packets
  * that decide something, the maps by which the kernel rewrites the other
- * packets of pinned flows, and the sets of the flows' endpoints.
+ * packets of pinned flows, and the sets the kernel notes client SYNs and
+ * pinned flows' ends in.
  */
 #ifndef ANYPIND_NFT_H
 #define ANYPIND_NFT_H

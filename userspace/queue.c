@@ -177,10 +177,7 @@ static void flush_verdicts(void)
 
 	if (!nv)
 		return;
-	/*
-	 * The table's updates first: a SYN's endpoint is in its set, a bound
-	 * flow's rewrite in its map, before the packet is let go.
-	 */
+	/* The table's updates first: a bound flow's rewrites are in their maps before its packet goes. */
 	nft_commit();
 	/* No address: a netlink socket sends to the kernel by default. */
 	memset(&mh, 0, sizeof(mh));

@@ -24,9 +24,10 @@
  * its length moved by AP_OPT_LEN exactly when it grew, what it changed
  * still parses to what the core was left with, nothing past the headers
  * changed but for the option, checksums that were right still are, the RST
- * is sound, the table stays within max_flows and its endpoints' first and
- * last (struct table_endpoints) pair up. table.c seeds its hash from getrandom(): that moves
- * entries between buckets, never changes which entry a lookup finds.
+ * is sound, the table stays within max_flows, and the pins it tells of
+ * (struct table_pins) pair up and are those of its pinned flows. table.c
+ * seeds its hash from getrandom(): that moves entries between buckets,
+ * never changes which entry a lookup finds.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,8 +41,8 @@
 #define REC_HDR		5
 #define PAD		65536
 #define START		1000
-/* Endpoints a host's kernel sets hold at once: max_flows at most. */
-#define SET_MAX		16
+/* Pins a host's kernel maps hold at once: max_flows at most. */
+#define PIN_MAX		16
 
 static const char *const conf_text[NHOSTS] = {
 	/* the client */
@@ -84,47 +85,47 @@ static const char *const conf_text[NHOSTS] = {
 
 static struct ap_conf conf[NHOSTS];
 
-/* The kernel sets of the host whose table is being called. */
-struct endpoint {
-	u8 role;
-	struct ap_addr a;
-	__be16 port;
-};
-static struct endpoint set[NHOSTS][SET_MAX];
-static int nset[NHOSTS], cur;
+/* The kernel maps of the host whose table is being called. */
+static struct ap_pin pins[NHOSTS][PIN_MAX];
+static int npins[NHOSTS], cur;
 
-static int set_find(const struct endpoint *e)
+static bool same_tuple(const struct ap_tuple *a, const struct ap_tuple *b)
 {
+	return ap_addr_eq(&a->saddr, &b->saddr) && a->sport == b->sport &&
+	       ap_addr_eq(&a->daddr, &b->daddr) && a->dport == b->dport;
+}
+
+static int pin_find(const struct ap_pin *p)
+{
+	const struct ap_pin *q;
 	int i;
 
-	for (i = 0; i < nset[cur]; i++)
-		if (set[cur][i].role == e->role && set[cur][i].port == e->port &&
-		    ap_addr_eq(&set[cur][i].a, &e->a))
+	for (i = 0; i < npins[cur]; i++) {
+		q = &pins[cur][i];
+		if (q->role == p->role && same_tuple(&q->out, &p->out) &&
+		    same_tuple(&q->in, &p->in) && ap_addr_eq(&q->out_to, &p->out_to) &&
+		    ap_addr_eq(&q->in_to, &p->in_to))
 			return i;
+	}
 	return -1;
 }
 
-/* anypind names a flow's endpoint in a kernel set with its first entry. */
-static void endpoint_first(void *arg, const struct ap_key *k)
+/* An element is added once and deleted once, as it was added. */
+static void pin(void *arg, const struct ap_pin *p, bool add)
 {
-	struct endpoint e = { .role = k->role, .a = k->addr, .port = k->port };
+	int i = pin_find(p);
 
 	(void)arg;
-	CHECK(set_find(&e) < 0 && nset[cur] < SET_MAX);
-	set[cur][nset[cur]++] = e;
+	if (add) {
+		CHECK(i < 0 && npins[cur] < PIN_MAX);
+		pins[cur][npins[cur]++] = *p;
+	} else {
+		CHECK(i >= 0);
+		pins[cur][i] = pins[cur][--npins[cur]];
+	}
 }
 
-static void endpoint_last(void *arg, const struct ap_key *k)
-{
-	struct endpoint e = { .role = k->role, .a = k->addr, .port = k->port };
-	int i = set_find(&e);
-
-	(void)arg;
-	CHECK(i >= 0);
-	set[cur][i] = set[cur][--nset[cur]];
-}
-
-static const struct table_endpoints endpoints = { endpoint_first, endpoint_last, NULL };
+static const struct table_pins kernel_maps = { pin, NULL };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -139,7 +140,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (h = 0; h < NHOSTS; h++) {
 		ap_conf_init(&conf[h]);
 		CHECK(!ap_conf_parse(&conf[h], conf_text[h], strlen(conf_text[h]), &e));
-		CHECK(conf[h].max_flows <= SET_MAX);
+		CHECK(conf[h].max_flows <= PIN_MAX);
 	}
 	return 0;
 }
@@ -214,12 +215,14 @@ static void check_rst(const struct ap_verdict *v, const struct ap_pkt *synack)
 struct walk {
 	const struct ap_conf *c;
 	u32 now, n;
+	int pinned;
 };
 
 /* Each entry prints as one line of the 9 columns of AP_FLOW_HEADER. */
 static void show(const struct ap_flow *f, void *arg)
 {
 	struct walk *w = arg;
+	struct ap_pin p;
 	char line[256];
 	u32 len = ap_flow_format(f, w->c, w->now, line, sizeof(line)), i, sp = 0;
 
@@ -228,18 +231,23 @@ static void show(const struct ap_flow *f, void *arg)
 		sp += line[i] == ' ';
 	CHECK(sp == 8);
 	w->n++;
+	/* The kernel's maps hold its pin. */
+	if (ap_flow_pin(f, &p)) {
+		CHECK(pin_find(&p) >= 0);
+		w->pinned++;
+	}
 }
 
 static void check_table(struct table *t, const struct ap_conf *c, u32 now)
 {
-	struct walk w = { c, now, 0 };
+	struct walk w = { c, now, 0, 0 };
 	struct ap_bh_table *bh = table_blackholes(t);
 	char line[256];
 	u32 i;
 
 	CHECK(table_count(t) <= c->max_flows);
 	table_walk(t, show, &w);
-	CHECK(w.n == table_count(t) && (u32)nset[cur] <= w.n);
+	CHECK(w.n == table_count(t) && w.pinned == npins[cur]);
 	CHECK(bh->n <= AP_BH_MAX);
 	for (i = 0; i < bh->n; i++)
 		CHECK(ap_bh_format(&bh->e[i], now, line, sizeof(line)) < sizeof(line));
@@ -313,9 +321,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	u8 ctl;
 
 	for (h = 0; h < NHOSTS; h++) {
-		t[h] = table_new(&conf[h], &endpoints);
+		t[h] = table_new(&conf[h], &kernel_maps);
 		CHECK(t[h]);
-		nset[h] = 0;
+		npins[h] = 0;
 	}
 	while (size >= REC_HDR && recs++ < 64) {
 		ctl = data[0];
