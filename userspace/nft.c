@@ -216,8 +216,14 @@ static void e_and(struct nftnl_rule *r, const void *mask, u32 len)
 	e_add(r, e);
 }
 
-/* @dreg 0: membership only; @inv: the key must not be in @set. */
-static void e_lookup(struct nftnl_rule *r, const char *set, u32 dreg, bool inv)
+/* Past the longest key, an IPv6 tuple: where a map's value goes when unused. */
+#define REG_SCRATCH	(NFT_REG32_00 + 10)
+
+/*
+ * @dreg 0: membership only, for a set (kernels before 6.3 refuse a map
+ * lookup without a destination: REG_SCRATCH then).
+ */
+static void e_lookup(struct nftnl_rule *r, const char *set, u32 dreg)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
 
@@ -225,8 +231,6 @@ static void e_lookup(struct nftnl_rule *r, const char *set, u32 dreg, bool inv)
 	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
 	if (dreg)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, dreg);
-	if (inv)
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
 	e_add(r, e);
 }
 
@@ -441,26 +445,23 @@ static void rule_nl(const struct rdesc *d, u16 queue)
 	case R_ANSWER:
 		e_flags(r, TCP_SYN | TCP_RST, NFT_CMP_NEQ, 0);
 		e_syn_key(r, d->family, true);
-		e_lookup(r, name, 0, false);
+		e_lookup(r, name, 0);
 		break;
 	case R_ABORT:
+		/* A pinned flow's too (rare): the core rewrites it, R_END never sees it. */
 		e_flags(r, TCP_RST, NFT_CMP_NEQ, 0);
 		e_syn_key(r, d->family, false);
-		e_lookup(r, name, 0, false);
-		/* A pinned flow's ends are the kernel's: R_END notes them. */
-		set_name(name, S_OUT_DADDR, d->family);
-		e_concat(r, d->family, false, true);
-		e_lookup(r, name, 0, true);
+		e_lookup(r, name, 0);
 		break;
 	case R_SYNACK:
 		e_flags(r, TCP_SYN, NFT_CMP_NEQ, 0);
 		e_concat(r, d->family, false, true);
-		e_lookup(r, name, 0, false);
+		e_lookup(r, name, REG_SCRATCH);
 		break;
 	case R_END:
 		e_flags(r, TCP_FIN | TCP_RST, NFT_CMP_NEQ, 0);
 		e_concat(r, d->family, false, true);
-		e_lookup(r, name, 0, false);
+		e_lookup(r, name, REG_SCRATCH);
 		set_name(name, S_ENDS, d->family);
 		e_dynset(r, name, 0);
 		rule_send(r);
@@ -475,7 +476,7 @@ static void rule_nl(const struct rdesc *d, u16 queue)
 	}
 	case R_REWRITE:
 		e_concat(r, d->family, false, true);
-		e_lookup(r, name, NFT_REG32_00, false);
+		e_lookup(r, name, NFT_REG32_00);
 		e = nftnl_expr_alloc("payload");
 		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_SREG, NFT_REG32_00);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
@@ -529,9 +530,8 @@ static void rule_text(const struct rdesc *d, u16 queue, FILE *f)
 			"%s daddr . tcp dport . tcp sport @%s", nfp, ip, name);
 		break;
 	case R_ABORT:
-		fprintf(f, "meta nfproto %s tcp flags & rst != 0 %s saddr . tcp sport . tcp dport @%s "
-			"%s saddr . tcp sport . %s daddr . tcp dport != @out_daddr%d", nfp, ip, name,
-			ip, ip, d->family == AP_AF_INET ? 4 : 6);
+		fprintf(f, "meta nfproto %s tcp flags & rst != 0 %s saddr . tcp sport . tcp dport @%s",
+			nfp, ip, name);
 		break;
 	case R_SYNACK:
 		fprintf(f, "meta nfproto %s tcp flags & syn != 0 "

@@ -236,12 +236,11 @@ static const char *const want[] = {
 	     " update @syns6 { ip6 saddr . tcp sport . tcp dport timeout 75s }" Q,
 	/* a responder prefix: every SYN arriving for it, capable or legacy */
 	RULE "pre_queue ip daddr 198.18.0.0/24" SYN Q,
-	/* what answers a noted SYN; our abort of one not pinned yet */
+	/* what answers a noted SYN; our abort of one */
 	RULE "pre_queue meta nfproto ipv4 tcp flags & (syn | rst) != 0 "
 	     "ip daddr . tcp dport . tcp sport @syns4" Q,
 	RULE "out_queue meta nfproto ipv6 tcp flags & rst != 0 "
-	     "ip6 saddr . tcp sport . tcp dport @syns6 "
-	     "ip6 saddr . tcp sport . ip6 daddr . tcp dport != @out_daddr6" Q,
+	     "ip6 saddr . tcp sport . tcp dport @syns6" Q,
 	/* a responder flow's SYN-ACK, by its pin */
 	RULE "post_queue meta nfproto ipv4 tcp flags & syn != 0 "
 	     "ip saddr . tcp sport . ip daddr . tcp dport @post_saddr4" Q,
