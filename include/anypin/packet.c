@@ -391,6 +391,8 @@ int ap_tcp_opts(const struct ap_pkt *p, u16 exid, struct ap_opts *o)
 	o->cap = false;
 	o->auth = false;
 	o->cap_off = 0;
+	o->mss_off = 0;
+	o->ts_off = 0;
 	if (p->proto != AP_IPPROTO_TCP || p->tcp_hlen < AP_TCP_HLEN_MIN)
 		return AP_ETCPOPT;
 	i = p->tcp_off + AP_TCP_HLEN_MIN;
@@ -415,6 +417,10 @@ int ap_tcp_opts(const struct ap_pkt *p, u16 exid, struct ap_opts *o)
 			o->cap_off = i;
 		} else if (kind == AP_TCPOPT_MD5 || kind == AP_TCPOPT_AO) {
 			o->auth = true;
+		} else if (kind == AP_TCPOPT_MSS && l == AP_TCPOPT_MSS_LEN && !o->mss_off) {
+			o->mss_off = i;
+		} else if (kind == AP_TCPOPT_TS && l == AP_TCPOPT_TS_LEN && !o->ts_off) {
+			o->ts_off = i;
 		}
 		i += l;
 	}

@@ -73,11 +73,13 @@ static inline bool ap_pkt_is_icmp(const struct ap_pkt *p)
 	return p->proto != AP_IPPROTO_TCP;
 }
 
-/* What a SYN or SYN-ACK carries in its options. */
+/* What a TCP header carries in its options; the first of each counts. */
 struct ap_opts {
 	bool cap;		/* kind 253 with our ExID */
 	bool auth;		/* TCP-MD5 (19) or TCP-AO (29) */
 	u16 cap_off;		/* offset of our option in the packet */
+	u16 mss_off;		/* of the MSS option, 0: none */
+	u16 ts_off;		/* of the timestamp option, 0: none */
 };
 
 /* Walks the option list of a (non-embedded) TCP header: AP_OK or AP_ETCPOPT. */

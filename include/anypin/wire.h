@@ -10,6 +10,10 @@
 
 #define AP_TCPOPT_EOL		0
 #define AP_TCPOPT_NOP		1
+#define AP_TCPOPT_MSS		2
+#define AP_TCPOPT_MSS_LEN	4
+#define AP_TCPOPT_TS		8
+#define AP_TCPOPT_TS_LEN	10
 #define AP_TCPOPT_MD5		19
 #define AP_TCPOPT_AO		29
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * libFuzzer target: ap_parse() and ap_tcp_opts() on arbitrary bytes.
+ * libFuzzer target: ap_parse() and ap_tcp_opts() on arbitrary bytes, and
+ * the second chance's writes and decision on what they parse.
  *
  * Input: 2 bytes (big-endian) of "headlen", then the IP packet. The packet
  * is parsed once linear (avail = len), then as the module does it with a
@@ -12,8 +13,52 @@
 #include <stdlib.h>
 #include <string.h>
 #include <anypin/packet.h>
+#include <anypin/second.h>
 
 #define CHECK(x)	do { if (!(x)) abort(); } while (0)
+
+static bool in_opts(const struct ap_pkt *p, u16 off, u32 len)
+{
+	return off >= p->tcp_off + AP_TCP_HLEN_MIN && off + len <= (u32)p->tcp_off + p->tcp_hlen;
+}
+
+static bool in_field(u32 i, u16 off, u32 from, u32 len)
+{
+	return off && i >= off + from && i < off + from + len;
+}
+
+/*
+ * The stamp and the MSS write their field and the checksum (not even that
+ * in AP_CSUM_PSEUDO mode), nothing else; the decision stays in its range.
+ */
+static void check_second(const struct ap_pkt *lin, const struct ap_opts *o)
+{
+	enum ap_csum_mode mode = lin->len & 1 ? AP_CSUM_FULL : AP_CSUM_PSEUDO;
+	u32 i, csum = lin->tcp_off + 16;
+	struct ap_peers pe;
+	struct ap_addr to;
+	struct ap_pkt p = *lin;
+	u8 *copy = malloc(lin->len ? lin->len : 1);
+
+	CHECK(copy);
+	memcpy(copy, lin->data, lin->len);
+	p.data = copy;
+	ap_sc_stamp_pkt(&p, o, (u8)(1 + lin->seq % AP_SC_ID_MAX), mode);
+	ap_sc_mss_pkt(&p, o, mode);
+	for (i = 0; i < lin->len; i++)
+		if (copy[i] != lin->data[i])
+			CHECK(in_field(i, o->ts_off, 2, 4) || in_field(i, o->mss_off, 2, 2) ||
+			      (mode == AP_CSUM_FULL && (i == csum || i == csum + 1)));
+	memset(&pe, 0, sizeof(pe));
+	for (i = 2; i <= AP_SC_ID_MAX; i += 2) {
+		pe.ids |= (u64)1 << i;
+		pe.peer[i].addr4.family = AP_AF_INET;
+	}
+	i = ap_sc_in(1, &pe, &p, o, false, NULL, NULL, &to);
+	CHECK(i < AP_SC_MAX);
+	CHECK(i != AP_SC_FORWARD || to.family == p.family);
+	free(copy);
+}
 
 /* Every offset the parser handed out lies inside the packet. */
 static void check_pkt(const struct ap_pkt *p)
@@ -31,9 +76,15 @@ static void check_pkt(const struct ap_pkt *p)
 		CHECK(p->tcp_off == p->l4_off);
 		CHECK(p->tcp_hlen >= AP_TCP_HLEN_MIN && p->tcp_hlen <= AP_TCP_HLEN_MAX);
 		CHECK((u32)p->tcp_off + p->tcp_hlen + p->tcp_paylen == p->len);
-		if (ap_tcp_opts(p, AP_EXID_DEFAULT, &o) == AP_OK && o.cap)
-			CHECK(o.cap_off >= p->tcp_off + AP_TCP_HLEN_MIN &&
-			      (u32)o.cap_off + AP_OPT_LEN <= (u32)p->tcp_off + p->tcp_hlen);
+		if (ap_tcp_opts(p, AP_EXID_DEFAULT, &o) != AP_OK)
+			return;
+		if (o.cap)
+			CHECK(in_opts(p, o.cap_off, AP_OPT_LEN));
+		if (o.mss_off)
+			CHECK(in_opts(p, o.mss_off, AP_TCPOPT_MSS_LEN));
+		if (o.ts_off)
+			CHECK(in_opts(p, o.ts_off, AP_TCPOPT_TS_LEN));
+		check_second(p, &o);
 		return;
 	}
 	CHECK(p->in_off == p->l4_off + 8 && (u32)p->in_off + p->in_len == p->len);

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The responder's second chance (DESIGN.md): an instance stamps its id in
+ * the TSval of what it sends from the anycast address, the client echoes
+ * it in TSecr, and a segment that lands on an instance with no socket for
+ * it goes, encapsulated, to the instance its TSecr names.
+ *
+ * The stamp puts the id in the low AP_SC_ID_BITS of TSval by rounding
+ * TSval up, never down, to the next value ending in those bits:
+ * - TSval stays non-decreasing, so the client's PAWS check holds;
+ * - an echoed TSecr is never before what the socket sent, so Linux's
+ *   spurious-retransmission undo (TSecr before the retransmission's time)
+ *   stays right; an RTT taken from TSecr is at most AP_SC_ID_MAX clock
+ *   ticks short, or not taken when TSecr is ahead of the clock, and Linux
+ *   takes one from TSecr only for retransmitted segments.
+ * SYN-ACKs are never stamped: a SYN cookie keeps its options in the low
+ * bits of the SYN-ACK's TSval (and the handshake is not yet moved).
+ */
+#ifndef ANYPIN_SECOND_H
+#define ANYPIN_SECOND_H
+
+#include <anypin/addr.h>
+#include <anypin/packet.h>
+#include <anypin/csum.h>
+
+#define AP_SC_ID_BITS		6
+#define AP_SC_ID_MAX		((1 << AP_SC_ID_BITS) - 1)
+
+/* Bytes the encapsulation adds: IPv4 in IPv4 (RFC 2003), IPv6 in IPv6 (RFC 2473). */
+#define AP_SC_OVERHEAD4		20
+#define AP_SC_OVERHEAD6		40
+/* An MSS is never lowered below this (Linux's TCP_MIN_MSS). */
+#define AP_SC_MSS_MIN		88
+
+/* Longest text of a peers value, with the NUL. */
+#define AP_SC_PEERS_STRLEN	(AP_SC_ID_MAX * (3 + 2 * AP_ADDR_STRLEN) + 1)
+
+/* The other instances of a responder prefix, by id. */
+struct ap_peers {
+	u64 ids;			/* bit i: peer i is set */
+	struct {
+		struct ap_addr addr4, addr6;	/* family 0: none */
+	} peer[AP_SC_ID_MAX + 1];
+};
+
+/*
+ * Parses a peers value, "ID=ADDR[,ADDR] ...": ids 1-AP_SC_ID_MAX, each
+ * once; one or two unicast addresses, at most one per family; no address
+ * twice. The empty value clears. Returns 0, or -1 with *why set and @out
+ * unchanged.
+ */
+int ap_peers_parse(const char *s, u32 n, struct ap_peers *out, const char **why);
+/* Writes the value back in the same syntax, ids in order; returns its length. */
+u32 ap_peers_format(const struct ap_peers *pe, char *buf, u32 size);
+
+/*
+ * Whether @instance (0: off, else 1-AP_SC_ID_MAX) and @pe go together:
+ * no peer has the instance's own id, and peers need an instance.
+ */
+int ap_sc_check(u8 instance, const struct ap_peers *pe, const char **why);
+
+/* @tsval stamped with @id: the least value not before it ending in @id. */
+static inline u32 ap_sc_stamp(u32 tsval, u8 id)
+{
+	return tsval + ((id - tsval) & AP_SC_ID_MAX);
+}
+
+/* The instance an echoed TSecr names (0: none). */
+static inline u8 ap_sc_owner(u32 tsecr)
+{
+	return tsecr & AP_SC_ID_MAX;
+}
+
+/*
+ * Stamps a segment sent from the anycast address by instance @id: not a
+ * SYN or SYN-ACK, and with a timestamp option (@o from ap_tcp_opts()).
+ * The TCP header must be writable; @mode is how its checksum is kept.
+ * Returns whether the packet changed.
+ */
+bool ap_sc_stamp_pkt(struct ap_pkt *p, const struct ap_opts *o, u8 id,
+		     enum ap_csum_mode mode);
+
+/*
+ * Lowers the MSS option of a SYN-ACK sent from the anycast address by the
+ * encapsulation's overhead, so a forwarded segment still fits the path.
+ * Returns whether the packet changed.
+ */
+bool ap_sc_mss_pkt(struct ap_pkt *p, const struct ap_opts *o, enum ap_csum_mode mode);
+
+/* What becomes of a segment to the anycast address; only FORWARD moves it. */
+enum ap_sc {
+	AP_SC_FORWARD,		/* to *to, the peer its TSecr names */
+	AP_SC_TUNNEL,		/* it came from a peer: never forwarded again */
+	AP_SC_SYN,		/* SYNs start connections here */
+	AP_SC_NO_TS,		/* no timestamp option, or TSecr 0 */
+	AP_SC_SELF,		/* it names this instance: as without anypin */
+	AP_SC_UNKNOWN,		/* it names no peer */
+	AP_SC_NO_ADDR,		/* the peer has no address of its family */
+	AP_SC_LOCAL,		/* a socket of this host takes it */
+	AP_SC_MAX
+};
+
+extern const char *const ap_sc_names[AP_SC_MAX];
+
+/*
+ * Whether a socket of this host takes @p: established, SYN-RECV or
+ * TIME-WAIT, or a listener whose SYN cookie @p completes. Asked last, as
+ * it costs the most.
+ */
+typedef bool (*ap_sc_local_fn)(void *ctx, const struct ap_pkt *p);
+
+/*
+ * Decides for a TCP segment @p (options @o) to an anycast address of a
+ * responder prefix whose instance is @instance, not 0; @tunnel says it was
+ * decapsulated here. With AP_SC_FORWARD, *to is where it goes.
+ */
+enum ap_sc ap_sc_in(u8 instance, const struct ap_peers *pe, const struct ap_pkt *p,
+		    const struct ap_opts *o, bool tunnel, ap_sc_local_fn local,
+		    void *ctx, struct ap_addr *to);
+
+#endif
