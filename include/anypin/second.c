@@ -31,7 +31,7 @@ static bool ap_sc_blank(char c)
 /* One "ID=ADDR[,ADDR]" item: its id and addresses (family 0: none). */
 static int ap_peer_parse(const char *s, u32 n, u8 *id, struct ap_addr a[2], const char **why)
 {
-	struct ap_addr t;
+	struct ap_addr t, *dst;
 	u32 i = 0, v = 0, start;
 
 	while (i < n && s[i] >= '0' && s[i] <= '9' && i < 3)
@@ -50,9 +50,12 @@ static int ap_peer_parse(const char *s, u32 n, u8 *id, struct ap_addr a[2], cons
 			return -1;
 		if (!ap_addr_is_unicast(&t))
 			return ap_sc_err(why, "a peer address is not unicast");
-		if (a[t.family == AP_AF_INET6].family)
+		dst = &a[t.family == AP_AF_INET6];
+		if (dst->family)
 			return ap_sc_err(why, "a peer has one IPv4 and one IPv6 address at most");
-		a[t.family == AP_AF_INET6] = t;
+		/* field by field: the table's bytes are the same for the same text */
+		dst->family = t.family;
+		memcpy(dst->b, t.b, sizeof(dst->b));
 	} while (i < n);
 	return 0;
 }
@@ -183,16 +186,35 @@ static u32 ap_sc_rd32(const u8 *b)
 	return (u32)b[0] << 24 | (u32)b[1] << 16 | (u32)b[2] << 8 | b[3];
 }
 
+/*
+ * Writes @len (at most 4) bytes of a TCP option at @off and updates the
+ * checksum. The sum runs over 16-bit words from the TCP header's start,
+ * and an option may begin at any byte: the change is summed over the
+ * whole words that hold it.
+ */
+static void ap_sc_write(struct ap_pkt *p, u32 off, const u8 *to, u32 len,
+			enum ap_csum_mode mode)
+{
+	u32 start = off - ((off - p->tcp_off) & 1);
+	u32 n = (off + len - start + 1) & ~1u;
+	u8 from[6], into[6];
+
+	memcpy(from, p->data + start, n);
+	memcpy(into, from, n);
+	memcpy(into + (off - start), to, len);
+	ap_csum_replace(p->data + p->tcp_off + 16, from, into, n, mode, false);
+	memcpy(p->data + off, to, len);
+}
+
 bool ap_sc_stamp_pkt(struct ap_pkt *p, const struct ap_opts *o, u8 id,
 		     enum ap_csum_mode mode)
 {
-	u8 *tsval, to[4];
+	u8 to[4];
 	u32 v;
 
-	if (!o->ts_off || (p->tcp_flags & AP_TCP_SYN) || !id || id > AP_SC_ID_MAX)
+	if (!o->ts_off || o->auth || (p->tcp_flags & AP_TCP_SYN) || !id || id > AP_SC_ID_MAX)
 		return false;
-	tsval = p->data + o->ts_off + 2;
-	v = ap_sc_rd32(tsval);
+	v = ap_sc_rd32(p->data + o->ts_off + 2);
 	if (ap_sc_stamp(v, id) == v)
 		return false;
 	v = ap_sc_stamp(v, id);
@@ -200,15 +222,14 @@ bool ap_sc_stamp_pkt(struct ap_pkt *p, const struct ap_opts *o, u8 id,
 	to[1] = (u8)(v >> 16);
 	to[2] = (u8)(v >> 8);
 	to[3] = (u8)v;
-	ap_csum_replace(p->data + p->tcp_off + 16, tsval, to, 4, mode, false);
-	memcpy(tsval, to, 4);
+	ap_sc_write(p, o->ts_off + 2, to, 4, mode);
 	return true;
 }
 
 bool ap_sc_mss_pkt(struct ap_pkt *p, const struct ap_opts *o, enum ap_csum_mode mode)
 {
 	u16 oh = p->family == AP_AF_INET ? AP_SC_OVERHEAD4 : AP_SC_OVERHEAD6;
-	u8 *f;
+	u8 *f, b[2];
 	u16 mss, to;
 
 	if (!o->mss_off || (p->tcp_flags & (AP_TCP_SYN | AP_TCP_ACK)) != (AP_TCP_SYN | AP_TCP_ACK))
@@ -218,9 +239,9 @@ bool ap_sc_mss_pkt(struct ap_pkt *p, const struct ap_opts *o, enum ap_csum_mode 
 	if (mss <= AP_SC_MSS_MIN)
 		return false;
 	to = mss - oh > AP_SC_MSS_MIN ? mss - oh : AP_SC_MSS_MIN;
-	ap_csum_replace16(p->data + p->tcp_off + 16, mss, to, mode, false);
-	f[0] = (u8)(to >> 8);
-	f[1] = (u8)to;
+	b[0] = (u8)(to >> 8);
+	b[1] = (u8)to;
+	ap_sc_write(p, o->mss_off + 2, b, 2, mode);
 	return true;
 }
 

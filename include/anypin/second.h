@@ -7,14 +7,16 @@
  *
  * The stamp puts the id in the low AP_SC_ID_BITS of TSval by rounding
  * TSval up, never down, to the next value ending in those bits:
- * - TSval stays non-decreasing, so the client's PAWS check holds;
- * - an echoed TSecr is never before what the socket sent, so Linux's
- *   spurious-retransmission undo (TSecr before the retransmission's time)
- *   stays right; an RTT taken from TSecr is at most AP_SC_ID_MAX clock
- *   ticks short, or not taken when TSecr is ahead of the clock, and Linux
- *   takes one from TSecr only for retransmitted segments.
+ * - TSval stays non-decreasing while the id stays, so the client's PAWS
+ *   check holds (every segment from A must then be stamped);
+ * - an echoed TSecr is never before what the socket sent, so Linux never
+ *   takes a retransmission for a spurious one (rounding down would);
+ * - the price: an RTT the socket takes from TSecr comes out up to
+ *   AP_SC_ID_MAX ticks short (docs/second-chance.md says where it counts).
  * SYN-ACKs are never stamped: a SYN cookie keeps its options in the low
- * bits of the SYN-ACK's TSval (and the handshake is not yet moved).
+ * bits of the SYN-ACK's TSval, and Linux 6.15 on checks the third ACK's
+ * TSecr against the SYN-ACKs' TSvals. Segments with TCP-AO or TCP-MD5
+ * neither: AO signs the options.
  */
 #ifndef ANYPIN_SECOND_H
 #define ANYPIN_SECOND_H
@@ -73,7 +75,8 @@ static inline u8 ap_sc_owner(u32 tsecr)
 
 /*
  * Stamps a segment sent from the anycast address by instance @id: not a
- * SYN or SYN-ACK, and with a timestamp option (@o from ap_tcp_opts()).
+ * SYN or SYN-ACK, not signed, with a timestamp option (@o from
+ * ap_tcp_opts()); the option may sit at any offset.
  * The TCP header must be writable; @mode is how its checksum is kept.
  * Returns whether the packet changed.
  */
@@ -92,7 +95,7 @@ enum ap_sc {
 	AP_SC_FORWARD,		/* to *to, the peer its TSecr names */
 	AP_SC_TUNNEL,		/* it came from a peer: never forwarded again */
 	AP_SC_SYN,		/* SYNs start connections here */
-	AP_SC_NO_TS,		/* no timestamp option, or TSecr 0 */
+	AP_SC_NO_TS,		/* no timestamp option, no ACK, or TSecr names id 0 */
 	AP_SC_SELF,		/* it names this instance: as without anypin */
 	AP_SC_UNKNOWN,		/* it names no peer */
 	AP_SC_NO_ADDR,		/* the peer has no address of its family */

@@ -10,11 +10,16 @@
  * accepted one reads back with ap_conf_get(), and writing the value read
  * back is accepted and changes nothing. A read-back into a short buffer
  * is the start of the whole one, NUL-terminated.
+ *
+ * The VALUE is also given to ap_peers_parse() (second.h; not a key of the
+ * configuration yet), with the same promises: a refusal leaves the table
+ * as it was, and what it writes back parses into the same table.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <anypin/conf.h>
+#include <anypin/second.h>
 
 #define CHECK(x)	do { if (!(x)) abort(); } while (0)
 
@@ -40,6 +45,26 @@ static const char *const base_text[] = {
 
 static struct ap_conf base[NBASE], c, saved, again;
 static char val[AP_VALUE_MAX], shortv[256];
+
+static struct ap_peers pe, pe_saved, pe_again;
+static char ptext[AP_SC_PEERS_STRLEN];
+
+static void check_peers(const char *v, u32 vlen)
+{
+	const char *why = NULL;
+	u32 n;
+
+	memset(&pe, 0xa5, sizeof(pe));
+	memcpy(&pe_saved, &pe, sizeof(pe));
+	if (ap_peers_parse(v, vlen, &pe, &why)) {
+		CHECK(why && !memcmp(&pe, &pe_saved, sizeof(pe)));
+		return;
+	}
+	n = ap_peers_format(&pe, ptext, sizeof(ptext));
+	CHECK(n + 1 < sizeof(ptext) && !ptext[n]);
+	CHECK(!ap_peers_parse(ptext, n, &pe_again, NULL));
+	CHECK(!memcmp(&pe, &pe_again, sizeof(pe)));
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -74,6 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	v = eq ? eq + 1 : key + klen;
 	vlen = (u32)(size - 2 - klen - (eq ? 1 : 0));
 
+	check_peers(v, vlen);
 	memcpy(&saved, &c, sizeof(c));
 	if (ap_conf_set(&c, key, klen, v, vlen, &why)) {
 		CHECK(why && !memcmp(&c, &saved, sizeof(c)));

@@ -27,9 +27,17 @@ static bool in_field(u32 i, u16 off, u32 from, u32 len)
 	return off && i >= off + from && i < off + from + len;
 }
 
+/* The TCP checksum of @p (complemented; 0 verifies a complete one). */
+static u16 tcp_sum(const struct ap_pkt *p)
+{
+	return ap_l4_csum(p->family, p->data + p->saddr_off, p->data + p->daddr_off,
+			  AP_IPPROTO_TCP, p->data + p->tcp_off, p->len - p->tcp_off);
+}
+
 /*
  * The stamp and the MSS write their field and the checksum (not even that
- * in AP_CSUM_PSEUDO mode), nothing else; the decision stays in its range.
+ * in AP_CSUM_PSEUDO mode), nothing else, and a complete checksum stays
+ * true; the decision stays in its range.
  */
 static void check_second(const struct ap_pkt *lin, const struct ap_opts *o)
 {
@@ -38,17 +46,25 @@ static void check_second(const struct ap_pkt *lin, const struct ap_opts *o)
 	struct ap_peers pe;
 	struct ap_addr to;
 	struct ap_pkt p = *lin;
-	u8 *copy = malloc(lin->len ? lin->len : 1);
+	u8 *copy = malloc(lin->len ? lin->len : 1), *orig = malloc(lin->len ? lin->len : 1);
 
-	CHECK(copy);
+	CHECK(copy && orig);
 	memcpy(copy, lin->data, lin->len);
 	p.data = copy;
+	if (mode == AP_CSUM_FULL) {
+		ap_put16(copy + csum, 0);
+		ap_put16(copy + csum, tcp_sum(&p));
+	}
+	memcpy(orig, copy, lin->len);
 	ap_sc_stamp_pkt(&p, o, (u8)(1 + lin->seq % AP_SC_ID_MAX), mode);
 	ap_sc_mss_pkt(&p, o, mode);
 	for (i = 0; i < lin->len; i++)
-		if (copy[i] != lin->data[i])
+		if (copy[i] != orig[i])
 			CHECK(in_field(i, o->ts_off, 2, 4) || in_field(i, o->mss_off, 2, 2) ||
 			      (mode == AP_CSUM_FULL && (i == csum || i == csum + 1)));
+	if (mode == AP_CSUM_FULL)
+		CHECK(tcp_sum(&p) == 0);
+	free(orig);
 	memset(&pe, 0, sizeof(pe));
 	for (i = 2; i <= AP_SC_ID_MAX; i += 2) {
 		pe.ids |= (u64)1 << i;

@@ -47,13 +47,30 @@ static void test_stamp_math(void **state)
 	assert_int_equal(ap_sc_owner(0), 0);
 }
 
-static void add_ts(struct pg_tcp *t, u32 tsval, u32 tsecr)
+static void add_nops(struct pg_tcp *t, unsigned int n)
 {
-	u8 o[12] = { AP_TCPOPT_NOP, AP_TCPOPT_NOP, AP_TCPOPT_TS, AP_TCPOPT_TS_LEN,
+	static const u8 nop = AP_TCPOPT_NOP;
+
+	while (n--)
+		pg_tcp_add_opt(t, &nop, 1);
+}
+
+/* A timestamp option after @lead NOPs; returns where its TSval is in t->opts. */
+static unsigned int add_ts_at(struct pg_tcp *t, unsigned int lead, u32 tsval, u32 tsecr)
+{
+	u8 o[10] = { AP_TCPOPT_TS, AP_TCPOPT_TS_LEN,
 		     (u8)(tsval >> 24), (u8)(tsval >> 16), (u8)(tsval >> 8), (u8)tsval,
 		     (u8)(tsecr >> 24), (u8)(tsecr >> 16), (u8)(tsecr >> 8), (u8)tsecr };
 
+	add_nops(t, lead);
 	pg_tcp_add_opt(t, o, sizeof(o));
+	return t->optlen - 8u;
+}
+
+/* As Linux sends it: NOP NOP TS. */
+static void add_ts(struct pg_tcp *t, u32 tsval, u32 tsecr)
+{
+	add_ts_at(t, 2, tsval, tsecr);
 }
 
 static void add_mss(struct pg_tcp *t, u16 mss)
@@ -79,7 +96,7 @@ static void test_stamp_pkt(void **state)
 	struct ap_pkt p;
 	struct ap_opts o;
 	enum ap_csum_mode mode;
-	u32 len, tsval, i;
+	u32 len, tsval, i, at;
 	u8 id;
 
 	(void)state;
@@ -94,7 +111,8 @@ static void test_stamp_pkt(void **state)
 		if (i % 7 == 0)
 			add_mss(&t, 1460);	/* the stamp finds TS after others */
 		tsval = pg_rand(&r);
-		add_ts(&t, tsval, pg_rand(&r));
+		/* 0-3 NOPs before it: TSval at every offset a sender may choose */
+		at = add_ts_at(&t, i >> 2 & 3, tsval, pg_rand(&r));
 		len = pg_build_tcp(pkt, &t, NULL);
 		if (mode == AP_CSUM_PSEUDO)
 			pg_set_pseudo(pkt, len);
@@ -104,10 +122,10 @@ static void test_stamp_pkt(void **state)
 
 		assert_int_equal(ap_sc_stamp_pkt(&p, &o, id, mode),
 				 ap_sc_stamp(tsval, id) != tsval);
-		t.opts[t.optlen - 8 + 0] = (u8)(ap_sc_stamp(tsval, id) >> 24);
-		t.opts[t.optlen - 8 + 1] = (u8)(ap_sc_stamp(tsval, id) >> 16);
-		t.opts[t.optlen - 8 + 2] = (u8)(ap_sc_stamp(tsval, id) >> 8);
-		t.opts[t.optlen - 8 + 3] = (u8)ap_sc_stamp(tsval, id);
+		t.opts[at + 0] = (u8)(ap_sc_stamp(tsval, id) >> 24);
+		t.opts[at + 1] = (u8)(ap_sc_stamp(tsval, id) >> 16);
+		t.opts[at + 2] = (u8)(ap_sc_stamp(tsval, id) >> 8);
+		t.opts[at + 3] = (u8)ap_sc_stamp(tsval, id);
 		assert_int_equal(pg_build_tcp(want, &t, NULL), len);
 		if (mode == AP_CSUM_PSEUDO)
 			pg_set_pseudo(want, len);
@@ -138,6 +156,26 @@ static void test_stamp_skips(void **state)
 		assert_false(ap_sc_stamp_pkt(&p, &o, 9, AP_CSUM_FULL));
 		assert_memory_equal(pkt, want, len);
 	}
+	pg_tcp_init(&t, "192.0.2.1", "203.0.113.9", 443, 40000, AP_TCP_ACK);
+	add_ts(&t, 1000, 0);
+	len = pg_build_tcp(pkt, &t, NULL);
+	memcpy(want, pkt, len);
+	parse(&p, &o, len);
+	assert_false(ap_sc_stamp_pkt(&p, &o, 0, AP_CSUM_FULL));
+	assert_false(ap_sc_stamp_pkt(&p, &o, AP_SC_ID_MAX + 1, AP_CSUM_FULL));
+	assert_memory_equal(pkt, want, len);
+	assert_true(ap_sc_stamp_pkt(&p, &o, 9, AP_CSUM_FULL));
+
+	/* TCP-AO signs the options: never stamped */
+	pg_tcp_init(&t, "192.0.2.1", "203.0.113.9", 443, 40000, AP_TCP_ACK);
+	pg_tcp_add_opt(&t, (const u8[]){ AP_TCPOPT_AO, 4, 1, 1 }, 4);
+	add_ts(&t, 1000, 0);
+	len = pg_build_tcp(pkt, &t, NULL);
+	memcpy(want, pkt, len);
+	parse(&p, &o, len);
+	assert_true(o.auth);
+	assert_false(ap_sc_stamp_pkt(&p, &o, 9, AP_CSUM_FULL));
+	assert_memory_equal(pkt, want, len);
 }
 
 static void test_mss(void **state)
@@ -152,35 +190,46 @@ static void test_mss(void **state)
 		{ "192.0.2.1", "203.0.113.9", AP_TCP_SYN | AP_TCP_ACK, 100, AP_SC_MSS_MIN },
 		{ "192.0.2.1", "203.0.113.9", AP_TCP_SYN | AP_TCP_ACK, AP_SC_MSS_MIN, AP_SC_MSS_MIN },
 		{ "192.0.2.1", "203.0.113.9", AP_TCP_SYN | AP_TCP_ACK, 40, 40 },
+		{ "192.0.2.1", "203.0.113.9", AP_TCP_SYN | AP_TCP_ACK, 108, 88 },
+		{ "192.0.2.1", "203.0.113.9", AP_TCP_SYN | AP_TCP_ACK, 109, 89 },
+		{ "2001:db8:a::1", "2001:db8:c::9", AP_TCP_SYN | AP_TCP_ACK, 128, 88 },
+		{ "2001:db8:a::1", "2001:db8:c::9", AP_TCP_SYN | AP_TCP_ACK, 100, 88 },
+		{ "2001:db8:a::1", "2001:db8:c::9", AP_TCP_SYN | AP_TCP_ACK, 65535, 65495 },
 		{ "192.0.2.1", "203.0.113.9", AP_TCP_SYN, 1460, 1460 },
 		{ "192.0.2.1", "203.0.113.9", AP_TCP_ACK, 1460, 1460 },
 	};
 	struct pg_tcp t;
 	struct ap_pkt p;
 	struct ap_opts o;
-	unsigned int i, m;
+	unsigned int i, m, lead;
 	u32 len;
 
 	(void)state;
 	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		for (m = 0; m < 2; m++) {
+		for (m = 0; m < 4; m++) {
+			/* m & 2: one NOP first, the MSS value at an odd offset */
+			lead = m >> 1;
 			pg_tcp_init(&t, c[i].src, c[i].dst, 443, 40000, c[i].flags);
+			add_nops(&t, lead);
 			add_mss(&t, c[i].mss);
 			add_ts(&t, 77, 0);
 			len = pg_build_tcp(pkt, &t, NULL);
-			if (m)
+			if (m & 1)
 				pg_set_pseudo(pkt, len);
 			parse(&p, &o, len);
-			assert_int_equal(o.mss_off, p.tcp_off + AP_TCP_HLEN_MIN);
-			assert_int_equal(ap_sc_mss_pkt(&p, &o, m ? AP_CSUM_PSEUDO : AP_CSUM_FULL),
+			assert_int_equal(o.mss_off, p.tcp_off + AP_TCP_HLEN_MIN + lead);
+			assert_int_equal(ap_sc_mss_pkt(&p, &o, m & 1 ? AP_CSUM_PSEUDO : AP_CSUM_FULL),
 					 c[i].mss != c[i].want);
 			t.optlen = 0;
+			add_nops(&t, lead);
 			add_mss(&t, c[i].want);
 			add_ts(&t, 77, 0);
 			pg_build_tcp(want, &t, NULL);
-			if (m)
+			if (m & 1)
 				pg_set_pseudo(want, len);
 			assert_memory_equal(pkt, want, len);
+			if (!(m & 1))
+				assert_int_equal(pg_verify(pkt, len), 0);
 		}
 	}
 }
@@ -275,10 +324,13 @@ static void test_decide(void **state)
 	/* without ACK, TSecr means nothing (RFC 7323) */
 	assert_int_equal(decide(c4, a4, AP_TCP_RST, true, 2, false, false, &calls, &to),
 			 AP_SC_NO_TS);
+	assert_int_equal(calls, 0);
 	assert_int_equal(decide(c4, a4, AP_TCP_ACK, true, 1, false, false, &calls, &to),
 			 AP_SC_SELF);
+	assert_int_equal(calls, 0);
 	assert_int_equal(decide(c4, a4, AP_TCP_ACK, true, 4, false, false, &calls, &to),
 			 AP_SC_UNKNOWN);
+	assert_int_equal(calls, 0);
 	/* peer 3 has no IPv6 address */
 	assert_int_equal(decide(c6, a6, AP_TCP_ACK, true, 3, false, false, &calls, &to),
 			 AP_SC_NO_ADDR);
