@@ -199,7 +199,7 @@ $(B)/fuzz/obj/anypind_table.o: userspace/table.c $(HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC_CMD) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(B)/fuzz/obj/text.o: tools/text.c tools/anypinctl.h
+$(B)/fuzz/obj/anypinctl_text.o: tools/text.c tools/anypinctl.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC_CMD) -fsanitize=fuzzer-no-link -c -o $@ $<
 
@@ -208,7 +208,7 @@ $(B)/fuzz/obj/pktgen.o: tests/unit/lib/pktgen.c $(HDRS)
 	$(FUZZ_CC_CMD) -c -o $@ $<
 
 $(B)/fuzz/process: $(B)/fuzz/obj/anypind_table.o $(B)/fuzz/obj/pktgen.o
-$(B)/fuzz/tab: $(B)/fuzz/obj/text.o
+$(B)/fuzz/tab: $(B)/fuzz/obj/anypinctl_text.o
 
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_CORE) $(HDRS) tools/anypinctl.h
 	@mkdir -p $(@D)

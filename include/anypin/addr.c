@@ -5,13 +5,8 @@
  * the matching the datapaths do per packet.
  */
 #include <anypin/addr.h>
-
-static int ap_fail(const char **why, const char *msg)
-{
-	if (why)
-		*why = msg;
-	return -1;
-}
+#include <anypin/bytes.h>
+#include <anypin/text.h>
 
 static bool ap_is_digit(char c)
 {
@@ -136,20 +131,20 @@ int ap_addr_parse(const char *s, u32 n, struct ap_addr *a, const char **why)
 
 	memset(&t, 0, sizeof(t));
 	if (n == 0)
-		return ap_fail(why, "empty address");
+		return ap_err(why, "empty address");
 	for (i = 0; i < n; i++)
 		if (s[i] == ':')
 			colon = true;
 	if (!colon) {
 		if (ap_parse_v4(s, n, t.b))
-			return ap_fail(why, "bad IPv4 address");
+			return ap_err(why, "bad IPv4 address");
 		t.family = AP_AF_INET;
 	} else {
 		for (i = 0; i < n; i++)
 			if (s[i] == '%')
-				return ap_fail(why, "IPv6 zone index not allowed");
+				return ap_err(why, "IPv6 zone index not allowed");
 		if (ap_parse_v6(s, n, t.b))
-			return ap_fail(why, "bad IPv6 address");
+			return ap_err(why, "bad IPv6 address");
 		t.family = AP_AF_INET6;
 	}
 	*a = t;
@@ -182,13 +177,13 @@ int ap_prefix_parse(const char *s, u32 n, struct ap_prefix *p, const char **why)
 	} else {
 		len = ap_dec(s + i + 1, n - i - 1, max);
 		if (len < 0)
-			return ap_fail(why, max == 32 ? "bad prefix length (0 to 32)" :
-				       "bad prefix length (0 to 128)");
+			return ap_err(why, max == 32 ? "bad prefix length (0 to 32)" :
+				      "bad prefix length (0 to 128)");
 	}
 	t.len = (u8)len;
 	for (i = 0; i < 16; i++)
 		if (t.addr.b[i] & (u8)~ap_mask_byte(t.len, i))
-			return ap_fail(why, "host bits set");
+			return ap_err(why, "host bits set");
 	*p = t;
 	return 0;
 }
@@ -205,17 +200,17 @@ int ap_ports_parse(const char *s, u32 n, struct ap_ports *pl, const char **why)
 		while (i < n && s[i] != ',')
 			i++;
 		if (i == start)
-			return ap_fail(why, "empty item in port list");
+			return ap_err(why, "empty item in port list");
 		if (t.n == AP_MAX_PORT_RANGES)
-			return ap_fail(why, "too many port ranges (at most 16)");
+			return ap_err(why, "too many port ranges (at most 16)");
 		for (dash = start; dash < i && s[dash] != '-'; dash++)
 			;
 		lo = ap_dec(s + start, dash - start, 65535);
 		hi = dash == i ? lo : ap_dec(s + dash + 1, i - dash - 1, 65535);
 		if (lo < 1 || hi < 1)
-			return ap_fail(why, "bad port (1 to 65535)");
+			return ap_err(why, "bad port (1 to 65535)");
 		if (lo > hi)
-			return ap_fail(why, "port range reversed");
+			return ap_err(why, "port range reversed");
 		t.r[t.n].lo = (u16)lo;
 		t.r[t.n].hi = (u16)hi;
 		t.n++;
@@ -227,31 +222,7 @@ int ap_ports_parse(const char *s, u32 n, struct ap_ports *pl, const char **why)
 	return 0;
 }
 
-static void ap_putc(struct ap_out *o, char c)
-{
-	if (o->len + 1 < o->size)
-		o->buf[o->len++] = c;
-}
-
-static void ap_puts(struct ap_out *o, const char *s)
-{
-	while (*s)
-		ap_putc(o, *s++);
-}
-
-static void ap_putu(struct ap_out *o, u32 v)
-{
-	char d[10];
-	int n = 0;
-
-	do {
-		d[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		ap_putc(o, d[--n]);
-}
-
+/* RFC 5952 hex: lower case, no leading zeros. */
 static void ap_putx(struct ap_out *o, u32 v)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -263,13 +234,6 @@ static void ap_putx(struct ap_out *o, u32 v)
 		ap_putc(o, hex[v >> shift & 0xf]);
 }
 
-static u32 ap_end(struct ap_out *o)
-{
-	if (o->size)
-		o->buf[o->len] = '\0';
-	return o->len;
-}
-
 static void ap_put_v4(struct ap_out *o, const u8 *b)
 {
 	int i;
@@ -277,7 +241,7 @@ static void ap_put_v4(struct ap_out *o, const u8 *b)
 	for (i = 0; i < 4; i++) {
 		if (i)
 			ap_putc(o, '.');
-		ap_putu(o, b[i]);
+		ap_putu(o, b[i], 10, 0);
 	}
 }
 
@@ -287,7 +251,7 @@ static void ap_put_v6(struct ap_out *o, const u8 *b)
 	int i, best = -1, bestlen = 0, run;
 
 	for (i = 0; i < 8; i++)
-		w[i] = (u32)b[2 * i] << 8 | b[2 * i + 1];
+		w[i] = ap_get16(b + 2 * i);
 	if (!w[0] && !w[1] && !w[2] && !w[3] && !w[4] && w[5] == 0xffff) {
 		ap_puts(o, "::ffff:");
 		ap_put_v4(o, b + 12);
@@ -321,7 +285,7 @@ u32 ap_addr_format(const struct ap_addr *a, char *buf, u32 size)
 		ap_put_v4(&o, a->b);
 	else if (a->family == AP_AF_INET6)
 		ap_put_v6(&o, a->b);
-	return ap_end(&o);
+	return ap_out_end(&o);
 }
 
 u32 ap_prefix_format(const struct ap_prefix *p, char *buf, u32 size)
@@ -333,10 +297,10 @@ u32 ap_prefix_format(const struct ap_prefix *p, char *buf, u32 size)
 	else if (p->addr.family == AP_AF_INET6)
 		ap_put_v6(&o, p->addr.b);
 	else
-		return ap_end(&o);
+		return ap_out_end(&o);
 	ap_putc(&o, '/');
-	ap_putu(&o, p->len);
-	return ap_end(&o);
+	ap_putu(&o, p->len, 10, 0);
+	return ap_out_end(&o);
 }
 
 u32 ap_ports_format(const struct ap_ports *pl, char *buf, u32 size)
@@ -347,13 +311,13 @@ u32 ap_ports_format(const struct ap_ports *pl, char *buf, u32 size)
 	for (i = 0; i < pl->n && i < AP_MAX_PORT_RANGES; i++) {
 		if (i)
 			ap_putc(&o, ',');
-		ap_putu(&o, pl->r[i].lo);
+		ap_putu(&o, pl->r[i].lo, 10, 0);
 		if (pl->r[i].hi != pl->r[i].lo) {
 			ap_putc(&o, '-');
-			ap_putu(&o, pl->r[i].hi);
+			ap_putu(&o, pl->r[i].hi, 10, 0);
 		}
 	}
-	return ap_end(&o);
+	return ap_out_end(&o);
 }
 
 bool ap_prefix_contains(const struct ap_prefix *p, const struct ap_addr *a)

@@ -34,15 +34,6 @@ int ap_prefix_parse(const char *s, u32 n, struct ap_prefix *p, const char **why)
 /* "53,443,8000-8100"; the empty string means every port. */
 int ap_ports_parse(const char *s, u32 n, struct ap_ports *pl, const char **why);
 
-/*
- * Bounded text output of the formatters (addr.c, conf.c): keeps a prefix
- * of what was written that fits @size with its NUL.
- */
-struct ap_out {
-	char *buf;
-	u32 size, len;
-};
-
 /* Write NUL-terminated text into @buf of @size; return its length. */
 u32 ap_addr_format(const struct ap_addr *a, char *buf, u32 size);
 u32 ap_prefix_format(const struct ap_prefix *p, char *buf, u32 size);

@@ -6,6 +6,7 @@
  * ap_conf is about 35 KiB), so "prefixes" is rewritten in place.
  */
 #include <anypin/conf.h>
+#include <anypin/text.h>
 #include <anypin/wire.h>
 
 const char *const ap_conf_global_keys[] = {
@@ -42,33 +43,6 @@ static const char ap_no_prefix[] = "no such prefix (set net.anypin.prefixes firs
 static const char ap_no_unicast4[] = "a responder prefix has no unicast IPv4 address";
 static const char ap_no_unicast6[] = "a responder prefix has no unicast IPv6 address";
 
-static int ap_err(const char **why, const char *msg)
-{
-	if (why)
-		*why = msg;
-	return -1;
-}
-
-static bool ap_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static bool ap_space(char c)
-{
-	return ap_blank(c) || c == '\n' || c == '\r';
-}
-
-static void ap_trim(const char **s, u32 *n)
-{
-	while (*n && ap_space(**s)) {
-		(*s)++;
-		(*n)--;
-	}
-	while (*n && ap_space((*s)[*n - 1]))
-		(*n)--;
-}
-
 static u32 ap_strlen(const char *s)
 {
 	u32 n = 0;
@@ -91,29 +65,6 @@ static int ap_lookup(const char *const *tab, const char *s, u32 n)
 		if (ap_streq(s, n, tab[i]))
 			return i;
 	return -1;
-}
-
-/*
- * Next token of @s separated by blanks (and commas if @commas); a run of
- * separators counts as one.
- */
-static bool ap_token(const char *s, u32 n, u32 *pos, bool commas, const char **tok, u32 *tlen)
-{
-	u32 i = *pos, start;
-
-	while (i < n && (ap_blank(s[i]) || (commas && s[i] == ',')))
-		i++;
-	if (i == n) {
-		*pos = i;
-		return false;
-	}
-	start = i;
-	while (i < n && !ap_blank(s[i]) && !(commas && s[i] == ','))
-		i++;
-	*tok = s + start;
-	*tlen = i - start;
-	*pos = i;
-	return true;
 }
 
 /* A key's name, parsed: not a flow's struct ap_key. */
@@ -462,34 +413,6 @@ int ap_conf_set(struct ap_conf *c, const char *key, u32 klen,
 	return ap_set_prefix(&c->prefixes[i], k.pkey, val, vlen, why);
 }
 
-static void ap_puts(struct ap_out *o, const char *s)
-{
-	for (; *s; s++)
-		if (o->len + 1 < o->size)
-			o->buf[o->len++] = *s;
-}
-
-static void ap_putu(struct ap_out *o, u32 v, u32 base, int width)
-{
-	static const char digits[] = "0123456789ABCDEF";
-	char d[12];
-	int n = 0;
-
-	d[sizeof(d) - 1] = '\0';
-	do {
-		d[sizeof(d) - 2 - n++] = digits[v % base];
-		v /= base;
-	} while (v || n < width);
-	ap_puts(o, &d[sizeof(d) - 1 - n]);
-}
-
-static int ap_out_end(struct ap_out *o)
-{
-	if (o->size)
-		o->buf[o->len] = '\0';
-	return (int)o->len;
-}
-
 static void ap_put_prefix(struct ap_out *o, const struct ap_prefix *p)
 {
 	if (o->size)
@@ -546,7 +469,7 @@ int ap_conf_get(const struct ap_conf *c, const char *key, u32 klen, char *buf, u
 		if (i < 0)
 			return -1;
 		ap_get_prefix(&o, &c->prefixes[i], k.pkey);
-		return ap_out_end(&o);
+		return (int)ap_out_end(&o);
 	}
 	switch (k.gkey) {
 	case AP_G_PREFIXES:
@@ -581,7 +504,7 @@ int ap_conf_get(const struct ap_conf *c, const char *key, u32 klen, char *buf, u
 		ap_putu(&o, c->exid, 16, 4);
 		break;
 	}
-	return ap_out_end(&o);
+	return (int)ap_out_end(&o);
 }
 
 bool ap_conf_in_anycast(const struct ap_conf *c, const struct ap_addr *a)

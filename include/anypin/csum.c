@@ -61,17 +61,6 @@ u16 ap_csum_fold(u32 sum)
 	return (u16)sum;
 }
 
-u16 ap_get16(const u8 *p)
-{
-	return (u16)(p[0] << 8 | p[1]);
-}
-
-void ap_put16(u8 *p, u16 v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
 /*
  * AP_CSUM_FULL: RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m').
  * AP_CSUM_PSEUDO: the field holds the uncomplemented pseudo-header sum, so
@@ -112,6 +101,21 @@ void ap_csum_replace16(u8 *field, u16 from, u16 to, enum ap_csum_mode mode,
 	ap_put16(f, from);
 	ap_put16(t, to);
 	ap_csum_replace(field, f, t, 2, mode, pseudo);
+}
+
+/* @at - @base odd: the word before holds the first byte, so start there. */
+void ap_csum_write(u8 *field, const u8 *base, u8 *at, const void *to, u32 len,
+		   enum ap_csum_mode mode)
+{
+	u8 *start = at - ((u32)(at - base) & 1);
+	u32 n = ((u32)(at - start) + len + 1) & ~1u;
+	u8 from[6], into[6];
+
+	memcpy(from, start, n);
+	memcpy(into, from, n);
+	memcpy(into + (at - start), to, len);
+	ap_csum_replace(field, from, into, n, mode, false);
+	memcpy(at, to, len);
 }
 
 u16 ap_ipv4_hdr_csum(const u8 *iph, u32 hlen)

@@ -7,7 +7,7 @@
 #ifndef ANYPIN_CSUM_H
 #define ANYPIN_CSUM_H
 
-#include <anypin/types.h>
+#include <anypin/bytes.h>
 
 /*
  * How a checksum field is kept. AP_CSUM_FULL: the field holds the complete
@@ -26,10 +26,6 @@ u32 ap_csum_add(u32 sum, const void *buf, u32 len);
 /* Folds to 16 bits, not complemented. */
 u16 ap_csum_fold(u32 sum);
 
-/* Reads and writes a 16-bit checksum field in network order. */
-u16 ap_get16(const u8 *p);
-void ap_put16(u8 *p, u16 v);
-
 /*
  * The field at @field covers @from (@len bytes, even) that become @to.
  * @pseudo says whether those bytes are part of the pseudo header; in
@@ -41,6 +37,17 @@ void ap_csum_replace(u8 *field, const void *from, const void *to, u32 len,
 /* The same for a 16-bit value given in host order (a length, say). */
 void ap_csum_replace16(u8 *field, u16 from, u16 to, enum ap_csum_mode mode,
 		       bool pseudo);
+
+/*
+ * Writes @len bytes (at most 4) of @to at @at and updates @field, the
+ * checksum of 16-bit words summed from @base on (a TCP header, say). @at
+ * may lie at any offset from @base, odd too: the change is summed over the
+ * whole words that hold the bytes, and @field must lie outside them. The
+ * bytes are not part of the pseudo header: in AP_CSUM_PSEUDO mode the
+ * field stays.
+ */
+void ap_csum_write(u8 *field, const u8 *base, u8 *at, const void *to, u32 len,
+		   enum ap_csum_mode mode);
 
 /* Full recomputations, used by the tests and to build new packets. */
 u16 ap_ipv4_hdr_csum(const u8 *iph, u32 hlen);

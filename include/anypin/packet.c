@@ -7,6 +7,7 @@
  * not linear gives AP_EMORE. Extension header walks are bounded by
  * AP_HDR_MAX, so the work per packet is bounded too.
  */
+#include <anypin/bytes.h>
 #include <anypin/packet.h>
 #include <anypin/wire.h>
 
@@ -32,16 +33,6 @@ const char *const ap_perr_names[AP_PERR_MAX] = {
 	[AP_EINNER]	= "inner",
 };
 
-static u16 ap_rd16(const u8 *b)
-{
-	return (u16)(b[0] << 8 | b[1]);
-}
-
-static u32 ap_rd32(const u8 *b)
-{
-	return (u32)b[0] << 24 | (u32)b[1] << 16 | (u32)b[2] << 8 | b[3];
-}
-
 /* Bytes [0, @n) lie inside the packet; AP_EMORE unless they are linear. */
 static int ap_pull(struct ap_pkt *p, u32 n, u32 avail)
 {
@@ -59,9 +50,9 @@ static void ap_tcp_fields(struct ap_pkt *p, u32 off, u32 present)
 	p->tcp_off = off;
 	memcpy(&p->sport, th, 2);
 	memcpy(&p->dport, th + 2, 2);
-	p->seq = ap_rd32(th + 4);
+	p->seq = ap_get32(th + 4);
 	if (present >= 12)
-		p->ack = ap_rd32(th + 8);
+		p->ack = ap_get32(th + 8);
 	if (present >= 14)
 		p->tcp_flags = th[13];
 }
@@ -130,7 +121,7 @@ static int ap_ipv6_walk(struct ap_pkt *p, u32 *off, u8 *nh, u32 end,
 		if (err)
 			return err;
 		if (h == AP_IPPROTO_FRAGMENT) {
-			if (ap_rd16(p->data + o + 2) & 0xfff8)
+			if (ap_get16(p->data + o + 2) & 0xfff8)
 				return AP_EINNER;
 			hl = 8;
 		} else {
@@ -159,9 +150,9 @@ static int ap_parse_inner(struct ap_pkt *p, u32 in, u32 avail)
 			return err;
 		hlen = (d[in] & 0xf) * 4;
 		if (d[in] >> 4 != 4 || hlen < AP_IPV4_HLEN_MIN ||
-		    hlen > end - in || ap_rd16(d + in + 2) < hlen + 8)
+		    hlen > end - in || ap_get16(d + in + 2) < hlen + 8)
 			return AP_EINNER;
-		if (ap_rd16(d + in + 6) & 0x1fff)
+		if (ap_get16(d + in + 6) & 0x1fff)
 			return AP_EINNER;
 		err = ap_pull(p, in + hlen, avail);
 		if (err)
@@ -254,7 +245,7 @@ static int ap_parse_ipv4(struct ap_pkt *p, u32 len, u32 avail)
 	hlen = (d[0] & 0xf) * 4;
 	if (hlen < AP_IPV4_HLEN_MIN)
 		return AP_EIPHLEN;
-	tot = ap_rd16(d + 2);
+	tot = ap_get16(d + 2);
 	/* BIG TCP: a GSO packet over 64 KiB has the total length 0. */
 	if (!tot && len > 0xffff)
 		tot = len;
@@ -262,7 +253,7 @@ static int ap_parse_ipv4(struct ap_pkt *p, u32 len, u32 avail)
 		return AP_EIPLEN;
 	if (hlen > tot)
 		return AP_EIPHLEN;
-	if (ap_rd16(d + 6) & 0x3fff)
+	if (ap_get16(d + 6) & 0x3fff)
 		return AP_EFRAG;
 	err = ap_pull(p, hlen, avail);
 	if (err)
@@ -293,7 +284,7 @@ static u32 ap_ipv6_jumbo(struct ap_pkt *p, u32 len, u32 avail, int *err)
 	d += AP_IPV6_HLEN;
 	if (d[1] != 0 || d[2] != AP_IPV6_OPT_JUMBO || d[3] != 4)
 		return 0;
-	jumbo = ap_rd32(d + 4);
+	jumbo = ap_get32(d + 4);
 	if (jumbo <= 0xffff || jumbo > len - AP_IPV6_HLEN)
 		return 0;
 	return jumbo;
@@ -311,7 +302,7 @@ static int ap_parse_ipv6(struct ap_pkt *p, u32 len, u32 avail)
 	err = ap_pull(p, AP_IPV6_HLEN, avail);
 	if (err)
 		return err;
-	plen = ap_rd16(d + 4);
+	plen = ap_get16(d + 4);
 	if (!plen) {
 		plen = ap_ipv6_jumbo(p, len, avail, &err);
 		if (err)
@@ -412,7 +403,7 @@ int ap_tcp_opts(const struct ap_pkt *p, u16 exid, struct ap_opts *o)
 		if (l < 2 || l > end - i)
 			return AP_ETCPOPT;
 		if (kind == AP_OPT_KIND && l == AP_OPT_LEN &&
-		    ap_rd16(d + i + 2) == exid && !o->cap) {
+		    ap_get16(d + i + 2) == exid && !o->cap) {
 			o->cap = true;
 			o->cap_off = i;
 		} else if (kind == AP_TCPOPT_MD5 || kind == AP_TCPOPT_AO) {

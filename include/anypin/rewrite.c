@@ -175,8 +175,7 @@ u32 ap_build_rst(const struct ap_pkt *synack, u8 *buf)
 	th = buf + hlen;
 	memcpy(th, &synack->dport, 2);
 	memcpy(th + 2, &synack->sport, 2);
-	ap_put16(th + 4, synack->ack >> 16);
-	ap_put16(th + 6, synack->ack & 0xffff);
+	ap_put32(th + 4, synack->ack);
 	th[12] = (AP_TCP_HLEN_MIN / 4) << 4;
 	th[13] = AP_TCP_RST;
 	ap_put16(th + AP_TCP_CSUM_OFF,

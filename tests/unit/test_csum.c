@@ -290,6 +290,61 @@ static void test_l4_and_pseudo(void **state)
 	}
 }
 
+/*
+ * 1 to 4 bytes written at even and odd offsets from the TCP header: the
+ * field must be what a full recomputation gives. In AP_CSUM_PSEUDO mode
+ * the field keeps the pseudo-header sum.
+ */
+static void test_write(void **state)
+{
+	struct pg_rng r;
+	struct pg_tcp t;
+	struct pg_layout l;
+	static u8 buf[PG_BUF_MAX];
+	u8 to[4], *th;
+	unsigned int i, odd;
+
+	(void)state;
+	pg_rng_seed(&r, 6);
+	for (i = 0; i < 3000; i++) {
+		u32 len, seg, a, alen, n, at, j;
+		u16 c;
+
+		pg_random_tcp(&r, &t, 0, 64);
+		len = pg_build_tcp(buf, &t, &l);
+		seg = len - l.tcp_off;
+		th = buf + l.tcp_off;
+		alen = ap_addr_len(l.family);
+		a = l.family == AP_AF_INET ? 12 : 8;
+		n = 1 + pg_rand_below(&r, 4);
+		for (odd = 0; odd < 2; odd++) {
+			/* anywhere but in the words of the checksum field */
+			do
+				at = odd + 2 * pg_rand_below(&r, (seg - odd - n) / 2 + 1);
+			while (at < 18 && at + n > 16);
+			for (j = 0; j < n; j++)
+				to[j] = (u8)pg_rand(&r);
+			ap_csum_write(th + 16, th, th + at, to, n, AP_CSUM_FULL);
+			assert_memory_equal(th + at, to, n);
+			assert_int_equal(ap_l4_csum(l.family, buf + a, buf + a + alen,
+						    AP_IPPROTO_TCP, th, seg), 0);
+			c = ap_get16(th + 16);
+			ap_put16(th + 16, 0);
+			assert_int_equal(ap_l4_csum(l.family, buf + a, buf + a + alen,
+						    AP_IPPROTO_TCP, th, seg), c);
+			ap_put16(th + 16, c);
+		}
+		pg_build_tcp(buf, &t, NULL);
+		pg_set_pseudo(buf, len);
+		c = ap_get16(th + 16);
+		for (j = 0; j < n; j++)
+			to[j] = (u8)~th[at + j];
+		ap_csum_write(th + 16, th, th + at, to, n, AP_CSUM_PSEUDO);
+		assert_memory_equal(th + at, to, n);
+		assert_int_equal(ap_get16(th + 16), c);
+	}
+}
+
 /* The IPv6 pseudo header has a 32-bit length. */
 static void test_pseudo_long(void **state)
 {
@@ -325,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_replace_pseudo_mode),
 		cmocka_unit_test(test_ipv4_hdr_csum),
 		cmocka_unit_test(test_l4_and_pseudo),
+		cmocka_unit_test(test_write),
 		cmocka_unit_test(test_pseudo_long),
 	};
 
