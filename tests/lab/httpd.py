@@ -9,12 +9,20 @@ Serves the files of DIRECTORY on [::]:PORT (IPv4 too, dual-stack), like
                            the TCP connection carries packets (and ACKs)
                            all along; client-side curl --limit-rate reads in
                            bursts and leaves the connection idle in between
+  ?hold=BYTES&go=NAME      with rate: stops the body once BYTES are sent
+                           until the file NAME exists in the --hold-dir
+                           (at most HOLD_MAX s), then goes on at the same
+                           pace; a scenario's action (a flip, a drain)
+                           then lands at the same byte of the transfer
+                           however slow the machine
   X-Lab-Instance: NAME     response header naming the instance (also in the
                            file /whoami)
 """
 
 import argparse
 import http.server
+import os
+import re
 import socket
 import socketserver
 import sys
@@ -22,25 +30,27 @@ import time
 import urllib.parse
 
 CHUNK = 16 * 1024
+HOLD_MAX = 600
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
     instance = "?"
+    hold_dir = None
 
     def end_headers(self):
         self.send_header("X-Lab-Instance", self.instance)
         super().end_headers()
 
     def copyfile(self, source, outputfile):
-        query = urllib.parse.urlsplit(self.path).query
-        rate = urllib.parse.parse_qs(query).get("rate", ["0"])[0]
-        try:
-            rate = int(rate)
-        except ValueError:
-            rate = 0
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        rate = self.number(query, "rate")
         if rate <= 0:
             super().copyfile(source, outputfile)
             return
+        hold = self.number(query, "hold")
+        go = query.get("go", [""])[0]
+        if not self.hold_dir or not re.fullmatch(r"[A-Za-z0-9._-]+", go):
+            hold = 0
         start = time.monotonic()
         sent = 0
         while True:
@@ -49,9 +59,28 @@ class Handler(http.server.SimpleHTTPRequestHandler):
                 break
             outputfile.write(buf)
             sent += len(buf)
+            if 0 < hold <= sent:
+                hold = 0
+                outputfile.flush()
+                self.wait_for(os.path.join(self.hold_dir, go))
+                # the pace goes on from here, without a burst to catch up
+                start = time.monotonic() - sent / rate
             ahead = start + sent / rate - time.monotonic()
             if ahead > 0:
                 time.sleep(ahead)
+
+    @staticmethod
+    def number(query, key):
+        try:
+            return int(query.get(key, ["0"])[0])
+        except ValueError:
+            return 0
+
+    @staticmethod
+    def wait_for(path):
+        end = time.monotonic() + HOLD_MAX
+        while not os.path.exists(path) and time.monotonic() < end:
+            time.sleep(0.01)
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -78,10 +107,12 @@ def main():
     ap.add_argument("--port", type=int, default=8080)
     ap.add_argument("--bind", default="::")
     ap.add_argument("--name", default="?")
+    ap.add_argument("--hold-dir")
     ap.add_argument("directory")
     args = ap.parse_args()
 
     Handler.instance = args.name
+    Handler.hold_dir = args.hold_dir
 
     def handler(*a, **kw):
         return Handler(*a, directory=args.directory, **kw)

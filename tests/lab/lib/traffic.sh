@@ -16,6 +16,10 @@
 #              X-Lab-Instance)
 #   ?rate=N    paces a response to N bytes/s on the server side, so the
 #              connection has packets in flight all along
+#   &$(lab_hold NAME)  holds a paced response after its first 100 kB until
+#              lab_release NAME: the scenario's action (a flip, a drain)
+#              lands at the same byte however slow the machine (the debug
+#              kernel under emulation forks in about a second)
 
 # lab__data_bytes SIZE: LAB_DATA_BYTES for SIZE, in MiB, or in KiB with
 # the suffix K (256K).
@@ -30,7 +34,7 @@ lab__data_bytes() {
 lab_serve() {
 	local i
 	lab__data_bytes "${1:-$LAB_FILE_MB}"
-	mkdir -p "$LAB_STATE/www" || return 1
+	mkdir -p "$LAB_STATE/www" "$LAB_STATE/hold" || return 1
 	head -c "$LAB_DATA_BYTES" /dev/urandom >"$LAB_STATE/www/data.bin" ||
 		return 1
 	LAB_DATA_SHA=$(sha256sum <"$LAB_STATE/www/data.bin") || return 1
@@ -42,7 +46,8 @@ lab_serve() {
 			return 1
 		printf '%s\n' "$i" >"$LAB_STATE/www-$i/whoami"
 		lab_bg "$i" "http-$i" "$LAB_PYTHON" "$LAB_HOME/httpd.py" \
-			--port "$LAB_PORT" --name "$i" "$LAB_STATE/www-$i"
+			--port "$LAB_PORT" --name "$i" --hold-dir "$LAB_STATE/hold" \
+			"$LAB_STATE/www-$i"
 	done
 	lab_wait_listen inst1 "$LAB_PORT" "${LAB_SERVE_WAIT:-30}" &&
 		lab_wait_listen inst2 "$LAB_PORT" "${LAB_SERVE_WAIT:-30}"
@@ -79,6 +84,21 @@ lab_url() {
 	*:*) printf 'http://[%s]:%s/%s' "$1" "$LAB_PORT" "${2:-}" ;;
 	*) printf 'http://%s:%s/%s' "$1" "$LAB_PORT" "${2:-}" ;;
 	esac
+}
+
+# lab_hold NAME [BYTES]: the query parameters that hold a paced response
+# once BYTES (default 100000) are sent, until lab_release NAME.
+lab_hold() {
+	rm -f "$LAB_STATE/hold/$1"
+	printf 'hold=%s&go=%s' "${2:-100000}" "$1"
+}
+
+# lab_release NAME...: let held responses go on.
+lab_release() {
+	local n
+	for n in "$@"; do
+		: >"$LAB_STATE/hold/$n"
+	done
 }
 
 # lab_whoami ADDR: which instance serves a new connection from the client to

@@ -29,11 +29,12 @@ run() {
 	local f
 	lab_route_a inst1
 	lab_count_zero
-	lab_fetch_bg "$1-v4" "$(lab_url "$A4" "data.bin?rate=$RATE")" "${CURL_ARGS[@]}"
-	lab_fetch_bg "$1-v6" "$(lab_url "$A6" "data.bin?rate=$RATE")" "${CURL_ARGS[@]}"
+	lab_fetch_bg "$1-v4" "$(lab_url "$A4" "data.bin?rate=$RATE&$(lab_hold "$1-v4")")" "${CURL_ARGS[@]}"
+	lab_fetch_bg "$1-v6" "$(lab_url "$A6" "data.bin?rate=$RATE&$(lab_hold "$1-v6")")" "${CURL_ARGS[@]}"
 	lab_fetch_wait_bytes "$1-v4" 100000 15 || true
 	lab_fetch_wait_bytes "$1-v6" 100000 15 || true
 	lab_route_a inst2
+	lab_release "$1-v4" "$1-v6"
 	# (Counted just after the flip, to flip as early as possible: packets
 	# to A at inst1 can only be from before it.)
 	at[4]=$(lab_fetch_bytes "$1-v4")

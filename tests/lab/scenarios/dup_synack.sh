@@ -59,7 +59,7 @@ syn_recv() {
 fetch() {
 	local a
 	eval "a=\$A$2"
-	lab_fetch "$1-v$2" "$(lab_url "$a" "data.bin?rate=$RATE")" \
+	lab_fetch "$1-v$2" "$(lab_url "$a" "data.bin?rate=$RATE&$(lab_hold "$1-v$2")")" \
 		-D "$LAB_STATE/$1-v$2.hdr" -w '%{local_port}' "${CURL_ARGS[@]}" \
 		>"$LAB_STATE/port-v$2" &
 	LAB_FETCH_PIDS="$LAB_FETCH_PIDS $!"
@@ -77,6 +77,7 @@ run() {
 	lab_fetch_wait_bytes "$1-v4" 100000 15 || true
 	lab_fetch_wait_bytes "$1-v6" 100000 15 || true
 	lab_flap_start "$MS"
+	lab_release "$1-v4" "$1-v6"
 	for f in 4 6; do
 		at[$f]=$(lab_fetch_bytes "$1-v$f")
 	done

@@ -110,8 +110,8 @@ run() {
 		lab_wait_until $((10 * LAB_SLOW)) test -e "$LAB_STATE/$1-v$f.ready" ||
 			lab_log "forge.py (IPv$f) did not start"
 	done
-	lab_fetch_bg "$1-v4" "$(lab_url "$A4" "data.bin?rate=$RATE")" "${CURL_ARGS[@]}"
-	lab_fetch_bg "$1-v6" "$(lab_url "$A6" "data.bin?rate=$RATE")" "${CURL_ARGS[@]}"
+	lab_fetch_bg "$1-v4" "$(lab_url "$A4" "data.bin?rate=$RATE&$(lab_hold "$1-v4")")" "${CURL_ARGS[@]}"
+	lab_fetch_bg "$1-v6" "$(lab_url "$A6" "data.bin?rate=$RATE&$(lab_hold "$1-v6")")" "${CURL_ARGS[@]}"
 	for f in 4 6; do
 		lab_wait_until $((5 * LAB_SLOW)) forged_all "$LAB_STATE/log/forge-$1-v$f.log" ||
 			true
@@ -127,6 +127,7 @@ run() {
 	lab_fetch_wait_bytes "$1-v4" 100000 15 || true
 	lab_fetch_wait_bytes "$1-v6" 100000 15 || true
 	lab_flap_start "$MS"
+	lab_release "$1-v4" "$1-v6"
 	for f in 4 6; do
 		at[$f]=$(lab_fetch_bytes "$1-v$f")
 	done

@@ -34,19 +34,21 @@ declare -A to_a to_u who at
 # phase TAG START FLIP: downloads from A and A6 with A routed to START; with
 # FLIP (an instance), A moves there once 100 kB have arrived.
 phase() {
-	local f r=$RATE
+	local f r=$RATE h4= h6=
 	# (Without a flip, nothing needs the transfer to last: 4 times the pace.)
 	[ -n "${3:-}" ] || r=$((RATE * 4))
+	[ -z "${3:-}" ] || h4="&$(lab_hold "$1-v4")" h6="&$(lab_hold "$1-v6")"
 	lab_route_a "$2"
 	lab_count_zero
-	lab_fetch_bg "$1-v4" "$(lab_url "$A4" "data.bin?rate=$r")" \
+	lab_fetch_bg "$1-v4" "$(lab_url "$A4" "data.bin?rate=$r$h4")" \
 		-D "$LAB_STATE/$1-v4.hdr" "${CURL_ARGS[@]}"
-	lab_fetch_bg "$1-v6" "$(lab_url "$A6" "data.bin?rate=$r")" \
+	lab_fetch_bg "$1-v6" "$(lab_url "$A6" "data.bin?rate=$r$h6")" \
 		-D "$LAB_STATE/$1-v6.hdr" "${CURL_ARGS[@]}"
 	if [ -n "${3:-}" ]; then
 		lab_fetch_wait_bytes "$1-v4" 100000 15 || true
 		lab_fetch_wait_bytes "$1-v6" 100000 15 || true
 		lab_route_a "$3"
+		lab_release "$1-v4" "$1-v6"
 		at[$1-4]=$(lab_fetch_bytes "$1-v4")
 		at[$1-6]=$(lab_fetch_bytes "$1-v6")
 	fi

@@ -60,7 +60,7 @@ run() {
 	for f in 4 6; do
 		eval "a=\$A$f c=\$C$f"
 		# shellcheck disable=SC2154  # a and c are set by the eval above
-		lab_fetch_bg "$1-down-v$f" "$(lab_url "$a" "data.bin?rate=$RATE")" \
+		lab_fetch_bg "$1-down-v$f" "$(lab_url "$a" "data.bin?rate=$RATE&$(lab_hold "$1-down-v$f")")" \
 			--interface "$c" "${CURL_ARGS[@]}"
 	done
 	for f in 4 6; do
@@ -76,6 +76,7 @@ run() {
 		lab_upload_wait_bytes "$1-up-v$f" "$f" 1 15 || true
 	done
 	lab_flap_start "$MS"
+	lab_release "$1-down-v4" "$1-down-v6"
 	for f in 4 6; do
 		at[$f]=$(lab_fetch_bytes "$1-down-v$f")
 	done

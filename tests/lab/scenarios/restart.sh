@@ -67,13 +67,14 @@ run() {
 	lab_count_zero
 	for f in 4 6; do
 		eval "a=\$A$f"
-		lab_fetch_bg "$1-new-v$f" "$(lab_url "$a" "data.bin?rate=$RATE")" \
+		lab_fetch_bg "$1-new-v$f" "$(lab_url "$a" "data.bin?rate=$RATE&$(lab_hold "$1-new-v$f")")" \
 			"${CURL_ARGS[@]}"
 	done
 	for f in 4 6; do
 		lab_fetch_wait_bytes "$1-new-v$f" 100000 15 || true
 	done
 	lab_flap_start "$MS"
+	lab_release "$1-new-v4" "$1-new-v6"
 	for f in 4 6; do
 		at[$f]=$(lab_fetch_bytes "$1-new-v$f")
 	done

@@ -184,8 +184,8 @@ run() {
 	local f h
 	lab_route_a inst1
 	lab_count_zero
-	lab_fetch_bg "$1-v4" "$(lab_url "$A4" "data.bin?rate=$RATE")" "${CURL_ARGS[@]}"
-	lab_fetch_bg "$1-v6" "$(lab_url "$A6" "data.bin?rate=$RATE")" "${CURL_ARGS[@]}"
+	lab_fetch_bg "$1-v4" "$(lab_url "$A4" "data.bin?rate=$RATE&$(lab_hold "$1-v4")")" "${CURL_ARGS[@]}"
+	lab_fetch_bg "$1-v6" "$(lab_url "$A6" "data.bin?rate=$RATE&$(lab_hold "$1-v6")")" "${CURL_ARGS[@]}"
 	lab_fetch_wait_bytes "$1-v4" 100000 15 || true
 	lab_fetch_wait_bytes "$1-v6" 100000 15 || true
 	for h in "${HOSTS[@]}"; do
@@ -201,6 +201,7 @@ run() {
 	done
 	lab_count_zero
 	lab_route_a inst2
+	lab_release "$1-v4" "$1-v6"
 	at[4]=$(lab_fetch_bytes "$1-v4")
 	at[6]=$(lab_fetch_bytes "$1-v6")
 	lab_fetch_wait
