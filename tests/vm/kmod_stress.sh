@@ -14,7 +14,9 @@
 #                 files are read in a loop: every download byte-exact
 #   rmmod-churn   unload in the middle of all that, then the kernel log
 #
-# STRESS_SECS (default 20) is the length of the churn.
+# STRESS_SECS (default 20) is the length of the churn. The time bounds
+# (filling the table, each download) grow with LAB_SLOW (lab.sh: 4 in
+# the VM, 8 on the debug kernel).
 set -u
 # shellcheck source=guest.sh
 . tests/vm/guest.sh
@@ -31,10 +33,10 @@ say "large table"
 N=10000
 lab_sysctl client net.ipv4.ip_local_port_range="20000 60999"
 objs0=$(slab_objects)
-half_open "$N" "$A4" 60 &
+half_open "$N" "$A4" $((15 * LAB_SLOW)) &
 hpid=$!
 full() { [ "$(apstat client flows)" -ge "$N" ]; }
-lab_wait_until 60 full
+lab_wait_until $((15 * LAB_SLOW)) full
 t0=${EPOCHREALTIME/./}
 # (syn_sent, or fallback once the stack retransmitted a SYN)
 lines=$(lab_ns client cat /proc/net/anypin/flows | tail -n +2 | grep -cE ' (syn_sent|fallback) ')
@@ -69,7 +71,7 @@ loop_fetch() { # loop_fetch ID ADDR: downloads until stopped; counts results
 	local i=0 ok=0 bad=0
 	while [ ! -e "$stop" ]; do
 		i=$((i + 1))
-		lab_fetch "c$1" "$(lab_url "$2" "data.bin?rate=4000000")" --max-time 20
+		lab_fetch "c$1" "$(lab_url "$2" "data.bin?rate=4000000")" --max-time $((5 * LAB_SLOW))
 		lab_fetch_result "c$1"
 		if [ "$FETCH_EXACT" = 1 ]; then
 			ok=$((ok + 1))
