@@ -35,7 +35,7 @@ declare -A to_a to_u who at legacy_n
 # phase TAG START FLIP: downloads from A and A6 with A routed to START; with
 # FLIP (an instance), A moves there once 100 kB have arrived.
 phase() {
-	local f r=$RATE h4= h6=
+	local f r=$RATE h4='' h6=''
 	# (Without a flip, nothing needs the transfer to last: 4 times the pace.)
 	[ -n "${3:-}" ] || r=$((RATE * 4))
 	[ -z "${3:-}" ] || h4="&$(lab_hold "$1-v4")" h6="&$(lab_hold "$1-v6")"
