@@ -94,9 +94,11 @@ static: deps
 	tests/vm/deps
 	tests/static/run
 
-# anypin.ko inside qemu on Debian's 6.1 and 6.12 kernels (tests/vm/).
-vm:
+# anypin.ko inside qemu on Debian's 6.1 and 6.12 kernels (tests/vm/). The
+# guests run build/anypinctl and build/anypind from the host.
+vm: deps
 	tests/vm/deps
+	$(MAKE) userspace
 	tests/vm/check
 
 # anypin.ko on the debug kernel (KASAN, kmemleak, lockdep, UBSAN...), built
@@ -109,8 +111,9 @@ vm:
 # and lockdep the lab's paced transfers have no time to share with a
 # second guest (drain's withdrawal came after half the download).
 VM_DEBUG_TIMEOUT ?= 7200
-vm-debug:
+vm-debug: deps
 	tests/vm/deps debug
+	$(MAKE) userspace
 	tests/vm/debug-kernel > /dev/null
 	tests/vm/selftest --quick debug
 	ANYPIN_VM_TIMEOUT=$(VM_DEBUG_TIMEOUT) VM_CHECK_TIMED=tests/vm/kmod_lab.sh VM_CHECK_ONCE= \
