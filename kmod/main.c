@@ -52,13 +52,25 @@ err_conf:
 	return err;
 }
 
-static void __net_exit anypin_net_exit(struct net *net)
+/*
+ * Unregistering the hooks does not wait for those running on other CPUs:
+ * the namespace core waits for them (synchronize_rcu()) between pre_exit
+ * and exit, so what they read is freed only in exit.
+ */
+static void __net_exit anypin_net_pre_exit(struct net *net)
 {
 	struct anypin_net *an = anypin_pernet(net);
 
 	/* No handler runs after this, so the hooks can no longer appear. */
 	anypin_sysctl_exit(an);
 	anypin_hooks_unregister(an);
+}
+
+static void __net_exit anypin_net_exit(struct net *net)
+{
+	struct anypin_net *an = anypin_pernet(net);
+
+	WARN_ON_ONCE(an->hooks);
 	anypin_proc_exit(an);
 	anypin_flows_exit(an);
 	anypin_stats_free(an);
@@ -67,6 +79,7 @@ static void __net_exit anypin_net_exit(struct net *net)
 
 static struct pernet_operations anypin_net_ops = {
 	.init = anypin_net_init,
+	.pre_exit = anypin_net_pre_exit,
 	.exit = anypin_net_exit,
 	.id = &anypin_net_id,
 	.size = sizeof(struct anypin_net),
