@@ -417,3 +417,32 @@ int ap_tcp_opts(const struct ap_pkt *p, u16 exid, struct ap_opts *o)
 	}
 	return AP_OK;
 }
+
+bool ap_icmp_tsval(const struct ap_pkt *p, u32 *tsval)
+{
+	const u8 *d = p->data;
+	u32 i, end, l;
+
+	if (!ap_pkt_is_icmp(p) || p->tcp_hlen < AP_TCP_HLEN_MIN)
+		return false;
+	end = p->tcp_off + (d[p->tcp_off + 12] >> 4) * 4;
+	if (end > p->len)
+		end = p->len;
+	for (i = p->tcp_off + AP_TCP_HLEN_MIN; i < end; i += l) {
+		if (d[i] == AP_TCPOPT_EOL)
+			return false;
+		l = 1;
+		if (d[i] == AP_TCPOPT_NOP)
+			continue;
+		if (end - i < 2)
+			return false;
+		l = d[i + 1];
+		if (l < 2 || l > end - i)
+			return false;
+		if (d[i] == AP_TCPOPT_TS && l == AP_TCPOPT_TS_LEN) {
+			*tsval = ap_get32(d + i + 2);
+			return true;
+		}
+	}
+	return false;
+}

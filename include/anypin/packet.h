@@ -85,4 +85,11 @@ struct ap_opts {
 /* Walks the option list of a (non-embedded) TCP header: AP_OK or AP_ETCPOPT. */
 int ap_tcp_opts(const struct ap_pkt *p, u16 exid, struct ap_opts *o);
 
+/*
+ * The TSval of the timestamp option of the TCP header an ICMP error
+ * quotes, if the option lies whole within the quoted bytes and the
+ * header's data offset. Reads the error up to p->len: it must be linear.
+ */
+bool ap_icmp_tsval(const struct ap_pkt *p, u32 *tsval);
+
 #endif

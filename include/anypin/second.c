@@ -182,12 +182,32 @@ bool ap_sc_mss_pkt(struct ap_pkt *p, const struct ap_opts *o, enum ap_csum_mode 
 	return true;
 }
 
-enum ap_sc ap_sc_in(u8 instance, const struct ap_peers *pe, const struct ap_pkt *p,
-		    const struct ap_opts *o, bool tunnel, ap_sc_local_fn local,
-		    void *ctx, struct ap_addr *to)
+/* The peer @id names, if it has an address of @family: AP_SC_FORWARD, or why not. */
+static enum ap_sc ap_sc_peer(u8 instance, const struct ap_peers *pe, u8 id, u8 family,
+			     struct ap_sc_to *to)
 {
 	const struct ap_addr *a;
-	u8 id;
+
+	if (!id)
+		return AP_SC_NO_TS;
+	if (id == instance)
+		return AP_SC_SELF;
+	if (!(pe->ids & (u64)1 << id))
+		return AP_SC_UNKNOWN;
+	a = family == AP_AF_INET ? &pe->peer[id].addr4 : &pe->peer[id].addr6;
+	if (!a->family)
+		return AP_SC_NO_ADDR;
+	to->id = id;
+	to->addr = *a;
+	return AP_SC_FORWARD;
+}
+
+enum ap_sc ap_sc_in(u8 instance, const struct ap_peers *pe, const struct ap_pkt *p,
+		    const struct ap_opts *o, bool tunnel, ap_sc_local_fn local,
+		    void *ctx, struct ap_sc_to *to)
+{
+	struct ap_sc_to peer;
+	enum ap_sc v;
 
 	if (tunnel)
 		return AP_SC_TUNNEL;
@@ -195,18 +215,26 @@ enum ap_sc ap_sc_in(u8 instance, const struct ap_peers *pe, const struct ap_pkt 
 		return AP_SC_SYN;
 	if (!o->ts_off || !(p->tcp_flags & AP_TCP_ACK))
 		return AP_SC_NO_TS;
-	id = ap_sc_owner(ap_get32(p->data + o->ts_off + 6));
-	if (!id)
-		return AP_SC_NO_TS;
-	if (id == instance)
-		return AP_SC_SELF;
-	if (!(pe->ids & (u64)1 << id))
-		return AP_SC_UNKNOWN;
-	a = p->family == AP_AF_INET ? &pe->peer[id].addr4 : &pe->peer[id].addr6;
-	if (!a->family)
-		return AP_SC_NO_ADDR;
+	v = ap_sc_peer(instance, pe, ap_sc_owner(ap_get32(p->data + o->ts_off + 6)),
+		       p->family, &peer);
+	if (v != AP_SC_FORWARD)
+		return v;
 	if (local && local(ctx, p))
 		return AP_SC_LOCAL;
-	*to = *a;
+	*to = peer;
 	return AP_SC_FORWARD;
+}
+
+enum ap_sc ap_sc_icmp(u8 instance, const struct ap_peers *pe, const struct ap_pkt *p,
+		      bool tunnel, struct ap_sc_to *to)
+{
+	u32 tsval;
+
+	if (tunnel)
+		return AP_SC_TUNNEL;
+	if (p->tcp_flags & AP_TCP_SYN)
+		return AP_SC_SYN;
+	if (!ap_icmp_tsval(p, &tsval))
+		return AP_SC_NO_TS;
+	return ap_sc_peer(instance, pe, ap_sc_owner(tsval), p->family, to);
 }

@@ -105,6 +105,12 @@ enum ap_sc {
 
 extern const char *const ap_sc_names[AP_SC_MAX];
 
+/* Where a segment goes: the peer's id and its unicast address. */
+struct ap_sc_to {
+	u8 id;
+	struct ap_addr addr;
+};
+
 /*
  * Whether a socket of this host takes @p: established, SYN-RECV or
  * TIME-WAIT, or a listener whose SYN cookie @p completes. Asked last, as
@@ -119,6 +125,14 @@ typedef bool (*ap_sc_local_fn)(void *ctx, const struct ap_pkt *p);
  */
 enum ap_sc ap_sc_in(u8 instance, const struct ap_peers *pe, const struct ap_pkt *p,
 		    const struct ap_opts *o, bool tunnel, ap_sc_local_fn local,
-		    void *ctx, struct ap_addr *to);
+		    void *ctx, struct ap_sc_to *to);
+
+/*
+ * The same for an ICMP error @p to an anycast address that quotes a
+ * segment sent from it: the segment's own TSval names the instance that
+ * sent it, whose socket it is about (a SYN-ACK's TSval names none).
+ */
+enum ap_sc ap_sc_icmp(u8 instance, const struct ap_peers *pe, const struct ap_pkt *p,
+		      bool tunnel, struct ap_sc_to *to);
 
 #endif

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * libFuzzer target: ap_parse() and ap_tcp_opts() on arbitrary bytes, and
- * the second chance's writes and decision on what they parse.
+ * the second chance's writes and decisions on what they parse.
  *
  * Input: 2 bytes (big-endian) of "headlen", then the IP packet. The packet
  * is parsed once linear (avail = len), then as the module does it with a
@@ -34,6 +34,18 @@ static u16 tcp_sum(const struct ap_pkt *p)
 			  AP_IPPROTO_TCP, p->data + p->tcp_off, p->len - p->tcp_off);
 }
 
+/* Peers of every even id, with an IPv4 address. */
+static void even_peers(struct ap_peers *pe)
+{
+	u32 i;
+
+	memset(pe, 0, sizeof(*pe));
+	for (i = 2; i <= AP_SC_ID_MAX; i += 2) {
+		pe->ids |= (u64)1 << i;
+		pe->peer[i].addr4.family = AP_AF_INET;
+	}
+}
+
 /*
  * The stamp and the MSS write their field and the checksum (not even that
  * in AP_CSUM_PSEUDO mode), nothing else, and a complete checksum stays
@@ -44,7 +56,7 @@ static void check_second(const struct ap_pkt *lin, const struct ap_opts *o)
 	enum ap_csum_mode mode = lin->len & 1 ? AP_CSUM_FULL : AP_CSUM_PSEUDO;
 	u32 i, csum = lin->tcp_off + 16;
 	struct ap_peers pe;
-	struct ap_addr to;
+	struct ap_sc_to to;
 	struct ap_pkt p = *lin;
 	u8 *copy = malloc(lin->len ? lin->len : 1), *orig = malloc(lin->len ? lin->len : 1);
 
@@ -65,15 +77,40 @@ static void check_second(const struct ap_pkt *lin, const struct ap_opts *o)
 	if (mode == AP_CSUM_FULL)
 		CHECK(tcp_sum(&p) == 0);
 	free(orig);
-	memset(&pe, 0, sizeof(pe));
-	for (i = 2; i <= AP_SC_ID_MAX; i += 2) {
-		pe.ids |= (u64)1 << i;
-		pe.peer[i].addr4.family = AP_AF_INET;
-	}
+	even_peers(&pe);
 	i = ap_sc_in(1, &pe, &p, o, false, NULL, NULL, &to);
 	CHECK(i < AP_SC_MAX);
-	CHECK(i != AP_SC_FORWARD || to.family == p.family);
+	CHECK(i != AP_SC_FORWARD || (to.addr.family == p.family && !(to.id & 1)));
 	free(copy);
+}
+
+/*
+ * The TSval of a quoted segment comes from an option inside the quote and
+ * the quoted header's data offset, and only the family's peers get it.
+ */
+static void check_icmp_second(const struct ap_pkt *p)
+{
+	u32 tsval, end = p->tcp_off + (p->tcp_hlen ? (p->data[p->tcp_off + 12] >> 4) * 4 : 0);
+	struct ap_peers pe;
+	struct ap_sc_to to;
+	enum ap_sc v;
+	u32 i;
+
+	if (end > p->len)
+		end = p->len;
+	if (ap_icmp_tsval(p, &tsval)) {
+		CHECK(p->tcp_hlen == AP_TCP_HLEN_MIN);
+		for (i = p->tcp_off + AP_TCP_HLEN_MIN; i + AP_TCPOPT_TS_LEN <= end; i++)
+			if (p->data[i] == AP_TCPOPT_TS && p->data[i + 1] == AP_TCPOPT_TS_LEN &&
+			    ap_get32(p->data + i + 2) == tsval)
+				break;
+		CHECK(i + AP_TCPOPT_TS_LEN <= end);
+	}
+	even_peers(&pe);
+	v = ap_sc_icmp(1, &pe, p, false, &to);
+	CHECK(v < AP_SC_MAX && v != AP_SC_LOCAL && v != AP_SC_TUNNEL);
+	CHECK(v != AP_SC_FORWARD || (p->family == AP_AF_INET && !(to.id & 1)));
+	CHECK(ap_sc_icmp(1, &pe, p, true, &to) == AP_SC_TUNNEL);
 }
 
 /* Every offset the parser handed out lies inside the packet. */
@@ -110,6 +147,7 @@ static void check_pkt(const struct ap_pkt *p)
 	CHECK(ap_tcp_opts(p, AP_EXID_DEFAULT, &o) == AP_ETCPOPT);
 	ap_pkt_in_saddr(p, &a);
 	ap_pkt_in_daddr(p, &a);
+	check_icmp_second(p);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

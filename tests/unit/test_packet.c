@@ -1183,6 +1183,84 @@ static void test_opts_bad(void **state)
 	assert_false(o.cap);
 }
 
+/* An ICMP error's quoted TSval: only from an option the quote holds whole. */
+static void icmp_tsval_of(const u8 *in, u32 inlen, u8 family, u32 *tsval, bool *found)
+{
+	struct ap_pkt p;
+	u32 len = icmp_about(pkt, family, family == AP_AF_INET ? 3 : 2, in, inlen);
+	u8 *h;
+
+	assert_int_equal(parse_heap(&p, pkt, len, len, &h), AP_OK);
+	*found = ap_icmp_tsval(&p, tsval);
+	free(h);
+}
+
+static void test_icmp_tsval(void **state)
+{
+	static const u8 mss_ts[] = { 2, 4, 5, 0xb4, 1, 1, 8, 10, 0xa1, 0xb2, 0xc3, 0xd4,
+				     0, 0, 0, 7 };
+	static const u8 bad_first[] = { 30, 0, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2 };
+	static const u8 eol_first[] = { 0, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2 };
+	static const u8 short_ts[] = { 8, 6, 0, 0, 0, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2 };
+	struct pg_tcp t;
+	struct ap_pkt p;
+	u32 inlen, n, hl, tsval;
+	bool found;
+	int fam;
+
+	(void)state;
+	for (fam = 0; fam < 2; fam++) {
+		if (!fam)
+			pg_tcp_init(&t, "192.0.2.1", "198.51.100.7", 443, 40000, AP_TCP_ACK);
+		else
+			pg_tcp_init(&t, "2001:db8:a::1", "2001:db8::7", 443, 40000, AP_TCP_ACK);
+		pg_tcp_add_opt(&t, mss_ts, sizeof(mss_ts));
+		t.paylen = 1200;
+		inlen = pg_build_tcp(inner, &t, NULL);
+		hl = fam ? 40 : 20;
+		/* every cut of the quote: the option counts once its 10 bytes are in */
+		for (n = hl + 8; n <= hl + 60; n++) {
+			tsval = 0;
+			icmp_tsval_of(inner, n, t.src.family, &tsval, &found);
+			assert_int_equal(found, n >= hl + 20 + 16);
+			assert_int_equal(tsval, found ? 0xa1b2c3d4 : 0);
+		}
+		icmp_tsval_of(inner, inlen, t.src.family, &tsval, &found);
+		assert_true(found);
+		/* the data offset ends the options before it, or is below 5 */
+		inner[hl + 12] = 0x80;
+		icmp_tsval_of(inner, inlen, t.src.family, &tsval, &found);
+		assert_false(found);
+		inner[hl + 12] = 0x90;
+		icmp_tsval_of(inner, inlen, t.src.family, &tsval, &found);
+		assert_true(found);
+		inner[hl + 12] = 0x20;
+		icmp_tsval_of(inner, inlen, t.src.family, &tsval, &found);
+		assert_false(found);
+	}
+	/* a broken or ended list, and a timestamp option of the wrong length */
+	pg_tcp_init(&t, "192.0.2.1", "198.51.100.7", 443, 40000, AP_TCP_ACK);
+	pg_tcp_add_opt(&t, bad_first, sizeof(bad_first));
+	inlen = pg_build_tcp(inner, &t, NULL);
+	icmp_tsval_of(inner, inlen, AP_AF_INET, &tsval, &found);
+	assert_false(found);
+	t.optlen = 0;
+	pg_tcp_add_opt(&t, eol_first, sizeof(eol_first));
+	inlen = pg_build_tcp(inner, &t, NULL);
+	icmp_tsval_of(inner, inlen, AP_AF_INET, &tsval, &found);
+	assert_false(found);
+	t.optlen = 0;
+	pg_tcp_add_opt(&t, short_ts, sizeof(short_ts));
+	inlen = pg_build_tcp(inner, &t, NULL);
+	tsval = 0;
+	icmp_tsval_of(inner, inlen, AP_AF_INET, &tsval, &found);
+	assert_true(found);
+	assert_int_equal(tsval, 1);
+	/* a TCP segment is no ICMP error */
+	assert_int_equal(parse(&p, inner, inlen), AP_OK);
+	assert_false(ap_icmp_tsval(&p, &tsval));
+}
+
 static void test_perr_names(void **state)
 {
 	unsigned int i, j;
@@ -1226,6 +1304,7 @@ int main(void)
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_opts),
 		cmocka_unit_test(test_opts_bad),
+		cmocka_unit_test(test_icmp_tsval),
 		cmocka_unit_test(test_perr_names),
 	};
 

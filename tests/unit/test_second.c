@@ -259,7 +259,7 @@ static struct ap_peers peers(const char *s)
 
 /* The verdict for a segment from the client to A; *calls set to local_fn's. */
 static enum ap_sc decide(const char *src, const char *dst, u8 flags, bool ts, u32 tsecr,
-			 bool tunnel, bool local, unsigned int *calls, struct ap_addr *to)
+			 bool tunnel, bool local, unsigned int *calls, struct ap_sc_to *to)
 {
 	struct ap_peers pe = peers("2=198.51.100.2,2001:db8:1::2 3=198.51.100.3");
 	struct local_ctx l = { local, 0 };
@@ -284,19 +284,22 @@ static void test_decide(void **state)
 {
 	const char *c4 = "203.0.113.9", *a4 = "192.0.2.1";
 	const char *c6 = "2001:db8:c::9", *a6 = "2001:db8:a::1";
-	struct ap_addr to, want;
+	struct ap_sc_to to;
+	struct ap_addr want;
 	unsigned int calls;
 
 	(void)state;
 	assert_int_equal(decide(c4, a4, AP_TCP_ACK, true, 2, false, false, &calls, &to),
 			 AP_SC_FORWARD);
 	pg_addr(&want, "198.51.100.2");
-	assert_true(ap_addr_eq(&to, &want));
+	assert_true(ap_addr_eq(&to.addr, &want));
+	assert_int_equal(to.id, 2);
 	assert_int_equal(calls, 1);
 	assert_int_equal(decide(c6, a6, AP_TCP_ACK | AP_TCP_PSH, true, 64 * 1000 + 2, false,
 				false, &calls, &to), AP_SC_FORWARD);
 	pg_addr(&want, "2001:db8:1::2");
-	assert_true(ap_addr_eq(&to, &want));
+	assert_true(ap_addr_eq(&to.addr, &want));
+	assert_int_equal(to.id, 2);
 	/* a RST and a FIN of a moved connection go to their owner too */
 	assert_int_equal(decide(c4, a4, AP_TCP_ACK | AP_TCP_RST, true, 3, false, false,
 				&calls, &to), AP_SC_FORWARD);
@@ -307,7 +310,8 @@ static void test_decide(void **state)
 	assert_int_equal(decide(c4, a4, AP_TCP_ACK, true, 2, false, true, &calls, &to),
 			 AP_SC_LOCAL);
 	assert_int_equal(calls, 1);
-	assert_int_equal(to.family, 0);
+	assert_int_equal(to.addr.family, 0);
+	assert_int_equal(to.id, 0);
 	assert_int_equal(decide(c4, a4, AP_TCP_ACK, true, 2, true, false, &calls, &to),
 			 AP_SC_TUNNEL);
 	assert_int_equal(calls, 0);
@@ -335,8 +339,64 @@ static void test_decide(void **state)
 	assert_int_equal(decide(c6, a6, AP_TCP_ACK, true, 3, false, false, &calls, &to),
 			 AP_SC_NO_ADDR);
 	assert_int_equal(calls, 0);
-	assert_int_equal(to.family, 0);
+	assert_int_equal(to.addr.family, 0);
 	assert_string_equal(ap_sc_names[AP_SC_NO_ADDR], "no_addr");
+}
+
+/* The verdict for an error about @quote bytes of a segment from A, TSval @tsval. */
+static enum ap_sc decide_icmp(bool v6, u8 flags, u32 tsval, u32 quote, bool tunnel,
+			      struct ap_sc_to *to)
+{
+	struct ap_peers pe = peers("2=198.51.100.2,2001:db8:1::2 3=198.51.100.3");
+	struct pg_tcp t;
+	struct pg_icmp e;
+	struct ap_pkt p;
+	u32 len;
+
+	pg_tcp_init(&t, v6 ? "2001:db8:a::1" : "192.0.2.1", v6 ? "2001:db8:c::9" : "203.0.113.9",
+		    443, 40000, flags);
+	add_ts(&t, tsval, 77);
+	t.paylen = 1400;
+	len = pg_build_tcp(want, &t, NULL);
+	pg_icmp_init(&e, v6 ? "2001:db8:c::1" : "203.0.113.1", v6 ? "2001:db8:a::1" : "192.0.2.1",
+		     v6 ? 2 : 3, v6 ? 0 : 4);
+	len = pg_build_icmp(pkt, &e, want, quote < len ? quote : len, NULL);
+	assert_int_equal(ap_parse(&p, pkt, len, len), AP_OK);
+	memset(to, 0, sizeof(*to));
+	return ap_sc_icmp(1, &pe, &p, tunnel, to);
+}
+
+static void test_decide_icmp(void **state)
+{
+	struct ap_sc_to to;
+	struct ap_addr want_addr;
+
+	(void)state;
+	assert_int_equal(decide_icmp(false, AP_TCP_ACK, 64 * 9 + 2, 1000, false, &to),
+			 AP_SC_FORWARD);
+	pg_addr(&want_addr, "198.51.100.2");
+	assert_true(ap_addr_eq(&to.addr, &want_addr));
+	assert_int_equal(to.id, 2);
+	assert_int_equal(decide_icmp(true, AP_TCP_ACK | AP_TCP_PSH, 2, 1232, false, &to),
+			 AP_SC_FORWARD);
+	pg_addr(&want_addr, "2001:db8:1::2");
+	assert_true(ap_addr_eq(&to.addr, &want_addr));
+	/* a quote that ends before the option's last byte, and one that holds it */
+	assert_int_equal(decide_icmp(false, AP_TCP_ACK, 2, 20 + 20 + 11, false, &to),
+			 AP_SC_NO_TS);
+	assert_int_equal(decide_icmp(false, AP_TCP_ACK, 2, 20 + 20 + 12, false, &to),
+			 AP_SC_FORWARD);
+	assert_int_equal(decide_icmp(false, AP_TCP_ACK, 2, 28, false, &to), AP_SC_NO_TS);
+	assert_int_equal(decide_icmp(false, AP_TCP_ACK, 2, 1000, true, &to), AP_SC_TUNNEL);
+	/* a SYN-ACK's TSval holds a cookie's bits or a random start, no id */
+	assert_int_equal(decide_icmp(false, AP_TCP_SYN | AP_TCP_ACK, 2, 1000, false, &to),
+			 AP_SC_SYN);
+	assert_int_equal(decide_icmp(false, AP_TCP_ACK, 64, 1000, false, &to), AP_SC_NO_TS);
+	assert_int_equal(decide_icmp(false, AP_TCP_ACK, 1, 1000, false, &to), AP_SC_SELF);
+	assert_int_equal(decide_icmp(false, AP_TCP_ACK, 4, 1000, false, &to), AP_SC_UNKNOWN);
+	assert_int_equal(decide_icmp(true, AP_TCP_ACK, 3, 1232, false, &to), AP_SC_NO_ADDR);
+	assert_int_equal(to.addr.family, 0);
+	assert_int_equal(to.id, 0);
 }
 
 static void test_peers_text(void **state)
@@ -450,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_stamp_skips),
 		cmocka_unit_test(test_mss),
 		cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_decide_icmp),
 		cmocka_unit_test(test_peers_text),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_opts_first),
