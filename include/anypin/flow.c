@@ -41,6 +41,11 @@ const char *const ap_stat_names[AP_STAT_MAX] = {
 	[AP_STAT_BH_PLAIN] = "bh_plain",
 	[AP_STAT_COLLISION] = "collision",
 	[AP_STAT_FLOWS] = "flows",
+	[AP_STAT_SC_STAMPED] = "sc_stamped",
+	[AP_STAT_SC_MSS] = "sc_mss",
+	[AP_STAT_SC_FORWARDED] = "sc_forwarded",
+	[AP_STAT_SC_LIMITED] = "sc_limited",
+	[AP_STAT_SC_TUNNEL] = "sc_tunnel",
 };
 
 static void res_init(struct ap_res *r)

@@ -78,6 +78,11 @@ enum ap_stat {
 	AP_STAT_BH_PLAIN,	/* SYNs sent plain: their address is blackholed */
 	AP_STAT_COLLISION,	/* flows left plain: their unicast 4-tuple was taken */
 	AP_STAT_FLOWS,		/* current entries (a gauge) */
+	AP_STAT_SC_STAMPED,	/* second chance: segments from A stamped */
+	AP_STAT_SC_MSS,		/* ... SYN-ACKs from A whose MSS was lowered */
+	AP_STAT_SC_FORWARDED,	/* ... segments sent to a peer */
+	AP_STAT_SC_LIMITED,	/* ... forwards refused by forward_rate */
+	AP_STAT_SC_TUNNEL,	/* ... segments received from a peer */
 	AP_STAT_MAX
 };
 

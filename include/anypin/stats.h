@@ -22,7 +22,7 @@
 #define AP_STATS_REMOVED	AP_MAX_PREFIXES
 #define AP_STATS_TOTAL		"total"
 /* Longest line, NUL included: the header, or a name and 20-digit counters. */
-#define AP_STATS_LINE_MAX	640
+#define AP_STATS_LINE_MAX	768
 /*
  * A row: the name, " " and 20 digits per counter, "\n", NUL. A counter
  * added must not make it outgrow AP_STATS_LINE_MAX (the header's names
