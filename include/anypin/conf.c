@@ -11,19 +11,22 @@
 
 const char *const ap_conf_global_keys[] = {
 	"prefixes", "max_flows", "syn_timeout", "idle_timeout", "fin_timeout", "exid",
-	"fallback_retries", "blackhole_timeout", NULL
+	"fallback_retries", "blackhole_timeout", "forward_rate", NULL
 };
 
 const char *const ap_conf_prefix_keys[] = {
-	"enabled", "role", "responders", "unicast", "ports", NULL
+	"enabled", "role", "responders", "unicast", "ports", "instance", "peers", NULL
 };
 
 enum {
 	AP_G_PREFIXES, AP_G_MAX_FLOWS, AP_G_SYN, AP_G_IDLE, AP_G_FIN, AP_G_EXID,
-	AP_G_FALLBACK, AP_G_BLACKHOLE
+	AP_G_FALLBACK, AP_G_BLACKHOLE, AP_G_FORWARD
 };
 
-enum { AP_P_ENABLED, AP_P_ROLE, AP_P_RESPONDERS, AP_P_UNICAST, AP_P_PORTS };
+enum {
+	AP_P_ENABLED, AP_P_ROLE, AP_P_RESPONDERS, AP_P_UNICAST, AP_P_PORTS, AP_P_INSTANCE,
+	AP_P_PEERS
+};
 
 static const struct {
 	u32 min, max;
@@ -37,11 +40,15 @@ static const struct {
 	[AP_G_FALLBACK] = { 0, 10, "fallback_retries must be 0 to 10" },
 	/* A day; 64 times that is the longest a record can keep an address plain. */
 	[AP_G_BLACKHOLE] = { 1, 86400, "blackhole_timeout must be 1 to 86400 (seconds)" },
+	[AP_G_FORWARD] = { 1, 10000000,
+			   "forward_rate must be 1 to 10000000 (segments per second)" },
 };
 
 static const char ap_no_prefix[] = "no such prefix (set net.anypin.prefixes first)";
 static const char ap_no_unicast4[] = "a responder prefix has no unicast IPv4 address";
 static const char ap_no_unicast6[] = "a responder prefix has no unicast IPv6 address";
+static const char ap_sc_off[] =
+	"this datapath does not apply the second chance (instance, peers)";
 
 static u32 ap_strlen(const char *s)
 {
@@ -118,6 +125,7 @@ void ap_conf_init(struct ap_conf *c)
 	c->exid = AP_EXID_DEFAULT;
 	c->fallback_retries = 1;
 	c->blackhole_timeout = 60;
+	c->forward_rate = 100000;
 }
 
 int ap_conf_find(const struct ap_conf *c, const char *name, u32 n)
@@ -317,8 +325,10 @@ static int ap_set_global(struct ap_conf *c, int key, const char *v, u32 n, const
 		c->fin_timeout = x;
 	else if (key == AP_G_FALLBACK)
 		c->fallback_retries = (u8)x;
-	else
+	else if (key == AP_G_BLACKHOLE)
 		c->blackhole_timeout = x;
+	else
+		c->forward_rate = x;
 	return 0;
 }
 
@@ -366,7 +376,25 @@ static int ap_set_unicast(struct ap_pconf *p, const char *v, u32 n, const char *
 	return 0;
 }
 
-static int ap_set_prefix(struct ap_pconf *p, int key, const char *v, u32 n, const char **why)
+/* Without @sc (the datapath applies no second chance), only 0. */
+static int ap_set_instance(struct ap_pconf *p, bool sc, const char *v, u32 n, const char **why)
+{
+	u32 x;
+	int r;
+
+	r = ap_parse_num(v, n, false, &x);
+	if (r == -1)
+		return ap_err(why, "not a decimal number");
+	if (r < 0 || x > AP_SC_ID_MAX)
+		return ap_err(why, "instance must be 0 (off) to 63");
+	if (x && !sc)
+		return ap_err(why, ap_sc_off);
+	p->instance = (u8)x;
+	return 0;
+}
+
+static int ap_set_prefix(struct ap_pconf *p, bool sc, int key, const char *v, u32 n,
+			 const char **why)
 {
 	struct ap_ports pl;
 
@@ -388,6 +416,12 @@ static int ap_set_prefix(struct ap_pconf *p, int key, const char *v, u32 n, cons
 		return ap_set_responders(p, v, n, why);
 	case AP_P_UNICAST:
 		return ap_set_unicast(p, v, n, why);
+	case AP_P_INSTANCE:
+		return ap_set_instance(p, sc, v, n, why);
+	case AP_P_PEERS:
+		if (n && !sc)
+			return ap_err(why, ap_sc_off);
+		return ap_peers_parse(v, n, &p->peers, why);
 	default:
 		if (ap_ports_parse(v, n, &pl, why))
 			return -1;
@@ -410,7 +444,7 @@ int ap_conf_set(struct ap_conf *c, const char *key, u32 klen,
 	i = ap_conf_find(c, k.name, k.nlen);
 	if (i < 0)
 		return ap_err(why, ap_no_prefix);
-	return ap_set_prefix(&c->prefixes[i], k.pkey, val, vlen, why);
+	return ap_set_prefix(&c->prefixes[i], c->sc_supported, k.pkey, val, vlen, why);
 }
 
 static void ap_put_prefix(struct ap_out *o, const struct ap_prefix *p)
@@ -448,6 +482,13 @@ static void ap_get_prefix(struct ap_out *o, const struct ap_pconf *p, int key)
 		if (p->unicast4.family && p->unicast6.family)
 			ap_puts(o, " ");
 		ap_put_addr(o, &p->unicast6);
+		break;
+	case AP_P_INSTANCE:
+		ap_putu(o, p->instance, 10, 1);
+		break;
+	case AP_P_PEERS:
+		if (o->size)
+			o->len += ap_peers_format(&p->peers, o->buf + o->len, o->size - o->len);
 		break;
 	default:
 		if (o->size)
@@ -499,6 +540,9 @@ int ap_conf_get(const struct ap_conf *c, const char *key, u32 klen, char *buf, u
 	case AP_G_BLACKHOLE:
 		ap_putu(&o, c->blackhole_timeout, 10, 1);
 		break;
+	case AP_G_FORWARD:
+		ap_putu(&o, c->forward_rate, 10, 1);
+		break;
 	default:
 		ap_puts(&o, "0x");
 		ap_putu(&o, c->exid, 16, 4);
@@ -510,6 +554,36 @@ int ap_conf_get(const struct ap_conf *c, const char *key, u32 klen, char *buf, u
 bool ap_conf_in_anycast(const struct ap_conf *c, const struct ap_addr *a)
 {
 	return ap_prefix_lpm(&c->prefixes[0].prefix, c->nprefixes, sizeof(struct ap_pconf), a) >= 0;
+}
+
+/* The second chance's keys of prefix @p. */
+static int ap_conf_check_sc(const struct ap_conf *c, const struct ap_pconf *p,
+			    const char **why)
+{
+	const struct ap_addr *a, *own;
+	u32 id, f;
+
+	if (!p->instance && !p->peers.ids)
+		return 0;
+	if (p->role != AP_ROLE_RESPONDER)
+		return ap_err(why, "instance and peers are for responder prefixes");
+	if (!c->sc_supported)
+		return ap_err(why, ap_sc_off);
+	if (ap_sc_check(p->instance, &p->peers, why))
+		return -1;
+	for (id = 1; id <= AP_SC_ID_MAX; id++) {
+		for (f = 0; f < 2 && (p->peers.ids & (u64)1 << id); f++) {
+			a = f ? &p->peers.peer[id].addr6 : &p->peers.peer[id].addr4;
+			own = f ? &p->unicast6 : &p->unicast4;
+			if (!a->family)
+				continue;
+			if (ap_conf_in_anycast(c, a))
+				return ap_err(why, "a peer address lies inside an anycast prefix");
+			if (ap_addr_eq(a, own))
+				return ap_err(why, "a peer has this instance's unicast address");
+		}
+	}
+	return 0;
 }
 
 /*
@@ -532,6 +606,8 @@ int ap_conf_check(const struct ap_conf *c, const char **why)
 		if ((p->unicast4.family && ap_conf_in_anycast(c, &p->unicast4)) ||
 		    (p->unicast6.family && ap_conf_in_anycast(c, &p->unicast6)))
 			return ap_err(why, "a unicast address lies inside an anycast prefix");
+		if (ap_conf_check_sc(c, p, why))
+			return -1;
 	}
 	return 0;
 }

@@ -11,12 +11,16 @@
 #define ANYPIN_CONF_H
 
 #include <anypin/addr.h>
+#include <anypin/second.h>
 
 #define AP_NAME_MAX		15
 #define AP_MAX_PREFIXES		64
 #define AP_MAX_RESPONDERS	16
-/* Longest value text ap_conf_get() writes, with the NUL. */
-#define AP_VALUE_MAX		(AP_MAX_PREFIXES * (AP_NAME_MAX + 1 + AP_PREFIX_STRLEN) + 1)
+/* Longest text of "prefixes", with the NUL. */
+#define AP_PREFIXES_STRLEN	(AP_MAX_PREFIXES * (AP_NAME_MAX + 1 + AP_PREFIX_STRLEN) + 1)
+/* Longest value text ap_conf_get() writes, with the NUL: "prefixes" or "peers". */
+#define AP_VALUE_MAX		(AP_PREFIXES_STRLEN > AP_SC_PEERS_STRLEN ? \
+				 AP_PREFIXES_STRLEN : AP_SC_PEERS_STRLEN)
 
 struct ap_pconf {
 	char name[AP_NAME_MAX + 1];
@@ -27,6 +31,8 @@ struct ap_pconf {
 	struct ap_prefix responders[AP_MAX_RESPONDERS];
 	struct ap_addr unicast4, unicast6;	/* family 0: unset */
 	struct ap_ports ports;
+	u8 instance;			/* second chance: this instance's id, 0: off */
+	struct ap_peers peers;
 };
 
 struct ap_conf {
@@ -35,6 +41,12 @@ struct ap_conf {
 	u16 exid;
 	u8 fallback_retries;	/* capable SYNs per attempt; 0: never fall back */
 	u32 blackhole_timeout;	/* seconds */
+	u32 forward_rate;	/* segments a CPU may forward to peers per second */
+	/*
+	 * Not a key: the datapath applies the second chance. Without it,
+	 * instance and peers take only their defaults.
+	 */
+	bool sc_supported;
 	u8 nprefixes;
 	struct ap_pconf prefixes[AP_MAX_PREFIXES];
 };

@@ -106,6 +106,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c->idle_timeout, 432000);
 	assert_int_equal(c->fin_timeout, 60);
 	assert_int_equal(c->exid, 0xA7C1);
+	assert_int_equal(c->forward_rate, 100000);
+	assert_false(c->sc_supported);
 	assert_int_equal(c->nprefixes, 0);
 	for (i = 0; i < (int)sizeof(c->prefixes); i++)
 		assert_int_equal(((const u8 *)c->prefixes)[i], 0);
@@ -117,6 +119,10 @@ static void test_defaults(void **state)
 	expect_get(c, "net.anypin.exid", "0xA7C1");
 	expect_get(c, "net.anypin.fallback_retries", "1");
 	expect_get(c, "net.anypin.blackhole_timeout", "60");
+	expect_get(c, "net.anypin.forward_rate", "100000");
+	set_ok(c, "net.anypin.prefixes", "x=192.0.2.0/24");
+	expect_get(c, "net.anypin.prefix.x.instance", "0");
+	expect_get(c, "net.anypin.prefix.x.peers", "");
 	assert_int_equal(ap_conf_check(c, NULL), 0);
 	free(c);
 }
@@ -125,16 +131,18 @@ static void test_key_names(void **state)
 {
 	static const char *const g[] = {
 		"prefixes", "max_flows", "syn_timeout", "idle_timeout", "fin_timeout", "exid",
-		"fallback_retries", "blackhole_timeout",
+		"fallback_retries", "blackhole_timeout", "forward_rate",
 	};
-	static const char *const p[] = { "enabled", "role", "responders", "unicast", "ports" };
+	static const char *const p[] = {
+		"enabled", "role", "responders", "unicast", "ports", "instance", "peers",
+	};
 	struct ap_conf *c = new_conf();
 	char key[64];
 	int i;
 
 	(void)state;
 	set_ok(c, "net.anypin.prefixes", "x=192.0.2.0/24");
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < 9; i++) {
 		assert_non_null(ap_conf_global_keys[i]);
 		assert_string_equal(ap_conf_global_keys[i], g[i]);
 		snprintf(key, sizeof(key), "net.anypin.%s", g[i]);
@@ -142,8 +150,8 @@ static void test_key_names(void **state)
 		snprintf(key, sizeof(key), "net/anypin/%s", g[i]);
 		assert_non_null(get(c, key));
 	}
-	assert_null(ap_conf_global_keys[8]);
-	for (i = 0; i < 5; i++) {
+	assert_null(ap_conf_global_keys[9]);
+	for (i = 0; i < 7; i++) {
 		assert_non_null(ap_conf_prefix_keys[i]);
 		assert_string_equal(ap_conf_prefix_keys[i], p[i]);
 		snprintf(key, sizeof(key), "net.anypin.prefix.x.%s", p[i]);
@@ -153,7 +161,7 @@ static void test_key_names(void **state)
 		snprintf(key, sizeof(key), "net.anypin.prefix.y.%s", p[i]);
 		assert_null(get(c, key));
 	}
-	assert_null(ap_conf_prefix_keys[5]);
+	assert_null(ap_conf_prefix_keys[7]);
 
 	set_ok(c, "net/anypin/max_flows", "100");
 	expect_get(c, "net.anypin.max_flows", "100");
@@ -226,6 +234,8 @@ static void test_integers(void **state)
 		{ "net.anypin.fin_timeout", "fin_timeout must be 1 to 3600 (seconds)", 3600 },
 		{ "net.anypin.blackhole_timeout",
 		  "blackhole_timeout must be 1 to 86400 (seconds)", 86400 },
+		{ "net.anypin.forward_rate",
+		  "forward_rate must be 1 to 10000000 (segments per second)", 10000000 },
 	};
 	struct ap_conf *c = new_conf();
 	char v[32];
@@ -261,6 +271,7 @@ static void test_integers(void **state)
 	}
 	assert_int_equal(c->max_flows, 42);
 	assert_int_equal(c->idle_timeout, 42);
+	assert_int_equal(c->forward_rate, 42);
 	free(c);
 }
 
@@ -312,6 +323,24 @@ static struct ap_conf *full_conf(void)
 	set_ok(c, "net.anypin.max_flows", "1000");
 	return c;
 }
+
+/* Responder prefixes of a datapath that applies the second chance. */
+static struct ap_conf *sc_conf(void)
+{
+	struct ap_conf *c = new_conf();
+
+	c->sc_supported = true;
+	set_ok(c, "net.anypin.prefixes", "svc=192.0.2.0/24 svc6=2001:db8:a::/48 cl=203.0.113.0/24");
+	set_ok(c, "net.anypin.prefix.svc.role", "responder");
+	set_ok(c, "net.anypin.prefix.svc.unicast", "198.51.100.1");
+	set_ok(c, "net.anypin.prefix.svc6.role", "responder");
+	set_ok(c, "net.anypin.prefix.svc6.unicast", "2001:db8:1::1");
+	set_ok(c, "net.anypin.prefix.svc.instance", "1");
+	set_ok(c, "net.anypin.prefix.svc.peers", "3=198.51.100.3 2=2001:db8:1::2,198.51.100.2");
+	return c;
+}
+
+static const char sc_off[] = "this datapath does not apply the second chance (instance, peers)";
 
 static void test_prefix_values(void **state)
 {
@@ -643,13 +672,13 @@ static void test_get_truncates(void **state)
 }
 
 /* Every value read back is accepted again and reads back the same. */
-static void test_get_set_roundtrip(void **state)
+static void roundtrip(struct ap_conf *c)
 {
-	struct ap_conf *c = full_conf(), *d = new_conf();
+	struct ap_conf *d = new_conf();
 	char key[64], val[AP_VALUE_MAX];
 	int i, k;
 
-	(void)state;
+	d->sc_supported = c->sc_supported;
 	for (i = 0; ap_conf_global_keys[i]; i++) {
 		snprintf(key, sizeof(key), "net.anypin.%s", ap_conf_global_keys[i]);
 		strcpy(val, get(c, key));
@@ -665,6 +694,13 @@ static void test_get_set_roundtrip(void **state)
 	assert_memory_equal(c, d, sizeof(*c));
 	free(c);
 	free(d);
+}
+
+static void test_get_set_roundtrip(void **state)
+{
+	(void)state;
+	roundtrip(full_conf());
+	roundtrip(sc_conf());
 }
 
 static int parse(struct ap_conf *c, const char *text, struct ap_conf_err *e)
@@ -829,6 +865,147 @@ static void test_check(void **state)
 	free(c);
 }
 
+static void test_sc_keys(void **state)
+{
+	static const char range[] = "instance must be 0 (off) to 63";
+	static const char *const inst = "net.anypin.prefix.svc.instance";
+	static const char *const peers = "net.anypin.prefix.svc.peers";
+	struct ap_conf *c = sc_conf();
+	char v[AP_VALUE_MAX], *e;
+	int i;
+
+	(void)state;
+	expect_get(c, inst, "1");
+	expect_get(c, peers, "2=198.51.100.2,2001:db8:1::2 3=198.51.100.3");
+	expect_get(c, "net.anypin.prefix.svc6.instance", "0");
+	expect_get(c, "net.anypin.prefix.svc6.peers", "");
+	assert_int_equal(c->prefixes[0].instance, 1);
+	assert_int_equal(c->prefixes[0].peers.ids, 1u << 2 | 1u << 3);
+	assert_int_equal(ap_conf_check(c, NULL), 0);
+
+	set_ok(c, inst, " 063\n");
+	expect_get(c, inst, "63");
+	set_ok(c, inst, "0");
+	expect_get(c, inst, "0");
+	set_ok(c, inst, "1");
+	expect_refused(c, inst, "64", range);
+	expect_refused(c, inst, "256", range);
+	expect_refused(c, inst, "4294967297", range);
+	expect_refused(c, inst, "-1", "not a decimal number");
+	expect_refused(c, inst, "", "not a decimal number");
+	expect_refused(c, inst, "0x3", "not a decimal number");
+	expect_refused(c, inst, "1 2", "not a decimal number");
+
+	expect_refused(c, peers, "0=198.51.100.9", "a peer id is 1-63");
+	expect_refused(c, peers, "9=198.51.100.9 9=198.51.100.8", "a peer id given twice");
+	expect_refused(c, peers, "9=198.51.100.9 8=198.51.100.9", "two peers with one address");
+	expect_refused(c, peers, "9=127.0.0.1", "a peer address is not unicast");
+	expect_refused(c, peers, "9=198.51.100.9,198.51.100.8",
+		       "a peer has one IPv4 and one IPv6 address at most");
+	expect_refused(c, peers, "9:198.51.100.9", "a peer is ID=ADDR[,ADDR]");
+	expect_refused(c, peers, "9=198.51.100.9 banana", "a peer is ID=ADDR[,ADDR]");
+	set_ok(c, peers, " \n");
+	expect_get(c, peers, "");
+	assert_int_equal(c->prefixes[0].peers.ids, 0);
+
+	/* the longest value reads back whole: AP_VALUE_MAX holds it */
+	e = v;
+	for (i = 1; i <= AP_SC_ID_MAX; i++)
+		e += sprintf(e, "%s%d=223.255.255.%d,2001:db8:ffff:ffff:ffff:ffff:ffff:%x",
+			     i > 1 ? " " : "", i, 100 + i, 0xff00 + i);
+	assert_true(strlen(v) < AP_VALUE_MAX);
+	set_ok(c, peers, v);
+	expect_get(c, peers, v);
+
+	/* a name that goes and comes back starts without them */
+	set_ok(c, "net.anypin.prefixes", "svc6=2001:db8:a::/48");
+	set_ok(c, "net.anypin.prefixes", "svc=192.0.2.0/24 svc6=2001:db8:a::/48");
+	expect_get(c, inst, "0");
+	expect_get(c, peers, "");
+	assert_tail_zero(c);
+
+	/* where the datapath does not apply them, only their defaults */
+	c->sc_supported = false;
+	set_ok(c, inst, "0");
+	set_ok(c, peers, "");
+	expect_refused(c, inst, "5", sc_off);
+	expect_refused(c, peers, "2=198.51.100.2", sc_off);
+	expect_refused(c, inst, "64", range);
+	expect_get(c, inst, "0");
+	free(c);
+}
+
+static void check_fails(const struct ap_conf *c, const char *why_expected)
+{
+	const char *why = NULL;
+
+	assert_int_equal(ap_conf_check(c, &why), -1);
+	assert_string_equal(why, why_expected);
+}
+
+static void test_sc_check(void **state)
+{
+	static const char *const inst = "net.anypin.prefix.svc.instance";
+	static const char *const peers = "net.anypin.prefix.svc.peers";
+	static const char inside[] = "a peer address lies inside an anycast prefix";
+	struct ap_conf *c = sc_conf();
+
+	(void)state;
+	assert_int_equal(ap_conf_check(c, NULL), 0);
+	set_ok(c, inst, "2");
+	check_fails(c, "a peer has this instance's own id");
+	set_ok(c, inst, "0");
+	check_fails(c, "peers need an instance id");
+	set_ok(c, inst, "1");
+
+	/* a peer in an anycast prefix (any, enabled or not), or at our own address */
+	set_ok(c, peers, "2=203.0.113.7");
+	check_fails(c, inside);
+	set_ok(c, "net.anypin.prefix.cl.enabled", "0");
+	check_fails(c, inside);
+	set_ok(c, peers, "2=198.51.100.2,2001:db8:a::7");
+	check_fails(c, inside);
+	set_ok(c, peers, "2=198.51.100.1");
+	check_fails(c, "a peer has this instance's unicast address");
+	set_ok(c, peers, "2=198.51.100.2");
+	set_ok(c, "net.anypin.prefix.svc6.instance", "4");
+	set_ok(c, "net.anypin.prefix.svc6.peers", "2=2001:db8:1::1");
+	check_fails(c, "a peer has this instance's unicast address");
+	/* another prefix's unicast address may be a peer's: it is only ours there */
+	set_ok(c, "net.anypin.prefix.svc6.peers", "2=198.51.100.1,2001:db8:1::2");
+	assert_int_equal(ap_conf_check(c, NULL), 0);
+	/* a prefix rewritten over a peer's address */
+	set_ok(c, "net.anypin.prefixes",
+	       "svc=192.0.2.0/24 svc6=2001:db8:a::/48 cl=203.0.113.0/24 p=198.51.100.2/32");
+	check_fails(c, inside);
+	set_ok(c, "net.anypin.prefixes", "svc=192.0.2.0/24 svc6=2001:db8:a::/48 cl=203.0.113.0/24");
+	assert_int_equal(ap_conf_check(c, NULL), 0);
+
+	/* client prefixes have no instance */
+	set_ok(c, "net.anypin.prefix.cl.instance", "3");
+	check_fails(c, "instance and peers are for responder prefixes");
+	set_ok(c, "net.anypin.prefix.cl.instance", "0");
+	set_ok(c, "net.anypin.prefix.cl.peers", "2=198.51.100.2");
+	check_fails(c, "instance and peers are for responder prefixes");
+	set_ok(c, "net.anypin.prefix.cl.peers", "");
+	set_ok(c, "net.anypin.prefix.svc.role", "client");
+	check_fails(c, "instance and peers are for responder prefixes");
+	set_ok(c, "net.anypin.prefix.svc.role", "responder");
+	assert_int_equal(ap_conf_check(c, NULL), 0);
+
+	/* a datapath that stops applying them refuses what it would ignore */
+	c->sc_supported = false;
+	check_fails(c, sc_off);
+	free(c);
+
+	expect_parse_error("net.anypin.prefixes = s=192.0.2.0/24\n"
+			   "net.anypin.prefix.s.role = responder\n"
+			   "net.anypin.prefix.s.unicast = 198.51.100.1\n"
+			   "net.anypin.prefix.s.instance = 1\n", 4, sc_off);
+	expect_parse_error("net.anypin.prefixes = s=192.0.2.0/24\n"
+			   "net.anypin.prefix.s.peers = 1=198.51.100.2\n", 2, sc_off);
+}
+
 static const struct ap_pconf *match(const struct ap_conf *c, const char *addr, u16 port,
 				    enum ap_role role)
 {
@@ -922,6 +1099,8 @@ int main(void)
 		cmocka_unit_test(test_parse_text),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_sc_keys),
+		cmocka_unit_test(test_sc_check),
 		cmocka_unit_test(test_match),
 	};
 

@@ -83,8 +83,8 @@ ctl status >"$T/status" 2>"$T/err"
 rc=$?
 check status-datapath "exit $rc: $(head -n1 "$T/status")" \
 	[ "$rc" = 0 -a "$(head -n1 "$T/status")" = "datapath: anypin.ko (net namespace sysctls)" ]
-check status-defaults "the eight global keys with their defaults" \
-	bash -c '[ "$(grep "^net\.anypin\." "$1" | tr "\n" "|")" = "net.anypin.prefixes = |net.anypin.max_flows = 65536|net.anypin.syn_timeout = 75|net.anypin.idle_timeout = 432000|net.anypin.fin_timeout = 60|net.anypin.exid = 0xA7C1|net.anypin.fallback_retries = 1|net.anypin.blackhole_timeout = 60|" ]' _ "$T/status"
+check status-defaults "the nine global keys with their defaults" \
+	bash -c '[ "$(grep "^net\.anypin\." "$1" | tr "\n" "|")" = "net.anypin.prefixes = |net.anypin.max_flows = 65536|net.anypin.syn_timeout = 75|net.anypin.idle_timeout = 432000|net.anypin.fin_timeout = 60|net.anypin.exid = 0xA7C1|net.anypin.fallback_retries = 1|net.anypin.blackhole_timeout = 60|net.anypin.forward_rate = 100000|" ]' _ "$T/status"
 ctl status --json >"$T/status.json"
 check status-json "valid JSON" json_ok "$T/status.json"
 got=$(json_get "$T/status.json" '[d["datapath"]["name"], d["datapath"]["text"], d["status"]["flows"], d["config"]["net.anypin.exid"]]')

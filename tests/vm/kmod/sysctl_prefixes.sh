@@ -33,8 +33,8 @@ put prefixes "a=192.0.2.0/24 b=2001:db8::/32"
 put prefix/a/role responder
 put prefix/a/unicast 198.51.100.1
 if [ "$(ls_prefixes)" = "a b" ] &&
-	[ "$(ls "$S/prefix/a" | tr '\n' ' ')" = "enabled ports responders role unicast " ]; then
-	pass sysctl-dirs-create "prefix/a and prefix/b with their 5 keys"
+	[ "$(ls "$S/prefix/a" | tr '\n' ' ')" = "enabled instance peers ports responders role unicast " ]; then
+	pass sysctl-dirs-create "prefix/a and prefix/b with their 7 keys"
 else
 	fail sysctl-dirs-create "prefix/ holds '$(ls_prefixes)'"
 fi

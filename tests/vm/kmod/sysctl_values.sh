@@ -33,7 +33,7 @@ else
 fi
 
 defaults="prefixes= max_flows=65536 syn_timeout=75 idle_timeout=432000 fin_timeout=60 exid=0xA7C1"
-defaults="$defaults fallback_retries=1 blackhole_timeout=60 flush_blackholes=0"
+defaults="$defaults fallback_retries=1 blackhole_timeout=60 forward_rate=100000 flush_blackholes=0"
 got=
 for kv in $defaults; do
 	got="$got ${kv%%=*}=$(get "${kv%%=*}")"
@@ -74,6 +74,8 @@ valid fallback_retries 0 0
 valid fallback_retries 010 10
 valid blackhole_timeout 1 1
 valid blackhole_timeout 86400 86400
+valid forward_rate 1 1
+valid forward_rate 010000000 10000000
 # An action, not a value: it forgets the blackholes and reads 0.
 valid flush_blackholes 1 0
 valid flush_blackholes " 1 " 0
@@ -84,6 +86,9 @@ valid prefix/web6/role responder responder
 valid prefix/web6/unicast "2001:db8:1::1 198.51.100.1" "198.51.100.1 2001:db8:1::1"
 valid prefix/dns/ports "53,443,8000-8100" "53,443,8000-8100"
 valid prefix/dns/enabled 0 0
+# The module does not apply the second chance: only the defaults.
+valid prefix/web6/instance " 00 " 0
+valid prefix/web6/peers " " ""
 
 say "refused values"
 # invalid KEY VALUE: refused, and the old value stays
@@ -115,6 +120,8 @@ invalid fallback_retries -1
 invalid fallback_retries 1x
 invalid blackhole_timeout 0
 invalid blackhole_timeout 86401
+invalid forward_rate 0
+invalid forward_rate 10000001
 invalid flush_blackholes 2
 invalid flush_blackholes x
 invalid flush_blackholes 0
@@ -136,6 +143,10 @@ invalid prefix/dns/responders "198.51.100.1/24"
 invalid prefix/web6/unicast 127.0.0.1
 invalid prefix/web6/unicast "fe80::1"
 invalid prefix/web6/unicast "2001:db8:a::5"
+invalid prefix/web6/instance 1
+invalid prefix/web6/instance 64
+invalid prefix/web6/peers "2=198.51.100.2"
+invalid prefix/web6/peers "0=198.51.100.2"
 long=$(printf 'a%.0s' $(seq 5000))
 invalid prefixes "$long"
 
