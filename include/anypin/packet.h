@@ -58,6 +58,9 @@ struct ap_pkt {
 	u16 in_off;		/* embedded IP header */
 	u16 in_saddr_off, in_daddr_off;
 	u16 in_len;		/* bytes of the embedded packet present */
+
+	/* Set by the datapath: it came from a peer, decapsulated (second.h). */
+	bool tunnel;
 };
 
 int ap_parse(struct ap_pkt *p, u8 *data, u32 len, u32 avail);

@@ -195,7 +195,99 @@ static bool client_synack(const struct ctx *x, const struct ap_key *k)
 	return true;
 }
 
-static void in_tcp(const struct ctx *x)
+/*
+ * The second chance (second.h) of a responder prefix that governs the
+ * anycast address @a, port @port: only where this instance has an id and
+ * the datapath applies it.
+ */
+static const struct ap_pconf *sc_prefix(const struct ctx *x, const struct ap_addr *a,
+					__be16 port)
+{
+	const struct ap_pconf *pc;
+
+	if (!x->ops->local)
+		return NULL;
+	pc = ap_conf_match(x->c, a, ntohs(port), AP_ROLE_RESPONDER);
+	return pc && pc->instance ? pc : NULL;
+}
+
+/* Applies the decision for an arriving packet: forwarded within the budget. */
+static void sc_apply(const struct ctx *x, const struct ap_pconf *pc, enum ap_sc v,
+		     const struct ap_sc_to *to)
+{
+	u8 prefix = pc - x->c->prefixes;
+
+	if (v == AP_SC_TUNNEL) {
+		count(x, prefix, AP_STAT_SC_TUNNEL);
+	} else if (v != AP_SC_FORWARD) {
+		return;
+	} else if (x->ops->budget && !x->ops->budget(x->t)) {
+		count(x, prefix, AP_STAT_SC_LIMITED);
+	} else {
+		x->v->forward = true;
+		x->v->fwd = *to;
+		count(x, prefix, AP_STAT_SC_FORWARDED);
+	}
+}
+
+/* A segment to A that no flow of ours takes: its connection may be a peer's. */
+static void sc_in(const struct ctx *x)
+{
+	const struct ap_pconf *pc;
+	struct ap_sc_to to;
+	struct ap_addr dst;
+	struct ap_opts o;
+
+	ap_pkt_daddr(x->p, &dst);
+	pc = sc_prefix(x, &dst, x->p->dport);
+	if (!pc || ap_tcp_opts(x->p, x->c->exid, &o))
+		return;
+	sc_apply(x, pc, ap_sc_in(pc->instance, &pc->peers, x->p, &o, x->p->tunnel,
+				 x->ops->local, x->t, &to), &to);
+}
+
+/* An ICMP error about a segment sent from A that no flow of ours takes. */
+static void sc_icmp(const struct ctx *x)
+{
+	const struct ap_pconf *pc;
+	struct ap_sc_to to;
+	struct ap_addr src;
+
+	ap_pkt_in_saddr(x->p, &src);
+	pc = sc_prefix(x, &src, x->p->sport);
+	if (pc)
+		sc_apply(x, pc, ap_sc_icmp(pc->instance, &pc->peers, x->p, x->p->tunnel, &to),
+			 &to);
+}
+
+/*
+ * A segment this instance sends from A (after our own rewrites): its id
+ * stamped, or, a SYN-ACK, its MSS lowered for the encapsulation.
+ */
+static void sc_post(const struct ctx *x)
+{
+	const struct ap_pconf *pc;
+	struct ap_addr src;
+	struct ap_opts o;
+	u8 prefix;
+
+	ap_pkt_saddr(x->p, &src);
+	pc = sc_prefix(x, &src, x->p->sport);
+	if (!pc || ap_tcp_opts(x->p, x->c->exid, &o))
+		return;
+	prefix = pc - x->c->prefixes;
+	if (ap_sc_mss_pkt(x->p, &o, x->mode)) {
+		x->v->changed = true;
+		count(x, prefix, AP_STAT_SC_MSS);
+	}
+	if (ap_sc_stamp_pkt(x->p, &o, pc->instance, x->mode)) {
+		x->v->changed = true;
+		count(x, prefix, AP_STAT_SC_STAMPED);
+	}
+}
+
+/* Whether a flow of ours takes the segment; it is decided and applied then. */
+static bool in_flow(const struct ctx *x)
 {
 	struct ap_key k;
 	struct ap_flow *f;
@@ -204,30 +296,37 @@ static void in_tcp(const struct ctx *x)
 	u8 old;
 
 	if (flags == AP_TCP_SYN && syn(x, AP_ROLE_RESPONDER))
-		return;
+		return true;
 
 	ap_key_of(x->p, AP_ROLE_CLIENT, false, &k);
 	if (flags == (AP_TCP_SYN | AP_TCP_ACK)) {
 		if (client_synack(x, &k))
-			return;
+			return true;
 	} else {
 		f = x->ops->find(x->t, &k, x->p, AP_FIND_IN);
 		if (f) {
 			old = f->state;
 			ap_client_in(f, x->p, x->now, &r);
 			finish(x, f, old, f->prefix, &r);
-			return;
+			return true;
 		}
 	}
 
 	/* To U of a connection we answer from U (a retried SYN included). */
 	ap_key_of(x->p, AP_ROLE_RESPONDER, false, &k);
 	f = x->ops->find(x->t, &k, x->p, AP_FIND_RESP);
-	if (f) {
-		old = f->state;
-		ap_resp_in(f, x->p, x->now, &r);
-		finish(x, f, old, f->prefix, &r);
-	}
+	if (!f)
+		return false;
+	old = f->state;
+	ap_resp_in(f, x->p, x->now, &r);
+	finish(x, f, old, f->prefix, &r);
+	return true;
+}
+
+static void in_tcp(const struct ctx *x)
+{
+	if (!in_flow(x))
+		sc_in(x);
 }
 
 static void in_icmp(const struct ctx *x)
@@ -265,6 +364,7 @@ static void in_icmp(const struct ctx *x)
 		x->ops->release(x->t, f, f->state);
 		return;
 	}
+	sc_icmp(x);
 }
 
 static void out_tcp(const struct ctx *x)
@@ -295,11 +395,12 @@ static void post_tcp(const struct ctx *x)
 
 	ap_key_of(x->p, AP_ROLE_RESPONDER, true, &k);
 	f = x->ops->find(x->t, &k, x->p, AP_FIND_RESP);
-	if (!f)
-		return;
-	old = f->state;
-	ap_resp_out(f, x->p, x->now, &r);
-	finish(x, f, old, f->prefix, &r);
+	if (f) {
+		old = f->state;
+		ap_resp_out(f, x->p, x->now, &r);
+		finish(x, f, old, f->prefix, &r);
+	}
+	sc_post(x);
 }
 
 void ap_process(const struct ap_conf *c, const struct ap_table_ops *ops, void *t,

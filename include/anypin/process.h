@@ -11,6 +11,7 @@
 #include <anypin/flow.h>
 #include <anypin/rewrite.h>
 #include <anypin/blackhole.h>
+#include <anypin/second.h>
 
 enum ap_hook {
 	AP_HOOK_IN,		/* received, before conntrack (PRE_ROUTING) */
@@ -67,6 +68,15 @@ struct ap_table_ops {
 	 */
 	struct ap_bh_table *(*bh_lock)(void *t);
 	void (*bh_unlock)(void *t);
+	/*
+	 * The second chance (second.h), optional: whether a socket of this
+	 * host takes @p (established, SYN-RECV, TIME-WAIT, or a listener
+	 * whose SYN cookie @p completes). NULL: the datapath does not apply
+	 * the second chance, and nothing of it happens.
+	 */
+	bool (*local)(void *t, const struct ap_pkt *p);
+	/* Whether one more segment may be forwarded now; NULL: always. */
+	bool (*budget)(void *t);
 };
 
 struct ap_verdict {
@@ -74,15 +84,18 @@ struct ap_verdict {
 	bool reroute;		/* its destination changed: route it again */
 	bool grew;		/* the option went in: p->len grew by AP_OPT_LEN */
 	bool changed;		/* the packet's bytes changed (grew, or rewritten) */
+	/* Encapsulate it to fwd.addr and send it there, not deliver it here. */
+	bool forward;
+	struct ap_sc_to fwd;
 	u32 rst_len;		/* a RST to send is in rst[] */
 	u8 rst[AP_RST_MAX];
 };
 
 /*
  * Decides and applies. @p is parsed (ap_parse() returned AP_OK) and its
- * buffer writable; a packet with SYN set needs AP_OPT_LEN bytes of room
- * past p->len and its whole payload in the buffer. @mode is how its TCP
- * checksum field is kept.
+ * buffer writable: its headers, an ICMP error whole; a packet with SYN
+ * set needs AP_OPT_LEN bytes of room past p->len and its whole payload in
+ * the buffer. @mode is how its TCP checksum field is kept.
  */
 void ap_process(const struct ap_conf *c, const struct ap_table_ops *ops, void *t,
 		struct ap_pkt *p, enum ap_hook hook, enum ap_csum_mode mode, u32 now,

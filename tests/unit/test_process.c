@@ -26,6 +26,9 @@ struct table {
 	bool full;
 	bool bh_locked;
 	struct ap_bh_table bh;
+	bool local;		/* what local() answers */
+	unsigned int local_calls;
+	unsigned int budget;	/* forwards budget() still allows */
 };
 
 static struct table *tab(void *t)
@@ -105,6 +108,21 @@ static void t_bh_unlock(void *t)
 	tab(t)->bh_locked = false;
 }
 
+static bool t_local(void *t, const struct ap_pkt *p)
+{
+	assert_false(ap_pkt_is_icmp(p));
+	tab(t)->local_calls++;
+	return tab(t)->local;
+}
+
+static bool t_budget(void *t)
+{
+	if (!tab(t)->budget)
+		return false;
+	tab(t)->budget--;
+	return true;
+}
+
 static const struct ap_table_ops ops = {
 	.find = t_find,
 	.create = t_create,
@@ -115,9 +133,23 @@ static const struct ap_table_ops ops = {
 	.bh_unlock = t_bh_unlock,
 };
 
+/* A datapath that applies the second chance. */
+static const struct ap_table_ops sc_ops = {
+	.find = t_find,
+	.create = t_create,
+	.release = t_release,
+	.remove = t_remove,
+	.count = t_count,
+	.bh_lock = t_bh_lock,
+	.bh_unlock = t_bh_unlock,
+	.local = t_local,
+	.budget = t_budget,
+};
+
 struct host {
 	struct ap_conf c;
 	struct table t;
+	bool sc;		/* its datapath applies the second chance: sc_ops */
 };
 
 static struct host client, inst1, inst2, legacy;
@@ -164,7 +196,10 @@ static int setup(void **state)
 	set(&inst1.c, "net.anypin.prefix.svc.unicast", "198.51.100.11");
 	set(&inst1.c, "net.anypin.prefix.svc6.role", "responder");
 	set(&inst1.c, "net.anypin.prefix.svc6.unicast", "2001:db8:1::11");
+	inst1.c.sc_supported = true;
+	inst1.t.budget = 1000;
 	inst2.c = inst1.c;
+	inst2.t.budget = 1000;
 	set(&inst2.c, "net.anypin.prefix.svc.unicast", "198.51.100.27");
 	set(&inst2.c, "net.anypin.prefix.svc6.unicast", "2001:db8:2::27");
 	return 0;
@@ -250,8 +285,11 @@ static bool queued(const struct ap_pkt *p)
 	return ap_pkt_is_icmp(p) || (p->tcp_flags & (AP_TCP_SYN | AP_TCP_FIN | AP_TCP_RST));
 }
 
-/* Runs one hook of @h and checks that what leaves it is a sound packet. */
-static void hook(struct host *h, struct pkt *k, enum ap_hook hk)
+/*
+ * Runs one hook of @h and checks that what leaves it is a sound packet,
+ * its TCP checksum kept as @mode says.
+ */
+static void hook_mode(struct host *h, struct pkt *k, enum ap_hook hk, enum ap_csum_mode mode)
 {
 	u32 before = k->p.len;
 	u8 old[sizeof(k->buf)];
@@ -263,7 +301,7 @@ static void hook(struct host *h, struct pkt *k, enum ap_hook hk)
 		tuple_of(&k->p, &kernel);
 		by_kernel = kernel_maps(h, hk, &kernel);
 	}
-	ap_process(&h->c, &ops, &h->t, &k->p, hk, AP_CSUM_FULL, 100, &k->v);
+	ap_process(&h->c, h->sc ? &sc_ops : &ops, &h->t, &k->p, hk, mode, 100, &k->v);
 	if (ap_pkt_is_icmp(&k->p)) {
 		/* Queued; the maps key on TCP ports. */
 	} else if (!queued(&k->p)) {
@@ -278,10 +316,26 @@ static void hook(struct host *h, struct pkt *k, enum ap_hook hk)
 	assert_int_equal(h->t.locked, 0);
 	/* The datapaths hand the bytes back when, and only when, it says so. */
 	assert_int_equal(k->v.changed, memcmp(old, k->buf, sizeof(old)) != 0);
-	assert_int_equal(pg_verify(k->buf, k->p.len), 0);
+	if (mode == AP_CSUM_FULL) {
+		assert_int_equal(pg_verify(k->buf, k->p.len), 0);
+	} else {
+		assert_int_equal(pg_verify(k->buf, k->p.len) & ~PG_BAD_TCPCSUM, 0);
+		assert_int_equal(ap_get16(k->buf + k->p.tcp_off + 16),
+				 pg_tcp_pseudo(k->buf, k->p.len));
+	}
 	assert_int_equal(k->p.len, before + (k->v.grew ? AP_OPT_LEN : 0));
 	/* What we changed must still parse the same way. */
 	assert_int_equal(ap_parse(&k->p, k->buf, k->p.len, k->p.len), AP_OK);
+	/* Only the second chance forwards, never what it changed. */
+	if (k->v.forward) {
+		assert_true(h->sc && hk == AP_HOOK_IN && !k->v.changed && !k->v.drop);
+		assert_int_equal(k->v.fwd.addr.family, k->p.family);
+	}
+}
+
+static void hook(struct host *h, struct pkt *k, enum ap_hook hk)
+{
+	hook_mode(h, k, hk, AP_CSUM_FULL);
 }
 
 static void expect_addrs(const struct pkt *k, const char *src, const char *dst)
@@ -964,6 +1018,402 @@ static void test_blackhole_cleared(void **state)
 	assert_int_equal(client.t.bh.n, 0);
 }
 
+/*
+ * The second chance: inst1 (id 1) and inst2 (id 2) are each other's peers,
+ * on both prefixes; their datapaths apply it (sc_ops).
+ */
+static void sc_setup(void)
+{
+	static const char *const pfx[] = { "svc", "svc6" };
+	char key[64];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(key, sizeof(key), "net.anypin.prefix.%s.instance", pfx[i]);
+		set(&inst1.c, key, "1");
+		set(&inst2.c, key, "2");
+		snprintf(key, sizeof(key), "net.anypin.prefix.%s.peers", pfx[i]);
+		set(&inst1.c, key, "2=198.51.100.27,2001:db8:2::27");
+		set(&inst2.c, key, "1=198.51.100.11,2001:db8:1::11");
+	}
+	assert_int_equal(ap_conf_check(&inst1.c, NULL), 0);
+	assert_int_equal(ap_conf_check(&inst2.c, NULL), 0);
+	inst1.sc = true;
+	inst2.sc = true;
+}
+
+/* A segment with the timestamp option (NOP NOP TS), an MSS first on a SYN. */
+static void build_ts(struct pkt *k, const char *src, const char *dst, u16 sport, u16 dport,
+		     u8 flags, u32 paylen, u32 tsval, u32 tsecr, enum ap_csum_mode mode)
+{
+	u8 ts[12] = { AP_TCPOPT_NOP, AP_TCPOPT_NOP, AP_TCPOPT_TS, AP_TCPOPT_TS_LEN };
+	struct pg_tcp t;
+	u32 len;
+
+	ap_put32(ts + 4, tsval);
+	ap_put32(ts + 8, tsecr);
+	pg_tcp_init(&t, src, dst, sport, dport, flags);
+	t.seq = 7000;
+	t.ack = flags & AP_TCP_ACK ? 9000 : 0;
+	t.paylen = paylen;
+	if (flags & AP_TCP_SYN) {
+		static const u8 mss[] = { 2, 4, 0x05, 0xb4 };
+
+		pg_tcp_add_opt(&t, mss, sizeof(mss));
+	}
+	pg_tcp_add_opt(&t, ts, sizeof(ts));
+	len = pg_build_tcp(k->buf, &t, NULL);
+	if (mode == AP_CSUM_PSEUDO)
+		pg_set_pseudo(k->buf, len);
+	assert_int_equal(ap_parse(&k->p, k->buf, len, len), AP_OK);
+}
+
+static u32 tsval_of(const struct pkt *k)
+{
+	struct ap_opts o;
+
+	assert_int_equal(ap_tcp_opts(&k->p, AP_EXID_DEFAULT, &o), AP_OK);
+	assert_int_not_equal(o.ts_off, 0);
+	return ap_get32(k->buf + o.ts_off + 2);
+}
+
+static u16 mss_of(const struct pkt *k)
+{
+	struct ap_opts o;
+
+	assert_int_equal(ap_tcp_opts(&k->p, AP_EXID_DEFAULT, &o), AP_OK);
+	assert_int_not_equal(o.mss_off, 0);
+	return ap_get16(k->buf + o.mss_off + 2);
+}
+
+static unsigned int sc_count(const struct host *h, u8 stat)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < AP_MAX_PREFIXES; i++)
+		n += h->t.stats[i][stat];
+	return n;
+}
+
+static void expect_sc_counts(const struct host *h, u8 pi, unsigned int stamped,
+			     unsigned int mss, unsigned int fwd, unsigned int limited,
+			     unsigned int tunnel)
+{
+	assert_int_equal(h->t.stats[pi][AP_STAT_SC_STAMPED], stamped);
+	assert_int_equal(h->t.stats[pi][AP_STAT_SC_MSS], mss);
+	assert_int_equal(h->t.stats[pi][AP_STAT_SC_FORWARDED], fwd);
+	assert_int_equal(h->t.stats[pi][AP_STAT_SC_LIMITED], limited);
+	assert_int_equal(h->t.stats[pi][AP_STAT_SC_TUNNEL], tunnel);
+	assert_int_equal(sc_count(h, AP_STAT_SC_STAMPED), stamped);
+	assert_int_equal(sc_count(h, AP_STAT_SC_FORWARDED), fwd);
+}
+
+static void expect_fwd(const struct pkt *k, u8 id, const char *addr)
+{
+	struct ap_addr a;
+
+	assert_true(k->v.forward);
+	assert_int_equal(k->v.fwd.id, id);
+	pg_addr(&a, addr);
+	assert_true(ap_addr_eq(&k->v.fwd.addr, &a));
+}
+
+/*
+ * A client that runs no anypin, timestamps on: inst1 answers from A with
+ * its MSS lowered and its id in every later TSval; the route flips, and
+ * inst2 sends the client's segments on to inst1.
+ */
+static void sc_connection(const struct net *n, enum ap_csum_mode mode)
+{
+	u8 pi = prefix_of(n);
+	struct pkt k;
+	u32 ts;
+
+	sc_setup();
+	build_ts(&k, n->c, n->a, 40000, 80, AP_TCP_SYN, 0, 1000, 0, mode);
+	hook_mode(&inst1, &k, AP_HOOK_IN, mode);
+	assert_false(k.v.changed || k.v.forward);
+	assert_int_equal(inst1.t.stats[pi][AP_STAT_RESP_LEGACY], 1);
+
+	/* The SYN-ACK: its MSS lowered by the outer header, its TSval left. */
+	build_ts(&k, n->a, n->c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 0, 5000, 1000, mode);
+	hook_mode(&inst1, &k, AP_HOOK_POST, mode);
+	assert_true(k.v.changed);
+	expect_addrs(&k, n->a, n->c);
+	assert_int_equal(mss_of(&k), n == &net4 ? 1460 - 20 : 1460 - 40);
+	assert_int_equal(tsval_of(&k), 5000);
+
+	/* Data from A: stamped with id 1, never earlier than it was. */
+	build_ts(&k, n->a, n->c, 80, 40000, AP_TCP_ACK | AP_TCP_PSH, 700, 5003, 1000, mode);
+	hook_mode(&inst1, &k, AP_HOOK_POST, mode);
+	assert_true(k.v.changed);
+	ts = tsval_of(&k);
+	assert_int_equal(ts, ap_sc_stamp(5003, 1));
+	assert_int_equal(ts & AP_SC_ID_MAX, 1);
+	/* One already ending in the id is left as it is. */
+	build_ts(&k, n->a, n->c, 80, 40000, AP_TCP_ACK, 0, ts, 1000, mode);
+	hook_mode(&inst1, &k, AP_HOOK_POST, mode);
+	assert_false(k.v.changed);
+	expect_sc_counts(&inst1, pi, 1, 1, 0, 0, 0);
+
+	/* The client echoes it; where it lands still, nothing moves. */
+	build_ts(&k, n->c, n->a, 40000, 80, AP_TCP_ACK, 10, 1001, ts, mode);
+	hook_mode(&inst1, &k, AP_HOOK_IN, mode);
+	assert_false(k.v.forward || k.v.changed);
+	assert_int_equal(inst1.t.local_calls, 0);
+
+	/* The route flips: inst2 has no socket for it and sends it to inst1. */
+	build_ts(&k, n->c, n->a, 40000, 80, AP_TCP_ACK | AP_TCP_PSH, 10, 1001, ts, mode);
+	hook_mode(&inst2, &k, AP_HOOK_IN, mode);
+	expect_fwd(&k, 1, n->u1);
+	expect_addrs(&k, n->c, n->a);
+	assert_int_equal(inst2.t.local_calls, 1);
+	expect_sc_counts(&inst2, pi, 0, 0, 1, 0, 0);
+
+	/* inst1 gets it decapsulated: for its socket, never sent on again. */
+	k.p.tunnel = true;
+	hook_mode(&inst1, &k, AP_HOOK_IN, mode);
+	assert_false(k.v.forward || k.v.changed);
+	expect_sc_counts(&inst1, pi, 1, 1, 0, 0, 1);
+
+	/* Its answer leaves from A, stamped again. */
+	build_ts(&k, n->a, n->c, 80, 40000, AP_TCP_ACK, 100, ts + 1, 1001, mode);
+	hook_mode(&inst1, &k, AP_HOOK_POST, mode);
+	assert_int_equal(tsval_of(&k), ts + 64);
+	expect_sc_counts(&inst1, pi, 2, 1, 0, 0, 1);
+	assert_int_equal(inst1.t.local_calls, 0);
+}
+
+static void test_sc_connection(void **state)
+{
+	static const struct {
+		const struct net *n;
+		enum ap_csum_mode mode;
+	} c[] = {
+		{ &net4, AP_CSUM_FULL }, { &net6, AP_CSUM_FULL },
+		{ &net4, AP_CSUM_PSEUDO }, { &net6, AP_CSUM_PSEUDO },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		setup(state);
+		sc_connection(c[i].n, c[i].mode);
+	}
+}
+
+/* A datapath that does not apply it (no local op): nothing of it happens. */
+static void test_sc_not_applied(void **state)
+{
+	struct pkt k;
+	int f;
+
+	(void)state;
+	sc_setup();
+	inst1.sc = false;
+	inst2.sc = false;
+	for (f = 0; f < 2; f++) {
+		const struct net *n = f ? &net6 : &net4;
+
+		build_ts(&k, n->a, n->c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 0, 5000, 1000,
+			 AP_CSUM_FULL);
+		hook(&inst1, &k, AP_HOOK_POST);
+		assert_false(k.v.changed);
+		assert_int_equal(mss_of(&k), 1460);
+		build_ts(&k, n->a, n->c, 80, 40000, AP_TCP_ACK, 10, 5003, 1000, AP_CSUM_FULL);
+		hook(&inst1, &k, AP_HOOK_POST);
+		assert_false(k.v.changed);
+		build_ts(&k, n->c, n->a, 40000, 80, AP_TCP_ACK, 10, 1001, 5057, AP_CSUM_FULL);
+		hook(&inst2, &k, AP_HOOK_IN);
+		assert_false(k.v.forward);
+		k.p.tunnel = true;
+		hook(&inst2, &k, AP_HOOK_IN);
+		assert_false(k.v.forward);
+		expect_sc_counts(&inst1, prefix_of(n), 0, 0, 0, 0, 0);
+		expect_sc_counts(&inst2, prefix_of(n), 0, 0, 0, 0, 0);
+	}
+	/* Nor where the prefix has no id, or the segment is to another port. */
+	setup(state);
+	sc_setup();
+	set(&inst1.c, "net.anypin.prefix.svc.peers", "");
+	set(&inst1.c, "net.anypin.prefix.svc.instance", "0");
+	build_ts(&k, net4.a, net4.c, 80, 40000, AP_TCP_ACK, 10, 5003, 1000, AP_CSUM_FULL);
+	hook(&inst1, &k, AP_HOOK_POST);
+	assert_false(k.v.changed);
+	/* A's segments are matched by their source port, the service's */
+	set(&inst1.c, "net.anypin.prefix.svc6.ports", "80");
+	build_ts(&k, net6.a, net6.c, 80, 40000, AP_TCP_ACK, 10, 5003, 1000, AP_CSUM_FULL);
+	hook(&inst1, &k, AP_HOOK_POST);
+	assert_int_equal(tsval_of(&k), ap_sc_stamp(5003, 1));
+	build_ts(&k, net6.a, net6.c, 443, 80, AP_TCP_ACK, 10, 5003, 1000, AP_CSUM_FULL);
+	hook(&inst1, &k, AP_HOOK_POST);
+	assert_false(k.v.changed);
+	set(&inst2.c, "net.anypin.prefix.svc.ports", "443");
+	build_ts(&k, net4.c, net4.a, 40000, 80, AP_TCP_ACK, 10, 1001, 5057, AP_CSUM_FULL);
+	hook(&inst2, &k, AP_HOOK_IN);
+	assert_false(k.v.forward);
+	build_ts(&k, net4.c, net4.a, 40000, 443, AP_TCP_ACK, 10, 1001, 5057, AP_CSUM_FULL);
+	hook(&inst2, &k, AP_HOOK_IN);
+	expect_fwd(&k, 1, net4.u1);
+	expect_sc_counts(&inst1, 1, 1, 0, 0, 0, 0);
+}
+
+/* SYNs are never stamped, nor forwarded; a SYN-ACK is not stamped either. */
+static void test_sc_syns(void **state)
+{
+	struct pkt k;
+
+	(void)state;
+	sc_setup();
+	build_ts(&k, net4.a, net4.c, 80, 40000, AP_TCP_SYN, 0, 5000, 0, AP_CSUM_FULL);
+	hook(&inst1, &k, AP_HOOK_POST);
+	assert_false(k.v.changed);
+	build_ts(&k, net6.a, net6.c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 0, 5000, 7, AP_CSUM_FULL);
+	hook(&inst1, &k, AP_HOOK_POST);
+	assert_int_equal(tsval_of(&k), 5000);
+	build_ts(&k, net4.c, net4.a, 40000, 80, AP_TCP_SYN, 0, 5000, 0, AP_CSUM_FULL);
+	hook(&inst2, &k, AP_HOOK_IN);
+	assert_false(k.v.forward);
+	build_ts(&k, net4.c, net4.a, 40001, 80, AP_TCP_SYN | AP_TCP_ACK, 0, 5000, 1, AP_CSUM_FULL);
+	hook(&inst2, &k, AP_HOOK_IN);
+	assert_false(k.v.forward);
+	expect_sc_counts(&inst1, 1, 0, 1, 0, 0, 0);
+	expect_sc_counts(&inst2, 0, 0, 0, 0, 0, 0);
+	assert_int_equal(inst2.t.local_calls, 0);
+}
+
+/* A local socket, the budget, an unknown id: each keeps the segment here. */
+static void test_sc_kept(void **state)
+{
+	struct pkt k;
+
+	(void)state;
+	sc_setup();
+	inst2.t.local = true;
+	build_ts(&k, net6.c, net6.a, 40000, 80, AP_TCP_ACK, 10, 1001, 64 + 1, AP_CSUM_FULL);
+	hook(&inst2, &k, AP_HOOK_IN);
+	assert_false(k.v.forward);
+	assert_int_equal(inst2.t.local_calls, 1);
+	inst2.t.local = false;
+
+	/* Naming itself, no instance or an unknown one: no socket is asked. */
+	build_ts(&k, net6.c, net6.a, 40000, 80, AP_TCP_ACK, 10, 1001, 64 + 2, AP_CSUM_FULL);
+	hook(&inst2, &k, AP_HOOK_IN);
+	build_ts(&k, net6.c, net6.a, 40000, 80, AP_TCP_ACK, 10, 1001, 64, AP_CSUM_FULL);
+	hook(&inst2, &k, AP_HOOK_IN);
+	build_ts(&k, net6.c, net6.a, 40000, 80, AP_TCP_ACK, 10, 1001, 64 + 9, AP_CSUM_FULL);
+	hook(&inst2, &k, AP_HOOK_IN);
+	assert_false(k.v.forward);
+	assert_int_equal(inst2.t.local_calls, 1);
+	expect_sc_counts(&inst2, 1, 0, 0, 0, 0, 0);
+
+	/* The budget allows one more: the next is counted and stays. */
+	inst2.t.budget = 1;
+	build_ts(&k, net6.c, net6.a, 40000, 80, AP_TCP_ACK, 10, 1001, 64 + 1, AP_CSUM_FULL);
+	hook(&inst2, &k, AP_HOOK_IN);
+	expect_fwd(&k, 1, net6.u1);
+	hook(&inst2, &k, AP_HOOK_IN);
+	assert_false(k.v.forward);
+	expect_sc_counts(&inst2, 1, 0, 0, 1, 1, 0);
+}
+
+/*
+ * Our own flows keep their handling: a capable client's connection is
+ * answered from U, neither stamped nor its MSS lowered, and a segment of
+ * a responder flow's key is not sent on.
+ */
+static void test_sc_own_flows(void **state)
+{
+	struct pkt k;
+	u8 pi;
+	int f;
+
+	(void)state;
+	sc_setup();
+	for (f = 0; f < 2; f++) {
+		const struct net *n = f ? &net6 : &net4;
+
+		pi = prefix_of(n);
+		build(&k, n->c, n->a, 40000, 80, AP_TCP_SYN, 1000, 0, 0);
+		hook(&client, &k, AP_HOOK_OUT);
+		hook(&inst1, &k, AP_HOOK_IN);
+		build_ts(&k, n->a, n->c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 0, 5000, 1000,
+			 AP_CSUM_FULL);
+		hook(&inst1, &k, AP_HOOK_POST);
+		expect_addrs(&k, n->u1, n->c);
+		assert_true(has_cap(&k, AP_EXID_DEFAULT));
+		assert_int_equal(mss_of(&k), 1460);
+		assert_int_equal(tsval_of(&k), 5000);
+		build_ts(&k, n->a, n->c, 80, 40000, AP_TCP_ACK, 100, 5003, 1000, AP_CSUM_FULL);
+		hook(&inst1, &k, AP_HOOK_POST);
+		expect_addrs(&k, n->u1, n->c);
+		assert_int_equal(tsval_of(&k), 5003);
+		expect_sc_counts(&inst1, pi, 0, 0, 0, 0, 0);
+
+		/* inst2 answers a capable SYN from U2: its key is that flow's */
+		build(&k, n->c, n->a, 40001, 80, AP_TCP_SYN, 3000, 0, 0);
+		hook(&client, &k, AP_HOOK_OUT);
+		hook(&inst2, &k, AP_HOOK_IN);
+		assert_int_equal(inst2.t.stats[pi][AP_STAT_RESP_SYN], 1);
+		build_ts(&k, n->c, n->a, 40001, 80, AP_TCP_ACK, 10, 3001, 1, AP_CSUM_FULL);
+		hook(&inst2, &k, AP_HOOK_IN);
+		assert_false(k.v.forward);
+		expect_sc_counts(&inst2, pi, 0, 0, 0, 0, 0);
+		setup(state);
+		sc_setup();
+	}
+}
+
+/*
+ * An ICMP error about a segment a peer sent from A goes to that peer;
+ * about our own, or a SYN-ACK, or cut before the timestamps, it stays.
+ */
+static void test_sc_icmp(void **state)
+{
+	struct pkt seg, e;
+	struct pg_icmp ic;
+	const struct net *n;
+	u32 len;
+	int f;
+
+	(void)state;
+	sc_setup();
+	for (f = 0; f < 2; f++) {
+		n = f ? &net6 : &net4;
+		build_ts(&seg, n->a, n->c, 80, 40000, AP_TCP_ACK, 1400, 64 * 7 + 1, 9,
+			 AP_CSUM_FULL);
+		pg_icmp_init(&ic, n->router, n->a, f ? 2 : 3, f ? 0 : 4);
+		ic.rest = 1280;
+		len = pg_build_icmp(e.buf, &ic, seg.buf, f ? 1232 : 60, NULL);
+		assert_int_equal(ap_parse(&e.p, e.buf, len, len), AP_OK);
+		hook(&inst2, &e, AP_HOOK_IN);
+		expect_fwd(&e, 1, n->u1);
+		assert_false(e.v.changed);
+		assert_int_equal(inst2.t.stats[f][AP_STAT_SC_FORWARDED], 1);
+		/* at inst1, whose it is: nothing; through the tunnel: counted */
+		assert_int_equal(ap_parse(&e.p, e.buf, len, len), AP_OK);
+		hook(&inst1, &e, AP_HOOK_IN);
+		assert_false(e.v.forward);
+		e.p.tunnel = true;
+		hook(&inst1, &e, AP_HOOK_IN);
+		assert_false(e.v.forward);
+		expect_sc_counts(&inst1, f, 0, 0, 0, 0, 1);
+		/* the quote ends inside the timestamp option */
+		len = pg_build_icmp(e.buf, &ic, seg.buf, (f ? 40 : 20) + 20 + 11, NULL);
+		assert_int_equal(ap_parse(&e.p, e.buf, len, len), AP_OK);
+		hook(&inst2, &e, AP_HOOK_IN);
+		assert_false(e.v.forward);
+		/* a SYN-ACK's TSval names no instance */
+		build_ts(&seg, n->a, n->c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 0, 64 * 7 + 1, 9,
+			 AP_CSUM_FULL);
+		len = pg_build_icmp(e.buf, &ic, seg.buf, seg.p.len, NULL);
+		assert_int_equal(ap_parse(&e.p, e.buf, len, len), AP_OK);
+		hook(&inst2, &e, AP_HOOK_IN);
+		assert_false(e.v.forward);
+		assert_int_equal(inst2.t.stats[f][AP_STAT_SC_FORWARDED], 1);
+	}
+	assert_int_equal(inst2.t.local_calls, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -988,6 +1438,12 @@ int main(void)
 		cmocka_unit_test_setup(test_fallback_icmp_rst, setup),
 		cmocka_unit_test_setup(test_collision, setup),
 		cmocka_unit_test_setup(test_blackhole_cleared, setup),
+		cmocka_unit_test_setup(test_sc_connection, setup),
+		cmocka_unit_test_setup(test_sc_not_applied, setup),
+		cmocka_unit_test_setup(test_sc_syns, setup),
+		cmocka_unit_test_setup(test_sc_kept, setup),
+		cmocka_unit_test_setup(test_sc_own_flows, setup),
+		cmocka_unit_test_setup(test_sc_icmp, setup),
 	};
 
 	return cmocka_run_group_tests_name("process", tests, NULL, NULL);
