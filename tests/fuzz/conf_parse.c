@@ -5,7 +5,9 @@
  *
  * A refusal names a line of the text (or 0, the whole-file check) and a
  * reason. An accepted configuration, written back as text through
- * ap_conf_get() key by key, parses again into the same bytes.
+ * ap_conf_get() key by key, parses again into the same bytes. Both are
+ * of a datapath that applies the second chance, so that instance and
+ * peers take values.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -76,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < size; i++)
 		lines += data[i] == '\n';
 	ap_conf_init(&c);
+	c.sc_supported = true;
 	if (ap_conf_parse(&c, (const char *)data, (u32)size, &e)) {
 		CHECK(e.why && e.line <= lines);
 		return 0;
@@ -85,6 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	n = dump(&c, text);
 	ap_conf_init(&again);
+	again.sc_supported = true;
 	if (ap_conf_parse(&again, text, n, &e)) {
 		fprintf(stderr, "dump refused, line %u: %s\n%.*s", e.line, e.why, (int)n, text);
 		abort();

@@ -11,9 +11,11 @@
  * back is accepted and changes nothing. A read-back into a short buffer
  * is the start of the whole one, NUL-terminated.
  *
- * The VALUE is also given to ap_peers_parse() (second.h; not a key of the
- * configuration yet), with the same promises: a refusal leaves the table
- * as it was, and what it writes back parses into the same table.
+ * The last base is of a datapath that applies the second chance
+ * (sc_supported), with instance and peers set; the others take only their
+ * defaults. The VALUE is also given to ap_peers_parse() alone, with the
+ * same promises: a refusal leaves the table as it was, and what it writes
+ * back parses into the same table.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,6 +42,15 @@ static const char *const base_text[] = {
 	"net.anypin.prefix.svc6.unicast = 2001:db8:1::11\n"
 	"net.anypin.prefix.svc6.responders = 2001:db8:1::/48\n"
 	"net.anypin.prefix.web.enabled = 0\n",
+	"net.anypin.forward_rate = 1000\n"
+	"net.anypin.prefixes = svc=192.0.2.0/24 svc6=2001:db8:a::/48 cl=203.0.113.0/24\n"
+	"net.anypin.prefix.svc.role = responder\n"
+	"net.anypin.prefix.svc.unicast = 198.51.100.11 2001:db8:1::11\n"
+	"net.anypin.prefix.svc.instance = 1\n"
+	"net.anypin.prefix.svc.peers = 2=198.51.100.27,2001:db8:2::27 63=10.0.0.63\n"
+	"net.anypin.prefix.svc6.role = responder\n"
+	"net.anypin.prefix.svc6.unicast = 2001:db8:1::11\n"
+	"net.anypin.prefix.svc6.instance = 63\n",
 };
 #define NBASE	(sizeof(base_text) / sizeof(base_text[0]))
 
@@ -78,6 +89,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	for (i = 0; i < NBASE; i++) {
 		ap_conf_init(&base[i]);
+		base[i].sc_supported = i == NBASE - 1;
 		CHECK(!ap_conf_parse(&base[i], base_text[i], (u32)strlen(base_text[i]), &e));
 	}
 	return 0;

@@ -4,11 +4,15 @@
  * hosts with anypind's real flow table (userspace/table.c): a client, a
  * responder instance, and a host with both roles. Small max_flows and
  * short timeouts, so that eviction, expiry and the blackhole memory come
- * into play within a few packets.
+ * into play within a few packets. The two instances are each other's
+ * peers for the second chance, and their ops apply it: local() answers
+ * no but for host 3, budget() allows two forwards per second of the clock.
  *
  * Input: records of
- *	u8 ctl		bits 0-1: host (3 is the client again)
- *			bits 2-3: hook (IN, OUT, POST; 3 is IN)
+ *	u8 ctl		bits 0-1: host (3 is the instance whose sockets take
+ *			every segment: local() answers yes)
+ *			bits 2-3: hook (IN, OUT, POST; 3 is IN with p->tunnel,
+ *			decapsulated from a peer)
  *			bit 4: AP_CSUM_PSEUDO, else AP_CSUM_FULL
  *			bit 5: complete the checksums first, and check them after
  *			bit 6: table_sweep() first
@@ -25,9 +29,11 @@
  * still parses to what the core was left with, nothing past the headers
  * changed but for the option, checksums that were right still are, the RST
  * is sound, the table stays within max_flows, and the pins it tells of
- * (struct table_pins) pair up and are those of its pinned flows. table.c
- * seeds its hash from getrandom(): that moves entries between buckets,
- * never changes which entry a lookup finds.
+ * (struct table_pins) pair up and are those of its pinned flows; a
+ * forward is to a configured peer of the packet's family, at IN, of a
+ * packet left as it came, not decapsulated, and only when budget() just
+ * allowed it. table.c seeds its hash from getrandom(): that moves entries
+ * between buckets, never changes which entry a lookup finds.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,6 +49,8 @@
 #define START		1000
 /* Pins a host's kernel maps hold at once: max_flows at most. */
 #define PIN_MAX		16
+/* Forwards budget() allows per second of the clock. */
+#define BUDGET		2
 
 static const char *const conf_text[NHOSTS] = {
 	/* the client */
@@ -66,7 +74,11 @@ static const char *const conf_text[NHOSTS] = {
 	"net.anypin.prefix.svc.role = responder\n"
 	"net.anypin.prefix.svc.unicast = 198.51.100.11\n"
 	"net.anypin.prefix.svc6.role = responder\n"
-	"net.anypin.prefix.svc6.unicast = 2001:db8:1::11\n",
+	"net.anypin.prefix.svc6.unicast = 2001:db8:1::11\n"
+	"net.anypin.prefix.svc.instance = 1\n"
+	"net.anypin.prefix.svc.peers = 2=198.51.100.27,2001:db8:2::27 3=198.51.100.99\n"
+	"net.anypin.prefix.svc6.instance = 1\n"
+	"net.anypin.prefix.svc6.peers = 2=2001:db8:2::27 4=198.51.100.44\n",
 	/* both roles: another instance that is also a client */
 	"net.anypin.max_flows = 3\n"
 	"net.anypin.syn_timeout = 3\n"
@@ -80,7 +92,11 @@ static const char *const conf_text[NHOSTS] = {
 	"net.anypin.prefix.svc.unicast = 198.51.100.27 2001:db8:2::27\n"
 	"net.anypin.prefix.svc.ports = 80\n"
 	"net.anypin.prefix.svc6.role = responder\n"
-	"net.anypin.prefix.svc6.unicast = 198.51.100.27, 2001:db8:2::27\n",
+	"net.anypin.prefix.svc6.unicast = 198.51.100.27, 2001:db8:2::27\n"
+	"net.anypin.prefix.svc.instance = 2\n"
+	"net.anypin.prefix.svc.peers = 1=198.51.100.11,2001:db8:1::11\n"
+	"net.anypin.prefix.svc6.instance = 2\n"
+	"net.anypin.prefix.svc6.peers = 1=2001:db8:1::11 3=2001:db8:3::99\n",
 };
 
 static struct ap_conf conf[NHOSTS];
@@ -127,6 +143,53 @@ static void pin(void *arg, const struct ap_pin *p, bool add)
 
 static const struct table_pins kernel_maps = { pin, NULL };
 
+/*
+ * The second chance's ops: what local() answers, what budget() allowed
+ * in host @cur's second sc_clock, and in all.
+ */
+static struct ap_table_ops sc_ops;
+static bool local_yes;
+static u32 sc_clock, budget_at[NHOSTS];
+static unsigned int budget_used[NHOSTS], granted;
+
+static bool sc_local(void *t, const struct ap_pkt *p)
+{
+	(void)t;
+	CHECK(!ap_pkt_is_icmp(p) && !p->tunnel);
+	return local_yes;
+}
+
+static bool sc_budget(void *t)
+{
+	(void)t;
+	if (sc_clock != budget_at[cur]) {
+		budget_at[cur] = sc_clock;
+		budget_used[cur] = 0;
+	}
+	if (budget_used[cur] == BUDGET)
+		return false;
+	budget_used[cur]++;
+	granted++;
+	return true;
+}
+
+/* Whether @to is a peer @c configures, by its id. */
+static bool is_peer(const struct ap_conf *c, const struct ap_sc_to *to)
+{
+	const struct ap_addr *a;
+	int i;
+
+	for (i = 0; i < c->nprefixes; i++) {
+		if (!(c->prefixes[i].peers.ids & (u64)1 << to->id))
+			continue;
+		a = to->addr.family == AP_AF_INET ? &c->prefixes[i].peers.peer[to->id].addr4 :
+		    &c->prefixes[i].peers.peer[to->id].addr6;
+		if (ap_addr_eq(a, &to->addr))
+			return true;
+	}
+	return false;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -139,9 +202,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	for (h = 0; h < NHOSTS; h++) {
 		ap_conf_init(&conf[h]);
+		conf[h].sc_supported = true;
 		CHECK(!ap_conf_parse(&conf[h], conf_text[h], strlen(conf_text[h]), &e));
 		CHECK(conf[h].max_flows <= PIN_MAX);
 	}
+	sc_ops = table_ops;
+	sc_ops.local = sc_local;
+	sc_ops.budget = sc_budget;
 	return 0;
 }
 
@@ -260,6 +327,8 @@ static void one(struct table *t, int h, u8 ctl, u32 now, u32 head, const u8 *d, 
 {
 	enum ap_hook hook = (ctl >> 2 & 3) == 3 ? AP_HOOK_IN : (enum ap_hook)(ctl >> 2 & 3);
 	enum ap_csum_mode mode = ctl & 0x10 ? AP_CSUM_PSEUDO : AP_CSUM_FULL;
+	bool tunnel = (ctl >> 2 & 3) == 3;
+	unsigned int grants = granted;
 	struct ap_pkt p, q;
 	struct ap_verdict v;
 	u32 len = n, w, hdr, old;
@@ -285,8 +354,9 @@ static void one(struct table *t, int h, u8 ctl, u32 now, u32 head, const u8 *d, 
 	if (w > p.len)
 		memset(buf + p.len, 0, w - p.len);
 	p.data = buf;
+	p.tunnel = tunnel;
 
-	ap_process(&conf[h], &table_ops, t, &p, hook, mode, now, &v);
+	ap_process(&conf[h], &sc_ops, t, &p, hook, mode, now, &v);
 
 	CHECK(p.len == old + (v.grew ? AP_OPT_LEN : 0));
 	CHECK(!v.grew || syn);
@@ -296,7 +366,14 @@ static void one(struct table *t, int h, u8 ctl, u32 now, u32 head, const u8 *d, 
 	CHECK(v.changed == changed);
 	if (changed) {
 		CHECK(ap_parse(&q, buf, p.len, w < p.len ? w : p.len) == AP_OK);
+		q.tunnel = p.tunnel;
 		CHECK(!memcmp(&q, &p, sizeof(q)));
+	}
+	CHECK(granted - grants == v.forward);
+	if (v.forward) {
+		CHECK(hook == AP_HOOK_IN && !tunnel && !changed && !v.drop && !v.rst_len);
+		CHECK(v.fwd.addr.family == p.family && is_peer(&conf[h], &v.fwd));
+		CHECK(icmp || !local_yes);
 	}
 	/* Past the headers only the option moves the payload on. */
 	if (syn)
@@ -324,6 +401,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		t[h] = table_new(&conf[h], &kernel_maps);
 		CHECK(t[h]);
 		npins[h] = 0;
+		budget_at[h] = 0;
+		budget_used[h] = 0;
 	}
 	while (size >= REC_HDR && recs++ < 64) {
 		ctl = data[0];
@@ -331,8 +410,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = (u32)data[3] << 8 | data[4];
 		if (n > size - REC_HDR)
 			n = (u32)(size - REC_HDR);
-		h = (ctl & 3) % NHOSTS;
+		h = ctl & 3;
+		local_yes = h == 3;
+		if (h == 3)
+			h = 1;
 		cur = h;
+		sc_clock = now;
 		table_set_now(t[h], now);
 		if (ctl & 0x40)
 			table_sweep(t[h]);

@@ -54,6 +54,9 @@ static const struct net net6 = {
 #define CAP	0x01	/* the capability option */
 #define MSS	0x02	/* an MSS option */
 #define MD5	0x04	/* a TCP-MD5 option */
+#define TS	0x08	/* timestamps, TSval and TSecr from tcp_ts() */
+
+static u32 tsval, tsecr;
 
 static u32 tcp(u8 *buf, const char *src, const char *dst, u16 sport, u16 dport, u8 flags,
 	       u32 seq, u32 ack, u32 paylen, unsigned int opts)
@@ -74,7 +77,24 @@ static u32 tcp(u8 *buf, const char *src, const char *dst, u16 sport, u16 dport, 
 		pg_tcp_add_opt(&t, mss, sizeof(mss));
 	if (opts & MD5)
 		pg_tcp_add_opt(&t, md5, sizeof(md5));
+	if (opts & TS) {
+		u8 ts[12] = { AP_TCPOPT_NOP, AP_TCPOPT_NOP, AP_TCPOPT_TS, AP_TCPOPT_TS_LEN };
+
+		ap_put32(ts + 4, tsval);
+		ap_put32(ts + 8, tsecr);
+		pg_tcp_add_opt(&t, ts, sizeof(ts));
+	}
 	return pg_build_tcp(buf, &t, NULL);
+}
+
+/* tcp() with timestamps @val and @ecr. */
+static u32 tcp_ts(u8 *buf, const char *src, const char *dst, u16 sport, u16 dport, u8 flags,
+		  u32 paylen, unsigned int opts, u32 val, u32 ecr)
+{
+	tsval = val;
+	tsecr = ecr;
+	return tcp(buf, src, dst, sport, dport, flags, 7000, flags & AP_TCP_ACK ? 9000 : 0,
+		   paylen, opts | TS);
 }
 
 /* An ICMP error from @router to @dst about the first @inlen bytes of @inner. */
@@ -178,6 +198,8 @@ static void parse_seeds(void)
 #define K_IN		(0 << 2)
 #define K_OUT		(1 << 2)
 #define K_POST		(2 << 2)
+#define K_TUNNEL	(3 << 2)	/* IN, decapsulated from a peer */
+#define H_LOCAL		3		/* the instance, a socket taking everything */
 #define PSEUDO		0x10
 #define FIX		0x20
 #define SWEEP		0x40
@@ -397,6 +419,40 @@ static void both(struct seq *s)
 	rec(s, H_BOTH | K_POST, 0, p, len);
 }
 
+/*
+ * The second chance: a client without anypin, answered by the instance
+ * (id 1) from A, its MSS lowered and later segments stamped; the route
+ * flips and the other host (id 2) sends its segments on, within its
+ * budget; the instance gets one through the tunnel; an ICMP error about
+ * a stamped segment reaches id 2 too.
+ */
+static void second_chance(struct seq *s, const struct net *n, bool v6)
+{
+	static u8 p[PG_BUF_MAX], q[PG_BUF_MAX];
+	u32 len;
+	int i;
+
+	len = tcp_ts(p, n->c, n->a, 40000, 80, AP_TCP_SYN, 0, MSS, 1000, 0);
+	rec(s, H_INST | K_IN, 0, p, len);
+	len = tcp_ts(p, n->a, n->c, 80, 40000, AP_TCP_SYN | AP_TCP_ACK, 0, MSS, 5000, 1000);
+	rec(s, H_INST | K_POST, 0, p, len);
+	len = tcp_ts(p, n->a, n->c, 80, 40000, AP_TCP_ACK | AP_TCP_PSH, 100, 0, 5003, 1000);
+	rec(s, H_INST | K_POST, 0, p, len);
+	/* TSecr 5057 names id 1 */
+	len = tcp_ts(p, n->c, n->a, 40000, 80, AP_TCP_ACK, 20, 0, 1001, 5057);
+	rec(s, H_INST | K_IN, 0, p, len);
+	for (i = 0; i < 3; i++)
+		rec(s, H_BOTH | K_IN, 0, p, len);
+	rec(s, H_INST | K_TUNNEL, 1, p, len);
+	/* naming id 2 where a socket takes it */
+	len = tcp_ts(p, n->c, n->a, 40001, 80, AP_TCP_ACK, 0, 0, 1001, 64 + 2);
+	rec(s, H_LOCAL | K_IN, 0, p, len);
+	rec(s, H_INST | K_IN, 0, p, len);
+	tcp_ts(q, n->a, n->c, 80, 40000, AP_TCP_ACK, 1400, 0, 5057, 1001);
+	len = icmp(p, n->router, n->a, v6, q, v6 ? 1232 : 60);
+	rec(s, H_BOTH | K_IN, 1, p, len);
+}
+
 static void process_seed(const char *name, void (*fn)(struct seq *s), unsigned int extra)
 {
 	static struct seq s;
@@ -413,6 +469,8 @@ static void second4(struct seq *s) { second_responder(s, &net4); }
 static void second6(struct seq *s) { second_responder(s, &net6); }
 static void fallback4(struct seq *s) { fallback(s, &net4); }
 static void fallback6(struct seq *s) { fallback(s, &net6); }
+static void sc4(struct seq *s) { second_chance(s, &net4, false); }
+static void sc6(struct seq *s) { second_chance(s, &net6, true); }
 
 /* BIG TCP: IPv4 with total length 0, IPv6 with a Jumbo Payload option. */
 static void big(struct seq *s)
@@ -464,6 +522,8 @@ static void process_seeds(void)
 	process_seed("churn", churn, 0);
 	process_seed("both", both, FIX);
 	process_seed("big", big, 0);
+	process_seed("sc4", sc4, FIX);
+	process_seed("sc6-pseudo", sc6, FIX | PSEUDO);
 }
 
 /* ---- conf_parse: texts; conf_set: base, size, key=value ---- */
@@ -497,6 +557,20 @@ static void conf_seeds(void)
 		  "net.anypin.prefix.web.ports=8100-8000" },
 		{ "enabled", "net/anypin/prefix/svc6/enabled=0", "net/anypin/prefix/svc6/enabled=2" },
 	};
+	/* On the base of a datapath that applies the second chance (3), and not (2). */
+	static const struct {
+		const char *name, *kv;
+		char base;
+	} sc_sets[] = {
+		{ "instance", "net.anypin.prefix.svc6.instance=7", 3 },
+		{ "instance-bad", "net.anypin.prefix.svc.instance=64", 3 },
+		{ "instance-unsupported", "net.anypin.prefix.svc.instance=1", 2 },
+		{ "peers", "net.anypin.prefix.svc.peers=1=198.51.100.1,2001:db8:1::1 2=198.51.100.2",
+		  3 },
+		{ "peers-bad", "net.anypin.prefix.svc.peers=1=198.51.100.1 1=198.51.100.2", 3 },
+		{ "forward_rate", "net.anypin.forward_rate=10000000", 3 },
+		{ "forward_rate-bad", "net.anypin.forward_rate=0", 1 },
+	};
 	char b[512], name[64];
 	size_t i;
 	int base;
@@ -511,6 +585,13 @@ static void conf_seeds(void)
 				 base ? base : 1);
 			out("conf_set", name, b, 2 + strlen(b + 2));
 		}
+	}
+
+	for (i = 0; i < sizeof(sc_sets) / sizeof(sc_sets[0]); i++) {
+		b[0] = sc_sets[i].base;
+		b[1] = (char)(i * 11);
+		snprintf(b + 2, sizeof(b) - 2, "%s", sc_sets[i].kv);
+		out("conf_set", sc_sets[i].name, b, 2 + strlen(b + 2));
 	}
 
 	text_seed("conf_parse", "client",
@@ -538,6 +619,21 @@ static void conf_seeds(void)
 	text_seed("conf_parse", "refused",
 		  "net.anypin.prefixes = svc=192.0.2.0/24\n"
 		  "net.anypin.prefix.svc.role = responder\n");
+	text_seed("conf_parse", "second-chance",
+		  "net.anypin.prefixes = svc=192.0.2.0/24 svc6=2001:db8:a::/48\n"
+		  "net.anypin.prefix.svc.role = responder\n"
+		  "net.anypin.prefix.svc.unicast = 198.51.100.11 2001:db8:1::11\n"
+		  "net.anypin.prefix.svc.instance = 1\n"
+		  "net.anypin.prefix.svc.peers = 2=198.51.100.27,2001:db8:2::27 3=198.51.100.99\n"
+		  "net.anypin.prefix.svc6.role = responder\n"
+		  "net.anypin.prefix.svc6.unicast = 2001:db8:1::11\n"
+		  "net.anypin.forward_rate = 5000\n");
+	text_seed("conf_parse", "second-chance-refused",
+		  "net.anypin.prefixes = svc=192.0.2.0/24\n"
+		  "net.anypin.prefix.svc.role = responder\n"
+		  "net.anypin.prefix.svc.unicast = 198.51.100.11\n"
+		  "net.anypin.prefix.svc.instance = 1\n"
+		  "net.anypin.prefix.svc.peers = 2=192.0.2.2\n");
 	text_seed("conf_parse", "crlf",
 		  "  net.anypin.prefixes=a=2001:db8::/32\r\n"
 		  "-net.anypin.prefix.zz.enabled = 1\r\n"
