@@ -3,7 +3,7 @@
  * The configuration keys of DESIGN.md. Every value is validated completely
  * before anything is changed, so a refused write leaves the configuration
  * byte for byte as it was. This runs in the kernel: no large locals (an
- * ap_conf is about 35 KiB), so "prefixes" is rewritten in place.
+ * ap_conf is about 194 KiB), so "prefixes" is rewritten in place.
  */
 #include <anypin/conf.h>
 #include <anypin/text.h>
