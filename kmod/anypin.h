@@ -10,6 +10,7 @@
 
 #include <linux/mutex.h>
 #include <linux/rhashtable.h>
+#include <linux/skbuff.h>
 #include <linux/spinlock.h>
 #include <linux/u64_stats_sync.h>
 #include <linux/workqueue.h>
@@ -25,6 +26,7 @@
 struct anypin_conf {
 	struct ap_slots slots;
 	struct rcu_head rcu;
+	bool sc;		/* a prefix has an instance id: the second chance is on */
 	struct ap_conf c;
 };
 
@@ -61,6 +63,7 @@ struct anypin_stats {
 
 struct anypin_pdir;
 struct anypin_stats_base;
+struct anypin_budget;
 
 struct anypin_net {
 	struct net *net;
@@ -69,6 +72,8 @@ struct anypin_net {
 	struct mutex dir_lock;		/* prefix directories, hooks */
 	struct anypin_stats __percpu *stats;
 	struct anypin_stats_base *base;	/* with stats; conf_lock */
+	/* The second chance's forward budget, with the first instance id; conf_lock. */
+	struct anypin_budget __percpu *budget;
 	/*
 	 * The slots given back: a reader of an older configuration may count
 	 * into one for its name gone until the grace period @slot_gp[] (from
@@ -96,6 +101,7 @@ struct anypin_net {
 struct anypin_ctx {
 	struct anypin_net *an;
 	const struct anypin_conf *kc;
+	struct sk_buff *skb;
 	u32 now;
 };
 
@@ -140,6 +146,14 @@ void anypin_bh_flush(struct anypin_net *an);
 /* hooks.c */
 int anypin_hooks_register(struct anypin_net *an);
 void anypin_hooks_unregister(struct anypin_net *an);
+
+/* second.c: the ops of the second chance (include/anypin/second.h) */
+bool anypin_sc_local(void *t, const struct ap_pkt *p);
+bool anypin_sc_budget(void *t);
+int anypin_sc_alloc(struct anypin_net *an);
+void anypin_sc_free(struct anypin_net *an);
+const struct ap_pconf *anypin_sc_prefix(const struct anypin_conf *kc, const struct ap_pkt *p,
+					enum ap_hook hook);
 
 /* reset.c */
 void anypin_send_rst(struct net *net, const u8 *pkt, u32 len, u8 family);

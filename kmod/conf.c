@@ -23,6 +23,9 @@ int anypin_conf_init(struct anypin_net *an)
 		return -ENOMEM;
 	ap_slots_init(&kc->slots);
 	ap_conf_init(&kc->c);
+	/* The hooks apply it (hooks.c, tunnel.c): instance and peers are taken. */
+	kc->c.sc_supported = true;
+	kc->sc = false;
 	RCU_INIT_POINTER(an->conf, kc);
 	return 0;
 }
@@ -94,6 +97,22 @@ static void anypin_slots_give_back(struct anypin_net *an, const struct anypin_co
 	}
 }
 
+/*
+ * Whether a prefix of @c has an instance id. The hooks then look at more
+ * than our flows, and the forward budget is allocated before @c is
+ * published: under conf_lock, once per namespace, freed with it.
+ */
+static int anypin_conf_sc(struct anypin_net *an, struct anypin_conf *kc)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&an->conf_lock);
+	kc->sc = false;
+	for (i = 0; i < kc->c.nprefixes; i++)
+		kc->sc |= kc->c.prefixes[i].instance != 0;
+	return kc->sc ? anypin_sc_alloc(an) : 0;
+}
+
 int anypin_conf_set(struct anypin_net *an, const char *key, u32 klen,
 		    const char *val, u32 vlen, anypin_prepare_t prepare)
 {
@@ -117,7 +136,9 @@ int anypin_conf_set(struct anypin_net *an, const char *key, u32 klen,
 	}
 	anypin_slots_cooling(an, cooling);
 	ap_slots_remap(&new->slots, &old->slots, &old->c, &new->c, cooling);
-	err = prepare ? prepare(an, &new->c) : 0;
+	err = anypin_conf_sc(an, new);
+	if (!err && prepare)
+		err = prepare(an, &new->c);
 	if (err) {
 		mutex_unlock(&an->conf_lock);
 		kvfree(new);

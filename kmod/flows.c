@@ -350,6 +350,8 @@ const struct ap_table_ops anypin_table_ops = {
 	.count = anypin_count,
 	.bh_lock = anypin_bh_lock,
 	.bh_unlock = anypin_bh_unlock,
+	.local = anypin_sc_local,
+	.budget = anypin_sc_budget,
 };
 
 u32 anypin_bh_snapshot(struct anypin_net *an, struct ap_bh *out, u32 now)

@@ -65,7 +65,9 @@ static int anypin_parse(struct sk_buff *skb, struct ap_pkt *p)
 
 /*
  * Whether ap_process() might change or count @p: a SYN to a configured
- * prefix, or a packet with a key the table holds. Everything else (the
+ * prefix, a packet with a key the table holds, or, where a responder
+ * prefix has an instance id (the second chance), a segment to or from
+ * its anycast address and an ICMP error about one. Everything else (the
  * host's other TCP traffic) is spared the copy of a cloned header.
  */
 static bool anypin_maybe_ours(const struct anypin_ctx *x, const struct ap_pkt *p,
@@ -76,7 +78,11 @@ static bool anypin_maybe_ours(const struct anypin_ctx *x, const struct ap_pkt *p
 	struct ap_key k;
 
 	if (ap_pkt_is_icmp(p)) {
-		if (hook != AP_HOOK_IN || !anypin_flows_count(an))
+		if (hook != AP_HOOK_IN)
+			return false;
+		if (anypin_sc_prefix(x->kc, p, hook))
+			return true;
+		if (!anypin_flows_count(an))
 			return false;
 		ap_key_of_icmp(p, AP_ROLE_CLIENT, &k);
 		if (anypin_flows_has_key(an, &k))
@@ -90,6 +96,8 @@ static bool anypin_maybe_ours(const struct anypin_ctx *x, const struct ap_pkt *p
 		if (ap_conf_in_anycast(&x->kc->c, &dst))
 			return true;
 	}
+	if (hook != AP_HOOK_OUT && anypin_sc_prefix(x->kc, p, hook))
+		return true;
 	if (!anypin_flows_count(an))
 		return false;
 	switch (hook) {
@@ -150,7 +158,7 @@ static int anypin_reroute(struct net *net, struct sk_buff *skb,
 static unsigned int anypin_hook(struct sk_buff *skb, const struct nf_hook_state *st,
 				enum ap_hook hook)
 {
-	struct anypin_ctx x = { .an = anypin_pernet(st->net) };
+	struct anypin_ctx x = { .an = anypin_pernet(st->net), .skb = skb };
 	enum ap_csum_mode mode;
 	struct ap_verdict v;
 	struct ap_pkt p;
@@ -182,7 +190,17 @@ static unsigned int anypin_hook(struct sk_buff *skb, const struct nf_hook_state 
 		before = csum_partial(p.data, n, 0);
 
 	x.now = anypin_now();
+	/*
+	 * The forward budget is per CPU (second.c). PRE_ROUTING runs in
+	 * softirq or with BHs off, but for a packet netfilter reinjects
+	 * from a queue (nf_reinject() runs the later hooks in process
+	 * context): BHs off here keep the CPU, and the budget, ours.
+	 */
+	if (hook == AP_HOOK_IN)
+		local_bh_disable();
 	ap_process(&x.kc->c, &anypin_table_ops, &x, &p, hook, mode, x.now, &v);
+	if (hook == AP_HOOK_IN)
+		local_bh_enable();
 
 	if (v.grew) {
 		skb_put(skb, AP_OPT_LEN);

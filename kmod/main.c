@@ -74,6 +74,7 @@ static void __net_exit anypin_net_exit(struct net *net)
 	anypin_proc_exit(an);
 	anypin_flows_exit(an);
 	anypin_stats_free(an);
+	anypin_sc_free(an);
 	anypin_conf_exit(an);
 }
 
