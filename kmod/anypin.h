@@ -144,6 +144,7 @@ u32 anypin_bh_snapshot(struct anypin_net *an, struct ap_bh *out, u32 now);
 void anypin_bh_flush(struct anypin_net *an);
 
 /* hooks.c */
+int anypin_parse(struct sk_buff *skb, unsigned int ohl, struct ap_pkt *p);
 int anypin_hooks_register(struct anypin_net *an);
 void anypin_hooks_unregister(struct anypin_net *an);
 
@@ -154,6 +155,17 @@ int anypin_sc_alloc(struct anypin_net *an);
 void anypin_sc_free(struct anypin_net *an);
 const struct ap_pconf *anypin_sc_prefix(const struct anypin_conf *kc, const struct ap_pkt *p,
 					enum ap_hook hook);
+
+/* tunnel.c: its encapsulation */
+unsigned int anypin_forward(const struct anypin_ctx *x, struct sk_buff *skb,
+			    const struct ap_pkt *p, const struct ap_sc_to *to);
+enum anypin_decap {
+	ANYPIN_DECAP_NONE,	/* not from a peer: untouched */
+	ANYPIN_DECAP_DONE,	/* the skb holds the inner packet now */
+	ANYPIN_DECAP_DROP,
+};
+
+enum anypin_decap anypin_decap(const struct anypin_ctx *x, struct sk_buff *skb, u8 pf);
 
 /* reset.c */
 void anypin_send_rst(struct net *net, const u8 *pkt, u32 len, u8 family);

@@ -2,8 +2,9 @@
 /*
  * The netfilter hooks: parse, make the bytes the core may change linear
  * and writable, run ap_process(), then do what its verdict asks (grow the
- * skb, send a RST, drop, route again). A packet anypin cannot parse is
- * passed untouched.
+ * skb, send a RST, drop, route again, forward to a peer). A packet anypin
+ * cannot parse is passed untouched. At PRE_ROUTING, what a peer forwarded
+ * loses its outer header first (tunnel.c).
  *
  * Where they sit (see docs/kmod.md):
  *   PRE_ROUTING  -399  after defragmentation, before the raw table and
@@ -45,14 +46,19 @@ static bool anypin_wanted(const struct sk_buff *skb, u8 pf)
 	return false;
 }
 
-/* ap_parse(), pulling what it asks for into the linear part. */
-static int anypin_parse(struct sk_buff *skb, struct ap_pkt *p)
+/*
+ * ap_parse() of the packet @ohl bytes past the network header (0, or the
+ * inner packet of a tunnel), pulling what it asks for into the linear part.
+ */
+int anypin_parse(struct sk_buff *skb, unsigned int ohl, struct ap_pkt *p)
 {
-	unsigned int off = skb_network_offset(skb);
+	unsigned int off = skb_network_offset(skb) + ohl;
 	int i, err = AP_EMORE;
 
+	if (!pskb_may_pull(skb, off))
+		return AP_ESHORT;
 	for (i = 0; i < AP_PULL_TRIES; i++) {
-		err = ap_parse(p, skb_network_header(skb), skb->len - off,
+		err = ap_parse(p, skb_network_header(skb) + ohl, skb->len - off,
 			       skb_headlen(skb) - off);
 		if (err != AP_EMORE)
 			break;
@@ -160,6 +166,7 @@ static unsigned int anypin_hook(struct sk_buff *skb, const struct nf_hook_state 
 {
 	struct anypin_ctx x = { .an = anypin_pernet(st->net), .skb = skb };
 	enum ap_csum_mode mode;
+	bool tunnel = false;
 	struct ap_verdict v;
 	struct ap_pkt p;
 	unsigned int n;
@@ -169,11 +176,24 @@ static unsigned int anypin_hook(struct sk_buff *skb, const struct nf_hook_state 
 	x.kc = rcu_dereference(x.an->conf);
 	if (!x.kc->c.nprefixes && !anypin_flows_count(x.an))
 		return NF_ACCEPT;
+	if (hook == AP_HOOK_IN && x.kc->sc) {
+		switch (anypin_decap(&x, skb, st->pf)) {
+		case ANYPIN_DECAP_NONE:
+			break;
+		case ANYPIN_DECAP_DONE:
+			tunnel = true;
+			break;
+		case ANYPIN_DECAP_DROP:
+			return NF_DROP;
+		}
+	}
 	if (!anypin_wanted(skb, st->pf))
 		return NF_ACCEPT;
-	if (anypin_parse(skb, &p) != AP_OK)
+	if (anypin_parse(skb, 0, &p) != AP_OK)
 		return NF_ACCEPT;
-	if (!anypin_maybe_ours(&x, &p, hook))
+	/* It came from a peer: the core counts it, and never forwards it again. */
+	p.tunnel = tunnel;
+	if (!tunnel && !anypin_maybe_ours(&x, &p, hook))
 		return NF_ACCEPT;
 	n = anypin_make_writable(skb, &p);
 	if (!n)
@@ -213,6 +233,9 @@ static unsigned int anypin_hook(struct sk_buff *skb, const struct nf_hook_state 
 		anypin_send_rst(st->net, v.rst, v.rst_len, p.family);
 	if (v.drop)
 		return NF_DROP;
+	/* Only at IN, never for a packet from a peer (the core's rule). */
+	if (v.forward && hook == AP_HOOK_IN)
+		return anypin_forward(&x, skb, &p, &v.fwd);
 	if (v.reroute) {
 		if (hook == AP_HOOK_OUT) {
 			err = anypin_reroute(st->net, skb, st);
