@@ -86,9 +86,10 @@ valid prefix/web6/role responder responder
 valid prefix/web6/unicast "2001:db8:1::1 198.51.100.1" "198.51.100.1 2001:db8:1::1"
 valid prefix/dns/ports "53,443,8000-8100" "53,443,8000-8100"
 valid prefix/dns/enabled 0 0
-# The module does not apply the second chance: only the defaults.
-valid prefix/web6/instance " 00 " 0
-valid prefix/web6/peers " " ""
+# The module applies the second chance: an instance id and its peers.
+valid prefix/web6/instance " 07 " 7
+valid prefix/web6/peers " 3=198.51.100.3  2=2001:db8:2::2,198.51.100.2 " \
+	"2=198.51.100.2,2001:db8:2::2 3=198.51.100.3"
 
 say "refused values"
 # invalid KEY VALUE: refused, and the old value stays
@@ -143,10 +144,14 @@ invalid prefix/dns/responders "198.51.100.1/24"
 invalid prefix/web6/unicast 127.0.0.1
 invalid prefix/web6/unicast "fe80::1"
 invalid prefix/web6/unicast "2001:db8:a::5"
-invalid prefix/web6/instance 1
 invalid prefix/web6/instance 64
-invalid prefix/web6/peers "2=198.51.100.2"
+# Peers are set: the instance may not go.
+invalid prefix/web6/instance 0
+invalid prefix/web6/peers "7=198.51.100.2"
 invalid prefix/web6/peers "0=198.51.100.2"
+invalid prefix/web6/peers "2=198.51.100.1"
+invalid prefix/web6/peers "2=2001:db8:a::2"
+invalid prefix/dns/instance 1
 long=$(printf 'a%.0s' $(seq 5000))
 invalid prefixes "$long"
 
