@@ -103,8 +103,9 @@ vm: deps
 
 # anypin.ko on the debug kernel (KASAN, kmemleak, lockdep, UBSAN...), built
 # from Debian's linux-source-6.12 once and cached outside the clone
-# (tests/vm/debug-kernel; the first build takes long): the checkers'
-# self-test (each one must catch its canary), then the module's topics
+# (tests/vm/debug-kernel; the first build takes long): the harness's own
+# self-test on 6.12, where a boot takes seconds, and the checkers' on the
+# debug kernel (each one must catch its canary), then the module's topics
 # (tests/vm/kmod/run, with its 50 load/unload cycles), kmod_stress and
 # every lab scenario, with a kmemleak scan after each unload (docs/vm.md,
 # "The debug kernel"). One guest at a time (VM_PARALLEL=0): under KASAN
@@ -112,10 +113,11 @@ vm: deps
 # second guest (drain's withdrawal came after half the download).
 VM_DEBUG_TIMEOUT ?= 7200
 vm-debug: deps
-	tests/vm/deps debug
+	tests/vm/deps 6.12 debug
 	$(MAKE) userspace
 	tests/vm/debug-kernel > /dev/null
-	tests/vm/selftest --quick debug
+	tests/vm/selftest --quick 6.12
+	tests/vm/selftest --checkers debug
 	ANYPIN_VM_TIMEOUT=$(VM_DEBUG_TIMEOUT) VM_CHECK_TIMED=tests/vm/kmod_lab.sh VM_CHECK_ONCE= \
 		VM_CHECK_SCRIPTS="tests/vm/kmod/run tests/vm/kmod_stress.sh" VM_PARALLEL=0 \
 		tests/vm/check debug
