@@ -389,6 +389,9 @@ static int ap_set_instance(struct ap_pconf *p, bool sc, const char *v, u32 n, co
 		return ap_err(why, "instance must be 0 (off) to 63");
 	if (x && !sc)
 		return ap_err(why, ap_sc_off);
+	/* Whichever of the two keys comes last is refused. */
+	if (x && (p->peers.ids & (u64)1 << x))
+		return ap_err(why, "a peer has this instance's own id");
 	p->instance = (u8)x;
 	return 0;
 }
@@ -421,7 +424,7 @@ static int ap_set_prefix(struct ap_pconf *p, bool sc, int key, const char *v, u3
 	case AP_P_PEERS:
 		if (n && !sc)
 			return ap_err(why, ap_sc_off);
-		return ap_peers_parse(v, n, &p->peers, why);
+		return ap_peers_parse_own(v, n, p->instance, &p->prefix, &p->peers, why);
 	default:
 		if (ap_ports_parse(v, n, &pl, why))
 			return -1;

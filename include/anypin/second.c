@@ -71,7 +71,8 @@ static bool ap_peer_dup(const char *s, u32 end, const struct ap_addr a[2])
  * Checks everything first, then writes: @out is too large for a kernel
  * stack's copy, and must stay as it was on a refusal.
  */
-int ap_peers_parse(const char *s, u32 n, struct ap_peers *out, const char **why)
+int ap_peers_parse_own(const char *s, u32 n, u8 instance, const struct ap_prefix *own,
+		       struct ap_peers *out, const char **why)
 {
 	struct ap_addr a[2];
 	const char *item;
@@ -85,6 +86,11 @@ int ap_peers_parse(const char *s, u32 n, struct ap_peers *out, const char **why)
 			return -1;
 		if (ids & (u64)1 << id)
 			return ap_err(why, "a peer id given twice");
+		if (id == instance)
+			return ap_err(why, "a peer has this instance's own id");
+		if (own && ((a[0].family && ap_prefix_contains(own, &a[0])) ||
+			    (a[1].family && ap_prefix_contains(own, &a[1]))))
+			return ap_err(why, "a peer address inside the prefix itself");
 		ids |= (u64)1 << id;
 		if (ap_peer_dup(s, (u32)(item - s), a))
 			return ap_err(why, "two peers with one address");
@@ -97,6 +103,11 @@ int ap_peers_parse(const char *s, u32 n, struct ap_peers *out, const char **why)
 		out->peer[id].addr6 = a[1];
 	}
 	return 0;
+}
+
+int ap_peers_parse(const char *s, u32 n, struct ap_peers *out, const char **why)
+{
+	return ap_peers_parse_own(s, n, 0, NULL, out, why);
 }
 
 u32 ap_peers_format(const struct ap_peers *pe, char *buf, u32 size)

@@ -52,6 +52,13 @@ struct ap_peers {
  * unchanged.
  */
 int ap_peers_parse(const char *s, u32 n, struct ap_peers *out, const char **why);
+/*
+ * The same for the peers of a prefix whose instance is @instance (0:
+ * none) and whose anycast prefix is @own (NULL: none): no peer may have
+ * that id, nor an address inside @own.
+ */
+int ap_peers_parse_own(const char *s, u32 n, u8 instance, const struct ap_prefix *own,
+		       struct ap_peers *out, const char **why);
 /* Writes the value back in the same syntax, ids in order; returns its length. */
 u32 ap_peers_format(const struct ap_peers *pe, char *buf, u32 size);
 

@@ -914,6 +914,9 @@ static void test_sc_keys(void **state)
 		e += sprintf(e, "%s%d=223.255.255.%d,2001:db8:ffff:ffff:ffff:ffff:ffff:%x",
 			     i > 1 ? " " : "", i, 100 + i, 0xff00 + i);
 	assert_true(strlen(v) < AP_VALUE_MAX);
+	/* (all 63 ids: this instance has none for a moment) */
+	set_ok(c, peers, "");
+	set_ok(c, inst, "0");
 	set_ok(c, peers, v);
 	expect_get(c, peers, v);
 
@@ -952,7 +955,14 @@ static void test_sc_check(void **state)
 
 	(void)state;
 	assert_int_equal(ap_conf_check(c, NULL), 0);
-	set_ok(c, inst, "2");
+	/* refused as written, whichever key comes last */
+	expect_refused(c, inst, "2", "a peer has this instance's own id");
+	expect_refused(c, peers, "1=198.51.100.9", "a peer has this instance's own id");
+	expect_refused(c, peers, "4=192.0.2.9", "a peer address inside the prefix itself");
+	expect_refused(c, peers, "4=198.51.100.4,2001:db8:a::4 5=192.0.2.200",
+		       "a peer address inside the prefix itself");
+	/* what only the whole configuration tells */
+	c->prefixes[0].instance = 2;
 	check_fails(c, "a peer has this instance's own id");
 	set_ok(c, inst, "0");
 	check_fails(c, "peers need an instance id");
