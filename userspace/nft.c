@@ -69,6 +69,14 @@ static bool is_map(int set)
 /* Past this, a SYN goes plain (its rule cannot note it): a flood's. */
 #define SYNS_MAX	262144
 
+/*
+ * A dump's reader buffer. Netlink fills each part of a dump up to the
+ * largest buffer the reader has offered, at most 32 KiB, and a set's walk
+ * starts over from its first element for every part: with a page-sized
+ * buffer, a map of 10k elements took some 300 parts.
+ */
+#define DUMP_BUF	32768
+
 static void set_name(char *buf, int set, u8 family)
 {
 	snprintf(buf, 16, "%s%d", set_names[set], family == AP_AF_INET ? 4 : 6);
@@ -1015,7 +1023,7 @@ out:
 
 static int dump_set(int set, u8 family, struct dump *d)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE], name[16];
+	char buf[DUMP_BUF], name[16];
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nlmsghdr *nlh;
 	u32 sq = seq++;
