@@ -76,6 +76,14 @@ lab_anypin_conf() {
 #                        anypinctl --module in HOST's namespace
 # "none" is the baseline (no anypin).
 
+# lab_plain: whether the scenario runs its "without anypin" half (and the
+# plain controls that go with it). LAB_PLAIN=0 leaves them out: they test
+# the lab and the kernel's TCP, not anypin, and the VM suite runs them on
+# its last kernel only (tests/vm/check).
+lab_plain() {
+	[ "${LAB_PLAIN:-1}" != 0 ]
+}
+
 # lab_datapaths: the datapaths a scenario's "with" half runs: $LAB_DATAPATHS
 # if set, else every datapath file except none.
 lab_datapaths() {
