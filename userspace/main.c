@@ -180,6 +180,20 @@ static void refresh(void *arg)
 }
 
 /*
+ * Seconds between two reads of the packet counters: a dump of every map
+ * element, during which no verdict goes out. Idle expiry is what needs
+ * them: an eighth of idle_timeout, at most a minute, and a second more
+ * per 8192 flows. "flows" and "stats" read them before they answer.
+ */
+static u32 counters_period(const struct state *s)
+{
+	u32 p = s->conf->idle_timeout / 8;
+
+	p = p < 1 ? 1 : p > 60 ? 60 : p;
+	return p + table_count(s->table) / 8192;
+}
+
+/*
  * Makes @n the running configuration: its rules, the counters and flows
  * remapped to its prefixes by name. On failure (@err set, @what names the
  * caller in the log) nothing changed and @n is freed.
@@ -296,10 +310,13 @@ static int loop(struct state *s, int sfd)
 		if (now_sec() != last_sweep) {
 			last_sweep = now_sec();
 			table_set_now(s->table, last_sweep);
-			/* Each second; a second more per 8192 flows, for big tables. */
-			if ((s32)(last_sweep - last_refresh) > (s32)(table_count(s->table) / 8192)) {
+			/* The ends each second: a FIN starts fin_timeout. */
+			if (table_count(s->table))
+				nft_ends(pin_ended, s->table);
+			if (last_sweep - last_refresh >= counters_period(s)) {
 				last_refresh = last_sweep;
-				refresh(s);
+				if (table_count(s->table))
+					nft_counters(pin_packets, s->table);
 			}
 			table_sweep(s->table);
 			nft_commit();
