@@ -18,7 +18,7 @@ set -euo pipefail
 
 MB=${BASIC_MB:-2}
 RATE=${BASIC_RATE:-$((1000000 / LAB_SLOW))}
-CURL_ARGS=(--max-time "${BASIC_MAXTIME:-$((20 * LAB_SLOW))}" --speed-limit 1024 --speed-time $((3 * LAB_SLOW)))
+CURL_ARGS=(--max-time "${BASIC_MAXTIME:-$((20 * LAB_SLOW))}" --speed-limit 1024 --speed-time $((6 * LAB_SLOW)))
 
 declare -A a1 u1 a2 u1b at
 
@@ -34,15 +34,15 @@ run() {
 	lab_fetch_wait_bytes "$1-v4" 100000 15 || true
 	lab_fetch_wait_bytes "$1-v6" 100000 15 || true
 	lab_route_a inst2
-	lab_release "$1-v4" "$1-v6"
-	# (Counted just after the flip, to flip as early as possible: packets
-	# to A at inst1 can only be from before it.)
+	# Counted before the server goes on (it holds at 100 kB): a slow
+	# guest's counting must not eat into the part after the flip.
 	at[4]=$(lab_fetch_bytes "$1-v4")
 	at[6]=$(lab_fetch_bytes "$1-v6")
 	for f in 4 6; do
 		a1[$f]=$(lab_count a-to-inst1 "$f")
 		u1[$f]=$(lab_count u-to-inst1 "$f")
 	done
+	lab_release "$1-v4" "$1-v6"
 	lab_fetch_wait
 	for f in 4 6; do
 		a2[$f]=$(lab_count a-to-inst2 "$f")
