@@ -44,6 +44,10 @@ fi
 if [ "$LAB_SLOW" != 1 ] && [ -z "${LAB_TIMEOUT:-}" ]; then
 	LAB_TIMEOUT=$((60 * LAB_SLOW))
 fi
+# Whether scenarios run their "without anypin" halves (lab_plain);
+# ANYPIN_LAB_PLAIN reaches the guest like ANYPIN_LAB_SLOW (tests/vm/check
+# passes 0 on every kernel but the last).
+LAB_PLAIN=${LAB_PLAIN:-${ANYPIN_LAB_PLAIN:-1}}
 LAB_IPT=${LAB_IPT:-iptables}
 LAB_IP6T=${LAB_IP6T:-ip6tables}
 if [ -z "${LAB_PYTHON:-}" ]; then
@@ -82,7 +86,7 @@ RESP6=2001:db8::/46
 
 # Devices: the client and the instances have eth0; the router has c0 (to the
 # client), i1 (to inst1) and i2 (to inst2).
-export LAB LAB_HOME LAB_STATE LAB_PORT LAB_PYTHON LAB_SLOW
+export LAB LAB_HOME LAB_STATE LAB_PORT LAB_PYTHON LAB_SLOW LAB_PLAIN
 export NS_CLIENT NS_ROUTER NS_INST1 NS_INST2
 export C4 C6 R_C4 R_C6 U1_4 U1_6 R_I1_4 R_I1_6 U2_4 U2_6 R_I2_4 R_I2_6
 export A4 A6 PREFIX4 PREFIX6 RESP4 RESP6

@@ -160,7 +160,7 @@ mb__without() {
 # mb__with F: the "with" half of family F (datapath already started).
 mb__with() {
 	local f=$1 t=with-$LAB_DATAPATH name="$MB_NAME-v$1 with $LAB_DATAPATH"
-	local a=A$1 n bh bh_after problems=() info slow lim d
+	local a=A$1 n bh bh_after problems=() info ttfb slow lim d
 	local -A c
 	lab_blackholes_flush client ||
 		problems+=("cannot flush the client's blackholes")
@@ -231,8 +231,9 @@ mb__with() {
 		problems+=("the client still lists ${!a} after flushing its blackholes")
 	fi
 
-	info="ttfb with $(mb__ttfb "$t" "$f"); $info"
-	! lab_plain || info="ttfb without $(mb__ttfb without "$f"), ${info#ttfb }"
+	ttfb="with $(mb__ttfb "$t" "$f")"
+	! lab_plain || ttfb="without $(mb__ttfb without "$f"), $ttfb"
+	info="ttfb $ttfb; $info"
 	if [ ${#problems[@]} = 0 ]; then
 		lab_pass "$name" "two downloads of $MB_KB KiB byte-exact; $info"
 	else

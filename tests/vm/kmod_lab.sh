@@ -19,9 +19,6 @@ insmod "$ANYPIN_KO" || exit 2
 # The emulated CPU: lab.sh sets LAB_SLOW=4 in the guest (paces divided,
 # time bounds stretched); python starts from 9p.
 export LAB_DATAPATHS=kmod LAB_SERVE_WAIT=${LAB_SERVE_WAIT:-60}
-# ANYPIN_LAB_PLAIN=0: only the "with" halves (tests/vm/check, on all
-# kernels but the last).
-export LAB_PLAIN=${ANYPIN_LAB_PLAIN:-1}
 export LAB_STATS_DIR=${LAB_STATS_DIR:-$ANYPIN_VM_OUT/lab-stats}
 if [ $# = 0 ]; then
 	for f in tests/lab/scenarios/*.sh; do
