@@ -168,15 +168,22 @@ static void pin_ended(void *arg, const struct ap_tuple *t)
 	table_pin_ended(arg, t);
 }
 
-/* What the kernel did for pinned flows: packets (activity, counters), ends. */
-static void refresh(void *arg)
+/*
+ * What the kernel did for pinned flows: their ends, and with @counters
+ * their packets (activity, counters).
+ */
+static void read_pins(struct state *s, bool counters)
 {
-	struct state *s = arg;
-
 	if (!table_count(s->table))
 		return;
-	nft_counters(pin_packets, s->table);
+	if (counters)
+		nft_counters(pin_packets, s->table);
 	nft_ends(pin_ended, s->table);
+}
+
+static void refresh(void *arg)
+{
+	read_pins(arg, true);
 }
 
 /*
@@ -308,16 +315,15 @@ static int loop(struct state *s, int sfd)
 			s->nft_errors = nft_errors - 1;
 		}
 		if (now_sec() != last_sweep) {
+			bool counters;
+
 			last_sweep = now_sec();
 			table_set_now(s->table, last_sweep);
 			/* The ends each second: a FIN starts fin_timeout. */
-			if (table_count(s->table))
-				nft_ends(pin_ended, s->table);
-			if (last_sweep - last_refresh >= counters_period(s)) {
+			counters = last_sweep - last_refresh >= counters_period(s);
+			if (counters)
 				last_refresh = last_sweep;
-				if (table_count(s->table))
-					nft_counters(pin_packets, s->table);
-			}
+			read_pins(s, counters);
 			table_sweep(s->table);
 			nft_commit();
 		}
