@@ -89,6 +89,9 @@ class Server(http.server.ThreadingHTTPServer):
 
     def server_bind(self):
         self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        # A Fast Open queue: used only while net.ipv4.tcp_fastopen has
+        # the server bit (tests/vm/kmod_second.sh's tfo phase).
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 64)
         # Not HTTPServer's: its getfqdn() waits seconds for a resolver
         # that the lab (and the VM) does not have.
         socketserver.TCPServer.server_bind(self)

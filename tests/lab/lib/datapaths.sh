@@ -11,11 +11,14 @@
 # anypin configuration for the lab (the sysctl.d syntax of DESIGN.md, which
 # both datapaths read): lab_anypin_conf client|inst1|inst2 [LINE...]
 #
-# Scenarios shape it through two variables, read when a datapath calls
+# Scenarios shape it through these variables, read when a datapath calls
 # lab_anypin_conf (i.e. at lab_datapath_start / lab_datapath_restart):
 #   LAB_ANYPIN_LEGACY  hosts that run without anypin ("inst2", "client"...):
 #                      their configuration has no prefixes at all, so the
 #                      datapath passes everything (a legacy server/client)
+#   LAB_ANYPIN_SECOND  1: the second chance on both instances
+#                      (docs/second-chance.md): inst1 is instance 1, inst2
+#                      instance 2, each the other's peer, in both prefixes
 #   LAB_ANYPIN_EXTRA   lines added to every other host's configuration, e.g.
 #                      "net.anypin.max_flows = 64" (one per line)
 # Extra LINE arguments are added too.
@@ -40,12 +43,18 @@ lab_anypin_conf() {
 		printf 'net.anypin.prefix.any6.responders = %s\n' "$RESP6"
 		;;
 	inst1 | inst2)
-		local u4=$U1_4 u6=$U1_6
-		[ "$h" = inst2 ] && u4=$U2_4 && u6=$U2_6
+		local u4=$U1_4 u6=$U1_6 id=1 peer="2=$U2_4,$U2_6" p
+		[ "$h" = inst2 ] && u4=$U2_4 && u6=$U2_6 && id=2 peer="1=$U1_4,$U1_6"
 		printf 'net.anypin.prefix.any4.role = responder\n'
 		printf 'net.anypin.prefix.any4.unicast = %s\n' "$u4"
 		printf 'net.anypin.prefix.any6.role = responder\n'
 		printf 'net.anypin.prefix.any6.unicast = %s\n' "$u6"
+		if [ "${LAB_ANYPIN_SECOND:-}" = 1 ]; then
+			for p in any4 any6; do
+				printf 'net.anypin.prefix.%s.instance = %s\n' "$p" "$id"
+				printf 'net.anypin.prefix.%s.peers = %s\n' "$p" "$peer"
+			done
+		fi
 		;;
 	esac
 	if [ -n "${LAB_ANYPIN_EXTRA:-}" ]; then
