@@ -7,20 +7,26 @@
 # anycast address A; once a fifth of it has arrived, the router flips A
 # between inst1 and inst2 every DEMO_FLAP_MS (100) ms until it ends.
 #
-#   tests/demo/one.sh [-o DIR] none|anypind|kmod
+#   tests/demo/one.sh [-o DIR] none|anypind|kmod|second
 #
 # none runs without anypin, the others with that datapath (kmod: in the VM,
-# tests/vm/run -- tests/demo/one.sh kmod).  tests/demo/timeline.py does
+# tests/vm/run -- tests/demo/one.sh kmod).  second is anypin.ko's second
+# chance (docs/second-chance.md, in the VM too): the client runs no
+# anypin, both instances are responders with instance ids and each other
+# as peers.  tests/demo/timeline.py does
 # the flips and samples the bytes received into DIR/DATAPATH.dat and the
 # flips into DIR/DATAPATH.flips; with a datapath, `anypinctl flows` of the
-# client is shown a few flips in (and kept in DIR/DATAPATH.flows).  The
+# client (second: `anypinctl stats` of inst2, its second-chance columns)
+# is shown a few flips in (and kept in DIR/DATAPATH.flows).  The
 # outcome is checked (sha256 of the whole file), printed as one line and
 # written to DIR/DATAPATH.res (shell variables, for the driver's table).
 # DIR: $ANYPIN_VM_OUT in the VM, else build/demo.
 #
 # Exit status: 0 if the outcome is the expected one (none breaks, after a
 # flip; a datapath delivers the file byte-exact through at least 2 flips,
-# its client flow bound to an instance), 1 if not, 2 if it could not run.
+# its client flow bound to an instance; second: byte-exact through at
+# least 2 flips, inst2 forwarded segments to inst1), 1 if not, 2 if it
+# could not run.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,9 +38,12 @@ if [ "${1:-}" = -o ]; then
 fi
 dp=${1:-}
 case $dp in
-none | anypind | kmod) ;;
-*) echo "usage: $0 [-o DIR] none|anypind|kmod" >&2; exit 2 ;;
+none | anypind | kmod | second) ;;
+*) echo "usage: $0 [-o DIR] none|anypind|kmod|second" >&2; exit 2 ;;
 esac
+# The datapath under the run: second is the module's.
+datapath=$dp
+[ "$dp" != second ] || datapath=kmod
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
@@ -85,10 +94,11 @@ result() {
 }
 
 # flows_cmd: `anypinctl flows` in the client's namespace, for the module
-# or for the client's anypind.
+# or for the client's anypind; second: `anypinctl stats` in inst2's.
 flows_cmd() {
 	case $dp in
 	kmod) printf 'ip netns exec %s %s --module flows' "$NS_CLIENT" "$ANYPINCTL" ;;
+	second) printf 'ip netns exec %s %s --module stats' "$NS_INST2" "$ANYPINCTL" ;;
 	anypind) printf 'ip netns exec %s %s --anypind -s %s flows' "$NS_CLIENT" \
 		"$ANYPINCTL" "$(anypind_sock client)" ;;
 	esac
@@ -105,7 +115,29 @@ show_flows() {
 		"${cmd[@]}" >"$flows" 2>&1 || true
 	fi
 	say "$(flows_cmd | sed "s|$repo/||")  ($when):"
-	sed 's/^/    /' "$flows"
+	if [ "$dp" = second ]; then
+		sc_columns <"$flows"
+	else
+		cat "$flows"
+	fi | sed 's/^/    /'
+}
+
+# sc_columns: of `anypinctl stats`, the prefix and the second chance's
+# columns (the whole table is wide); other lines as they are.
+sc_columns() {
+	# shellcheck disable=SC2016  # an awk program
+	awk '
+		/^#/ || NF < 2 { print; next }
+		!h { for (i = 1; i <= NF; i++) if (i == 1 || $i ~ /^sc_/) keep[++n] = i; h = 1 }
+		{ l = ""; for (j = 1; j <= n; j++) l = l sprintf("%-14s", $keep[j]); print l }'
+}
+
+# sc_count NS COUNTER: COUNTER of the row total of NS's /proc/net/anypin/stats.
+sc_count() {
+	# shellcheck disable=SC2016  # an awk program
+	lab_ns "$1" awk -v c="$2" '
+		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i }
+		$1 == "total" { print $col[c] + 0 }' /proc/net/anypin/stats
 }
 
 # pinned_to: the client flow's unicast address in $flows, as
@@ -137,7 +169,7 @@ counters() {
 	a1=$(c a-to-inst1) a2=$(c a-to-inst2) u1=$(c u-to-inst1) u2=$(c u-to-inst2)
 }
 
-if ! lab_datapath_use "$dp"; then
+if ! lab_datapath_use "$datapath"; then
 	result skipped "cannot run here: $LAB_DATAPATH_WHY"
 	exit 2
 fi
@@ -159,7 +191,11 @@ lab_bg router timeline "$LAB_PYTHON" "$here/timeline.py" --router "$NS_ROUTER" \
 	--dat "$dat" --fliplog "$fliplog" "${fargs[@]}" --limit "$((120 * LAB_SLOW))"
 timeline_pid=$LAB_BG_PID
 lab_serve "$MB"
-lab_datapath_start
+if [ "$dp" = second ]; then
+	LAB_ANYPIN_LEGACY=client LAB_ANYPIN_SECOND=1 lab_datapath_start
+else
+	lab_datapath_start
+fi
 lab_count_zero
 [ "$dp" = none ] || [ -x "$ANYPINCTL" ] ||
 	{ result skipped "$ANYPINCTL is not built (make userspace)"; exit 2; }
@@ -170,6 +206,8 @@ lab_wait_until "$((30 * LAB_SLOW))" test -e "$LAB_STATE/demo.ready" ||
 	{ result wrong "tests/demo/timeline.py did not start: $(cat "$LAB_STATE/log/timeline.log")"; exit 1; }
 t0=$EPOCHREALTIME
 printf '%s\n' "$t0" >"$LAB_STATE/demo.go"
+# second: which instance served it (tests/lab/httpd.py's X-Lab-Instance).
+[ "$dp" != second ] || CURL_ARGS+=(-D "$LAB_STATE/$name.hdr")
 lab_fetch "$name" "$url" "${CURL_ARGS[@]}" &
 fetch_pid=$!
 shown=
@@ -194,7 +232,17 @@ case $rst1:$rst2 in
 esac
 where="the router forwarded $a1/$a2 packets to A at inst1/inst2, $u1/$u2 to U1/U2"
 pinned=
-[ "$dp" = none ] || pinned=$(pinned_to)
+case $dp in
+none) ;;
+second)
+	served=$(sed -n 's/^X-Lab-Instance: *\([a-z0-9]*\).*/\1/p' "$LAB_STATE/$name.hdr" 2>/dev/null | head -n 1) || true
+	fw=$(sc_count inst2 sc_forwarded) tu=$(sc_count inst1 sc_tunnel)
+	st=$(sc_count inst1 sc_stamped)
+	pinned="${served:-?} (second chance)"
+	where="$where; inst2 forwarded $fw segments to U1 in IP-in-IP, inst1 took $tu out of the tunnel and stamped $st"
+	;;
+*) pinned=$(pinned_to) ;;
+esac
 if [ "$trc" != 0 ]; then
 	result wrong "tests/demo/timeline.py failed (status $trc): $(cat "$LAB_STATE/log/timeline.log")"
 	exit 1
@@ -221,6 +269,13 @@ if [ "$FETCH_EXACT" != 1 ]; then
 elif [ "$flips" -lt 2 ]; then
 	result wrong "byte-exact, but only $(n_flips "$flips") during the download: it proves nothing"
 	exit 1
+elif [ "$dp" = second ]; then
+	if [ "${fw:-0}" = 0 ]; then
+		result wrong "byte-exact through $flips flips, but inst2 forwarded nothing: it proves nothing"
+		exit 1
+	fi
+	result exact "byte-exact $got MB in $FETCH_SECS s through $flips flips, served by ${served:-?} (second chance); $rsts"
+	exit 0
 elif [ -z "$pinned" ]; then
 	result wrong "byte-exact through $flips flips, but the flows table showed no client flow bound to a unicast address (see $flows)"
 	exit 1

@@ -4,7 +4,7 @@
 # flip).  Variables (tests/demo/plot-vars): dir, n, xmax, ms, and per panel i
 # dpI, titleI, okI (0 broke, 1 byte-exact, 2 unexpected, -1 skipped),
 # totalI (MB), endxI/endyI (the last byte's time and MB), flowsatI (when
-# `anypinctl flows` was read, -1 if not).
+# `anypinctl flows` was read, -1 if not) and flowswhatI (what was read).
 #
 #   tests/demo/plot-vars build/demo none kmod anypind >build/demo/panels.gp
 #   gnuplot -e "dir='build/demo'" build/demo/panels.gp tests/demo/plot.gp
@@ -53,7 +53,7 @@ do for [i=1:n] {
 		# Where `anypinctl flows` was read.
 		fx = value('flowsat'.i)
 		if (fx >= 0) {
-			cmd = cmd . sprintf(", '+' using (%g):(%g) every ::0::0 with points pt 9 ps 1.5 lc rgb '#444444' title 'anypinctl flows read'", fx, ymax * 0.04)
+			cmd = cmd . sprintf(", '+' using (%g):(%g) every ::0::0 with points pt 9 ps 1.5 lc rgb '#444444' title '%s read'", fx, ymax * 0.04, value('flowswhat'.i))
 		}
 		eval cmd
 		unset label 1
