@@ -161,12 +161,12 @@ coverage: deps
 # the table goes to build/bench/results.txt.
 bench: deps
 	@[ "$${BENCH_VM:-1}" = 0 ] || tests/vm/deps $${BENCH_KERNEL:-6.12}
-	$(MAKE) userspace $(B)/bench/connrate $(B)/bench/table $(B)/bench/syns
+	$(MAKE) userspace $(B)/bench/connrate $(B)/bench/table $(B)/bench/syns $(B)/bench/rr
 	tests/bench/run
 
-$(B)/bench/connrate $(B)/bench/syns: $(B)/bench/%: tests/bench/%.c
+$(B)/bench/connrate $(B)/bench/syns $(B)/bench/rr: $(B)/bench/%: tests/bench/%.c tests/bench/util.c tests/bench/util.h
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -Wall -Wextra -Werror $(CFLAGS) -o $@ $<
+	$(CC) -std=c11 -Wall -Wextra -Werror $(CFLAGS) -o $@ $< tests/bench/util.c
 
 $(B)/bench/table: tests/bench/table.c $(B)/userspace/table.o $(B)/libanypin-core.a $(HDRS)
 	@mkdir -p $(@D)

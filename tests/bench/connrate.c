@@ -27,66 +27,32 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #define MAX_SAMPLES	(1 << 20)
 
-static double now(void)
+static void one_byte(int c)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int serve(const char *port)
-{
-	struct sockaddr_in6 sa;
-	int fd, c, one = 1, zero = 0;
-
-	signal(SIGPIPE, SIG_IGN);
-	fd = socket(AF_INET6, SOCK_STREAM, 0);
-	if (fd < 0)
-		return 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	memset(&sa, 0, sizeof(sa));
-	sa.sin6_family = AF_INET6;
-	sa.sin6_port = htons(atoi(port));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4096) < 0) {
-		perror("connrate: bind/listen");
-		return 1;
-	}
-	for (;;) {
-		c = accept(fd, NULL, NULL);
-		if (c < 0)
-			continue;
-		/* A client gone already is no error here. */
-		(void)!write(c, "x", 1);
-		close(c);
-	}
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
+	/* A client gone already is no error here. */
+	(void)!write(c, "x", 1);
+	close(c);
 }
 
 /* One client process; writes "conns errors" to @out, samples if @lat. */
 static void client(const struct addrinfo *ai, double secs, int out, double *lat, long *nlat)
 {
-	double end = now() + secs, t0;
+	double end = bench_now() + secs, t0;
 	long conns = 0, errors = 0;
 	char buf[16];
 	int fd;
 
-	while (now() < end) {
+	while (bench_now() < end) {
 		fd = socket(ai->ai_family, SOCK_STREAM, 0);
 		if (fd < 0) {
 			errors++;
 			continue;
 		}
-		t0 = now();
+		t0 = bench_now();
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 			errors++;
 			close(fd);
@@ -94,7 +60,7 @@ static void client(const struct addrinfo *ai, double secs, int out, double *lat,
 			continue;
 		}
 		if (lat && *nlat < MAX_SAMPLES)
-			lat[(*nlat)++] = now() - t0;
+			lat[(*nlat)++] = bench_now() - t0;
 		while (read(fd, buf, sizeof(buf)) > 0)
 			;
 		close(fd);
@@ -105,14 +71,14 @@ static void client(const struct addrinfo *ai, double secs, int out, double *lat,
 
 int main(int argc, char **argv)
 {
-	struct addrinfo hints, *ai;
+	struct addrinfo *ai;
 	long conns = 0, errors = 0, c, e, nlat = 0;
 	double secs, t0, *lat;
-	int par = 1, i, p[2], err;
+	int par = 1, i, p[2];
 	FILE *f;
 
 	if (argc == 3 && !strcmp(argv[1], "-s"))
-		return serve(argv[2]);
+		return bench_serve("connrate", argv[2], 4096, one_byte);
 	if (argc < 5 || strcmp(argv[1], "-c")) {
 		fprintf(stderr, "usage: connrate -s PORT | connrate -c ADDR PORT SECS [PAR]\n");
 		return 2;
@@ -120,18 +86,13 @@ int main(int argc, char **argv)
 	secs = atof(argv[4]);
 	if (argc > 5)
 		par = atoi(argv[5]);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST;
-	err = getaddrinfo(argv[2], argv[3], &hints, &ai);
-	if (err) {
-		fprintf(stderr, "connrate: %s: %s\n", argv[2], gai_strerror(err));
+	ai = bench_resolve("connrate", argv[2], argv[3]);
+	if (!ai)
 		return 2;
-	}
 	lat = malloc(sizeof(*lat) * MAX_SAMPLES);
 	if (!lat || pipe(p) < 0)
 		return 1;
-	t0 = now();
+	t0 = bench_now();
 	for (i = 1; i < par; i++) {
 		if (!fork()) {
 			close(p[0]);
@@ -143,15 +104,14 @@ int main(int argc, char **argv)
 	close(p[1]);
 	while (wait(NULL) > 0)
 		;
-	secs = now() - t0;
+	secs = bench_now() - t0;
 	f = fdopen(p[0], "r");
 	while (f && fscanf(f, "%ld %ld", &c, &e) == 2) {
 		conns += c;
 		errors += e;
 	}
-	qsort(lat, nlat, sizeof(*lat), cmp);
 	printf("conns %ld errors %ld secs %.2f rate %.0f connect_p50_us %.0f connect_p99_us %.0f\n",
-	       conns, errors, secs, conns / secs, nlat ? lat[nlat / 2] * 1e6 : 0,
-	       nlat ? lat[nlat * 99 / 100] * 1e6 : 0);
+	       conns, errors, secs, conns / secs, bench_percentile(lat, nlat, 50) * 1e6,
+	       bench_percentile(lat, nlat, 99) * 1e6);
 	return 0;
 }

@@ -10,13 +10,15 @@
 #   sample BLOCK METRIC MODE ROUND VALUE   one round's measurement
 #   value  BLOCK METRIC MODE VALUE         a single value (memory, lookups)
 #   info   BLOCK KEY TEXT...               the conditions of the run
-# MODE is "without", a datapath (anypind, kmod) or "dnat"; VALUE "nan"
-# when the measurement failed.
+# MODE is "without", a datapath (anypind, kmod), "dnat", or one of the
+# second chance's (sc_off, sc_direct, sc_fwd: vm.sh); VALUE "nan" when the
+# measurement failed.
 
 BENCH_SECS=${BENCH_SECS:-4}
 BENCH_FAMILY=${BENCH_FAMILY:-4}
 BENCH_IPERF_PORT=5201
 BENCH_CONN_PORT=5301
+BENCH_RR_PORT=5401
 # Where the SYNs that fill a flow table go: a prefix inside the lab's
 # anycast prefix, routed by the client to a device that drops everything,
 # so their entries stay half-open; and, for conntrack's DNAT, a target in

@@ -5,8 +5,9 @@ and tests/bench/vm.sh (lines "sample|value|info ...", see lib.sh).
 
     report.py [--txt FILE] [--json FILE] [--md FILE] RAW...
 
-prints the table (plain text) and writes it to the given files; --md gives
-the same table in Markdown, for docs/bench.md.
+prints the table (plain text), and below it the second chance's when
+vm.sh measured it, and writes them to the given files; --md gives the same
+tables in Markdown, for docs/bench.md.
 """
 
 import argparse
@@ -43,6 +44,25 @@ CPU = [
     ("bulkR", "anypind CPU, bulk 1 stream, -R (%, client/inst1)"),
 ]
 CPU_HOSTS = ["client", "inst1"]
+
+# anypin.ko's second chance (vm.sh): a client without anypin; sc_off
+# (instance 0: nothing stamped), sc_direct (the second chance on, A routed
+# to inst1), sc_fwd (on, A moved to inst2 once the connection is up: inst2
+# forwards the client's segments to inst1). Metric, label, lower is better.
+SC = [
+    ("scbulk1", "bulk, 1 stream, the client sends (Gbit/s)", False),
+    ("scbulkR", "bulk, 1 stream, -R (Gbit/s)", False),
+    ("rr50", "round trip p50 (us)", True),
+    ("rr99", "round trip p99 (us)", True),
+]
+# The columns: the reference, then each mode and its ratio(s).
+SC_HEAD = ["second chance (VM)", "off", "direct", "ratio", "forwarded", "ratio",
+           "fwd/direct"]
+# sc_fwd's counters over each measurement, values "COUNTER.NAME.rROUND":
+# the measurements and the counters (inst2's, inst2's, inst1's).
+SC_RUNS = [("scbulk1", "bulk, the client sends"), ("scbulkR", "bulk, -R"),
+           ("rr", "round trips")]
+SC_COUNTERS = ["sc_forwarded", "sc_limited", "sc_tunnel"]
 
 GOALS = [
     ("bulk1", "module bulk throughput, 1 stream", 0.98),
@@ -131,30 +151,31 @@ def against(ref, at, lower):
 
 
 class Table:
-    def __init__(self):
-        self.rows = []   # (kind, ...): ("section", text) or ("row", label, cells)
+    def __init__(self, head=None):
+        if head is None:
+            head = ["metric", "without"]
+            for _, name in MODES:
+                head += [name, "ratio"]
+        self.head = head
+        self.rows = []   # ("section", text) or ("row", columns)
 
     def section(self, text):
         self.rows.append(("section", text))
 
     def row(self, label, without, cells):
         """cells: mode -> (value text, ratio text)"""
-        self.rows.append(("row", label, without, cells))
+        cols = [label, without]
+        for mode, _ in MODES:
+            cols += list(cells.get(mode, ("", "")))
+        self.rows.append(("row", cols))
+
+    def add(self, cols):
+        self.rows.append(("row", cols))
 
     def text(self):
-        head = ["metric", "without"]
-        for _, name in MODES:
-            head += [name, "ratio"]
+        head = self.head
         lines = []
-        body = []
-        for r in self.rows:
-            if r[0] == "section":
-                body.append(r)
-                continue
-            cols = [r[1], r[2]]
-            for mode, _ in MODES:
-                cols += list(r[3].get(mode, ("", "")))
-            body.append(("row", cols))
+        body = self.rows
         widths = [len(h) for h in head]
         for r in body:
             if r[0] == "row":
@@ -172,18 +193,13 @@ class Table:
         return "\n".join(lines)
 
     def markdown(self):
-        head = ["metric", "without"]
-        for _, name in MODES:
-            head += [name, "ratio"]
+        head = self.head
         out = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
         for r in self.rows:
             if r[0] == "section":
                 out.append("| **%s** |" % r[1] + " |" * (len(head) - 1))
                 continue
-            cols = [r[1], r[2]]
-            for mode, _ in MODES:
-                cols += list(r[3].get(mode, ("", "")))
-            out.append("| " + " | ".join(c.replace("|", "/") for c in cols) + " |")
+            out.append("| " + " | ".join(c.replace("|", "/") for c in r[1]) + " |")
         return "\n".join(out)
 
 
@@ -342,6 +358,52 @@ def table_rows(t, block, samples, values, summary):
             t.row("SYNs/s while filling to %s flows" % at, "-", cells)
 
 
+def sc_table(samples, values, summary):
+    """The second chance's table: sc_direct and sc_fwd against sc_off (the
+    stamp's cost), and sc_fwd against sc_direct (forwarded/direct), as
+    paired ratios; then sc_fwd's counters. None when it did not run."""
+    t = Table(SC_HEAD)
+    for metric, label, lower in SC:
+        got = {m: samples.get(("vm", metric, m)) for m in ["sc_off", "sc_direct", "sc_fwd"]}
+        if not any(got.values()):
+            continue
+        cols = [label + (" (ratios inverted)" if lower else "")]
+        for mode in ["sc_off", "sc_direct", "sc_fwd"]:
+            w = got[mode]
+            cols.append(fmt(median(w.values())) if w else "-")
+            if mode == "sc_off":
+                continue
+            refs = [("sc_off", got["sc_off"])]
+            if mode == "sc_fwd":
+                refs.append(("sc_direct", got["sc_direct"]))
+            for ref, base in refs:
+                r = paired(base, w, lower) if base and w else None
+                cols.append(fratio(r))
+                if r is None:
+                    continue
+                summary["rows"].append({
+                    "block": "vm", "metric": metric, "label": label, "mode": mode,
+                    "reference": ref, "reference_value": median(base.values()),
+                    "with": median(w.values()), "ratio": r[0], "ratio_min": r[1],
+                    "ratio_max": r[2], "lower_is_better": lower,
+                    "rounds_reference": base, "rounds_with": w})
+        t.add(cols)
+    if not t.rows:
+        return None
+    for name, label in SC_RUNS:
+        ms = []
+        for c in SC_COUNTERS:
+            pre = "%s.%s.r" % (c, name)
+            ms.append(median([v for (b, m, mode), v in values.items()
+                              if b == "vm" and mode == "sc_fwd" and m.startswith(pre)]))
+        if all(math.isnan(m) for m in ms):
+            continue
+        cols = ["  sc_forwarded/limited/tunnel, %s" % label, "", "", "",
+                "/".join("-" if math.isnan(m) else "%.0f" % m for m in ms), "", ""]
+        t.add(cols)
+    return t
+
+
 def goals(summary):
     out = []
     for metric, what, goal in GOALS:
@@ -396,6 +458,7 @@ def main():
         return 1
     samples, values, info = load(raws)
     t, summary = build(samples, values, info)
+    sc = sc_table(samples, values, summary)
     head = ["make bench, %s, %s" % (time.strftime("%Y-%m-%d %H:%M %Z"), platform.node())]
     for block, title in BLOCKS:
         for k, text in info.get(block, []):
@@ -413,7 +476,20 @@ def main():
         "instance's anypind over each bulk run's wall time, % of one core.",
         "VM numbers are emulated (TCG): only ratios within the VM block mean anything.",
     ]
-    text = "\n".join(head) + "\n\n" + t.text() + "\n\n" + "\n".join(notes) + "\n"
+    if sc:
+        notes += [
+            "Second chance: a client without anypin; off = instance 0 (nothing",
+            "stamped), direct = on with A at inst1, forwarded = on with A moved",
+            "to inst2 after the connection was up (inst2 forwards the client's",
+            "segments to inst1). Ratios to off (the stamp's cost), and",
+            "fwd/direct; latency ratios inverted, so below 1 is worse. The",
+            "counters: inst2's sc_forwarded and sc_limited and inst1's",
+            "sc_tunnel per forwarded measurement, medians of the rounds.",
+        ]
+    text = "\n".join(head) + "\n\n" + t.text() + "\n\n"
+    if sc:
+        text += sc.text() + "\n\n"
+    text += "\n".join(notes) + "\n"
     if g:
         text += "\ngoals (anypin.ko, VM):\n" + "\n".join("  " + x for x in g) + "\n"
     sys.stdout.write(text)
@@ -423,6 +499,8 @@ def main():
     if a.md:
         with open(a.md, "w") as f:
             f.write("\n".join(head) + "\n\n" + t.markdown() + "\n")
+            if sc:
+                f.write("\n" + sc.markdown() + "\n")
             if g:
                 f.write("\n" + "\n".join("- " + x for x in g) + "\n")
     if a.json:

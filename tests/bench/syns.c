@@ -24,17 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #define BATCH		64
 #define SPORTS		64512
 #define HDR		24	/* TCP header and an MSS option */
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint32_t sum16(const void *p, size_t n, uint32_t s)
 {
@@ -147,7 +141,7 @@ int main(int argc, char **argv)
 		msg[b].msg_hdr.msg_iovlen = 1;
 	}
 	srandom(getpid());
-	t0 = now();
+	t0 = bench_now();
 	for (i = 0; i < n; i += k) {
 		k = n - i < BATCH ? n - i : BATCH;
 		for (b = 0; b < k; b++) {
@@ -185,7 +179,7 @@ int main(int argc, char **argv)
 		k = r;
 		sent += r;
 	}
-	t = now() - t0;
+	t = bench_now() - t0;
 	printf("sent %lu secs %.2f rate %.0f\n", sent, t, sent / t);
 	return 0;
 }
