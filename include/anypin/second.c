@@ -181,7 +181,9 @@ bool ap_sc_mss_pkt(struct ap_pkt *p, const struct ap_opts *o, enum ap_csum_mode 
 	u8 *f, b[2];
 	u16 mss, to;
 
-	if (!o->mss_off || (p->tcp_flags & (AP_TCP_SYN | AP_TCP_ACK)) != (AP_TCP_SYN | AP_TCP_ACK))
+	/* TCP-AO's MAC covers the options, as it does for the stamp */
+	if (!o->mss_off || o->auth ||
+	    (p->tcp_flags & (AP_TCP_SYN | AP_TCP_ACK)) != (AP_TCP_SYN | AP_TCP_ACK))
 		return false;
 	f = p->data + o->mss_off + 2;
 	mss = ap_get16(f);

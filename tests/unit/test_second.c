@@ -232,6 +232,17 @@ static void test_mss(void **state)
 				assert_int_equal(pg_verify(pkt, len), 0);
 		}
 	}
+
+	/* TCP-AO signs the options: a signed SYN-ACK keeps its MSS */
+	pg_tcp_init(&t, "192.0.2.1", "203.0.113.9", 443, 40000, AP_TCP_SYN | AP_TCP_ACK);
+	add_mss(&t, 1460);
+	pg_tcp_add_opt(&t, (const u8[]){ AP_TCPOPT_AO, 4, 1, 1 }, 4);
+	len = pg_build_tcp(pkt, &t, NULL);
+	memcpy(want, pkt, len);
+	parse(&p, &o, len);
+	assert_true(o.auth);
+	assert_false(ap_sc_mss_pkt(&p, &o, AP_CSUM_FULL));
+	assert_memory_equal(pkt, want, len);
 }
 
 struct local_ctx {
