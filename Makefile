@@ -95,11 +95,13 @@ static: deps
 	tests/static/run
 
 # anypin.ko inside qemu on Debian's 6.1 and 6.12 kernels (tests/vm/). The
-# guests run build/anypinctl and build/anypind from the host.
+# guests run build/anypinctl and build/anypind from the host. LOAD_CYCLES:
+# the module's load/unload cycles under traffic (vm-debug runs 50).
+LOAD_CYCLES ?= 20
 vm: deps
 	tests/vm/deps
 	$(MAKE) userspace
-	tests/vm/check
+	ANYPIN_LOAD_CYCLES=$(LOAD_CYCLES) tests/vm/check
 
 # anypin.ko on the debug kernel (KASAN, kmemleak, lockdep, UBSAN...), built
 # from Debian's linux-source-6.12 once and cached outside the clone

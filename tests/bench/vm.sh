@@ -340,10 +340,9 @@ table() {
 # sc_stat NS COUNTER: COUNTER of NS's prefix of the measured family
 # (/proc/net/anypin/stats), 0 when there is none.
 sc_stat() {
-	lab_ns "$1" awk -v c="$2" -v r="any$BENCH_FAMILY" '
-		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-		$1 == r && col[c] { v = $col[c] }
-		END { print (v == "" ? 0 : v) }' /proc/net/anypin/stats 2>/dev/null || echo 0
+	local v
+	v=$(apstat "$1" "$2" "any$BENCH_FAMILY" 2>/dev/null)
+	echo "${v:-0}"
 }
 
 # sc_conns PORT N: the client has N connections to PORT established.
@@ -439,16 +438,16 @@ sc_measure() {
 
 lab_up
 bench_servers "$BENCH_CONNRATE"
-if [ "$SC" != 0 ]; then
-	lab_bg inst1 rr "$RR" -s "$BENCH_RR_PORT"
-	lab_wait_listen inst1 "$BENCH_RR_PORT" 30
-fi
 bench_sink_dev
 bench_client2_up
 
 bench_rec info vm where "qemu TCG guest, kernel $(uname -r), $(nproc) vCPUs, $(awk '/MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo), veth lab (tests/lab)"
 bench_rec info vm run "IPv$BENCH_FAMILY, $ROUNDS rounds of $BENCH_SECS s per measurement; tables: $TROUNDS rounds of $TSECS s per state"
-[ "$SC" = 0 ] || bench_rec info vm sc "second chance: client without anypin, $SC_WARM s left out first (iperf3 -O, rr), sc_fwd's move within them"
+if [ "$SC" != 0 ]; then
+	bench_rec info vm sc "second chance: client without anypin, $SC_WARM s left out first (iperf3 -O, rr), sc_fwd's move within them"
+	lab_bg inst1 rr "$RR" -s "$BENCH_RR_PORT"
+	lab_wait_listen inst1 "$BENCH_RR_PORT" 30
+fi
 
 # Tables smaller than this: their memory is measured first, in quiet.
 QUIET_MAX=100000

@@ -18,7 +18,7 @@
 #                           0 if none failed, 1 otherwise
 #
 # and for the scripts that test anypin.ko: guest_need_module, loaded,
-# kmod_fresh, apstat, slab_objects, half_open, guest_dmesg_check, and
+# kmod_fresh, slab_objects, half_open, guest_dmesg_check, and
 # kmod_lab, kmod_lab_down and kmod_fetch for those in the lab, and
 # kmod_lab_share for their runner (below).
 # GUEST_NAME (default: the script's name) names the script in say and
@@ -99,15 +99,6 @@ kmod_fresh() {
 	insmod "$ANYPIN_KO" && loaded
 }
 
-# apstat NS NAME [ROW]: a counter of /proc/net/anypin/stats in the lab's
-# namespace NS (row "total" by default).
-apstat() {
-	# shellcheck disable=SC2016  # an awk program
-	lab_ns "$1" awk -v c="$2" -v r="${3:-total}" '
-		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i }
-		$1 == r { print $col[c] }' /proc/net/anypin/stats
-}
-
 # slab_objects: the objects in use in the anypin_flow cache, per-cpu
 # slabs flushed (0 when there is no such cache).
 slab_objects() {
@@ -150,7 +141,7 @@ guest_dmesg_check() {
 }
 
 # kmod__lab_lib: tests/lab/lab.sh, in the namespaces $LAB (default kb-),
-# and its datapath tests/lab/datapath/kmod.sh.
+# and its datapath tests/lab/datapath/kmod.sh (with apstat).
 kmod__lab_lib() {
 	export LAB=${LAB:-kb-}
 	# shellcheck source=../lab/lab.sh

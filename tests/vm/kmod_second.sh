@@ -51,7 +51,7 @@ set -u
 . tests/vm/guest.sh
 guest_init kmod-second
 
-MB=${SECOND_MB:-2}
+MB=${SECOND_MB:-1}
 # lab.sh sets LAB_SLOW (4 in the guest): the pace and the bounds with it.
 kmod_lab "$MB" plain
 RATE=${SECOND_RATE:-$((1000000 / LAB_SLOW))}
@@ -165,7 +165,7 @@ MORE_ARGS=()
 run() {
 	local ext='' k0=0 ok=1
 	case $2 in
-	nat) nat on || fail "$1" "masquerading refused" ;;
+	nat) nat on || fail "$1" "the SNAT rules were refused" ;;
 	cookies)
 		ext=SyncookiesSent
 		instances net.ipv4.tcp_syncookies=2 || ok=0
@@ -186,7 +186,7 @@ run() {
 	[ -z "$ext" ] || SEEN[$1]=$(($(tcpext inst1 "$ext") - k0))
 	MORE_ARGS=()
 	case $2 in
-	nat) nat off || fail "$1" "masquerading not removed" ;;
+	nat) nat off || fail "$1" "the SNAT rules were not removed" ;;
 	cookies) instances net.ipv4.tcp_syncookies=1 || fail "$1" "tcp_syncookies=1 refused" ;;
 	tfo)
 		instances net.ipv4.tcp_fastopen=1 || fail "$1" "tcp_fastopen=1 refused"
@@ -226,14 +226,12 @@ judge_second() {
 		case $2 in
 		drain) [ "${WHO[$1-$f]}" = inst2 ] ||
 			extra="a new connection reached '${WHO[$1-$f]}', not inst2" ;;
-		cookies) [ "${SEEN[$1]:-0}" -gt 0 ] ||
-			extra="inst1 sent no SYN cookie" ;;
-		tfo) [ "${SEEN[$1]:-0}" -gt 0 ] ||
-			extra="inst1 took no Fast Open SYN" ;;
-		esac
-		case $2 in
-		cookies) what="$what, inst1 sent ${SEEN[$1]} SYN cookies" ;;
-		tfo) what="$what, inst1 took ${SEEN[$1]} Fast Open SYNs" ;;
+		cookies)
+			what="$what, inst1 sent ${SEEN[$1]:-0} SYN cookies"
+			[ "${SEEN[$1]:-0}" -gt 0 ] || extra="inst1 sent no SYN cookie" ;;
+		tfo)
+			what="$what, inst1 took ${SEEN[$1]:-0} Fast Open SYNs"
+			[ "${SEEN[$1]:-0}" -gt 0 ] || extra="inst1 took no Fast Open SYN" ;;
 		esac
 		if [ "$FETCH_EXACT" != 1 ]; then
 			fail "$1-v$f" "$(lab_fetch_describe); $(lab_rsts "$f"); $what"

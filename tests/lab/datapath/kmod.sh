@@ -70,6 +70,16 @@ datapath_stop() {
 	done
 }
 
+# apstat NS NAME [ROW]: a counter of /proc/net/anypin/stats in the lab's
+# namespace NS (row "total" by default); nothing if there is no such row
+# or column.
+apstat() {
+	# shellcheck disable=SC2016  # an awk program
+	lab_ns "$1" awk -v c="$2" -v r="${3:-total}" '
+		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		$1 == r && col[c] { print $col[c] }' /proc/net/anypin/stats
+}
+
 datapath_restart() {
 	if kmod__loaded; then
 		rmmod anypin || return 1
