@@ -190,16 +190,12 @@ static unsigned int anypin_forward6(struct net *net, struct sk_buff *skb,
  * its family, no route, too big, no memory for the header): then the
  * host takes it as it would without anypin (docs/kmod.md says why).
  */
-unsigned int anypin_forward(const struct anypin_ctx *x, struct sk_buff *skb,
-			    const struct ap_pkt *p, const struct ap_sc_to *to)
+static unsigned int anypin_forward_from(struct net *net, struct sk_buff *skb,
+					const struct ap_pkt *p, const struct ap_pconf *pc,
+					const struct ap_sc_to *to)
 {
-	const struct ap_pconf *pc = anypin_sc_prefix(x->kc, p, AP_HOOK_IN);
-	struct net *net = x->an->net;
-	const struct ap_addr *src;
+	const struct ap_addr *src = p->family == AP_AF_INET ? &pc->unicast4 : &pc->unicast6;
 
-	if (!pc)
-		return NF_ACCEPT;
-	src = p->family == AP_AF_INET ? &pc->unicast4 : &pc->unicast6;
 	if (src->family != p->family || to->addr.family != p->family)
 		return NF_ACCEPT;
 	if (p->family == AP_AF_INET) {
@@ -211,6 +207,22 @@ unsigned int anypin_forward(const struct anypin_ctx *x, struct sk_buff *skb,
 		return NF_ACCEPT;
 	return anypin_forward6(net, skb, p, (const struct in6_addr *)src->b,
 			       (const struct in6_addr *)to->addr.b);
+}
+
+unsigned int anypin_forward(const struct anypin_ctx *x, struct sk_buff *skb,
+			    const struct ap_pkt *p, const struct ap_sc_to *to)
+{
+	const struct ap_pconf *pc = anypin_sc_prefix(x->kc, p, AP_HOOK_IN);
+	unsigned int verdict;
+
+	if (!pc)
+		return NF_ACCEPT;
+	verdict = anypin_forward_from(x->an->net, skb, p, pc, to);
+	/* sc_forwarded counted the core's decision; this, what did not go */
+	if (verdict == NF_ACCEPT)
+		anypin_stats_inc(x->an, ap_slots_slot(&x->kc->slots, pc - x->kc->c.prefixes),
+				 AP_STAT_SC_UNSENT);
+	return verdict;
 }
 
 /* Whether @a is the address of a peer of @pc. */

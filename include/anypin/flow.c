@@ -46,6 +46,7 @@ const char *const ap_stat_names[AP_STAT_MAX] = {
 	[AP_STAT_SC_FORWARDED] = "sc_forwarded",
 	[AP_STAT_SC_LIMITED] = "sc_limited",
 	[AP_STAT_SC_TUNNEL] = "sc_tunnel",
+	[AP_STAT_SC_UNSENT] = "sc_unsent",
 };
 
 static void res_init(struct ap_res *r)

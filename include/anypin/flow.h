@@ -83,6 +83,7 @@ enum ap_stat {
 	AP_STAT_SC_FORWARDED,	/* ... segments sent to a peer */
 	AP_STAT_SC_LIMITED,	/* ... forwards refused by forward_rate */
 	AP_STAT_SC_TUNNEL,	/* ... segments received from a peer */
+	AP_STAT_SC_UNSENT,	/* ... forwards the datapath could not send */
 	AP_STAT_MAX
 };
 
