@@ -165,7 +165,8 @@ bool ap_sc_stamp_pkt(struct ap_pkt *p, const struct ap_opts *o, u8 id,
 	u8 to[4];
 	u32 v;
 
-	if (!o->ts_off || o->auth || (p->tcp_flags & AP_TCP_SYN) || !id || id > AP_SC_ID_MAX)
+	if (ap_sc_out(p->tcp_flags & AP_TCP_SYN, p->tcp_flags & AP_TCP_ACK, o->mss_off,
+		      o->ts_off, o->auth) != AP_SC_OUT_STAMP || !id || id > AP_SC_ID_MAX)
 		return false;
 	v = ap_get32(p->data + o->ts_off + 2);
 	if (ap_sc_stamp(v, id) == v)
@@ -177,41 +178,41 @@ bool ap_sc_stamp_pkt(struct ap_pkt *p, const struct ap_opts *o, u8 id,
 
 bool ap_sc_mss_pkt(struct ap_pkt *p, const struct ap_opts *o, enum ap_csum_mode mode)
 {
-	u16 oh = p->family == AP_AF_INET ? AP_SC_OVERHEAD4 : AP_SC_OVERHEAD6;
-	u8 *f, b[2];
-	u16 mss, to;
+	u8 b[2];
+	u16 mss;
 
-	/* TCP-AO's MAC covers the options, as it does for the stamp */
-	if (!o->mss_off || o->auth ||
-	    (p->tcp_flags & (AP_TCP_SYN | AP_TCP_ACK)) != (AP_TCP_SYN | AP_TCP_ACK))
+	if (ap_sc_out(p->tcp_flags & AP_TCP_SYN, p->tcp_flags & AP_TCP_ACK, o->mss_off,
+		      o->ts_off, o->auth) != AP_SC_OUT_MSS)
 		return false;
-	f = p->data + o->mss_off + 2;
-	mss = ap_get16(f);
-	if (mss <= AP_SC_MSS_MIN)
+	mss = ap_get16(p->data + o->mss_off + 2);
+	if (ap_sc_mss(mss, p->family) == mss)
 		return false;
-	to = mss - oh > AP_SC_MSS_MIN ? mss - oh : AP_SC_MSS_MIN;
-	ap_put16(b, to);
+	ap_put16(b, ap_sc_mss(mss, p->family));
 	ap_sc_write(p, o->mss_off + 2, b, 2, mode);
 	return true;
 }
 
-/* The peer @id names, if it has an address of @family: AP_SC_FORWARD, or why not. */
-static enum ap_sc ap_sc_peer(u8 instance, const struct ap_peers *pe, u8 id, u8 family,
-			     struct ap_sc_to *to)
+/* The address of peer @id of @family, family 0: none (@id from ap_sc_owner()). */
+static const struct ap_addr *ap_sc_addr(const struct ap_peers *pe, u8 id, u8 family)
 {
-	const struct ap_addr *a;
+	return family == AP_AF_INET ? &pe->peer[id].addr4 : &pe->peer[id].addr6;
+}
 
-	if (!id)
-		return AP_SC_NO_TS;
-	if (id == instance)
-		return AP_SC_SELF;
-	if (!(pe->ids & (u64)1 << id))
-		return AP_SC_UNKNOWN;
-	a = family == AP_AF_INET ? &pe->peer[id].addr4 : &pe->peer[id].addr6;
-	if (!a->family)
-		return AP_SC_NO_ADDR;
-	to->id = id;
-	to->addr = *a;
+/* Applies ap_sc_verdict() to @s, asking @local only what would move. */
+static enum ap_sc ap_sc_decide(u8 instance, const struct ap_peers *pe, const struct ap_pkt *p,
+			       struct ap_sc_seg *s, ap_sc_local_fn local, void *ctx,
+			       struct ap_sc_to *to)
+{
+	enum ap_sc v;
+
+	s->peer_addr = ap_sc_addr(pe, s->owner, p->family)->family;
+	v = ap_sc_verdict(instance, pe->ids, s);
+	if (v != AP_SC_FORWARD)
+		return v;
+	if (local && local(ctx, p))
+		return AP_SC_LOCAL;
+	to->id = s->owner;
+	to->addr = *ap_sc_addr(pe, s->owner, p->family);
 	return AP_SC_FORWARD;
 }
 
@@ -219,35 +220,26 @@ enum ap_sc ap_sc_in(u8 instance, const struct ap_peers *pe, const struct ap_pkt 
 		    const struct ap_opts *o, bool tunnel, ap_sc_local_fn local,
 		    void *ctx, struct ap_sc_to *to)
 {
-	struct ap_sc_to peer;
-	enum ap_sc v;
+	struct ap_sc_seg s = {
+		.tunnel = tunnel,
+		.syn = p->tcp_flags & AP_TCP_SYN,
+		.ts = o->ts_off && (p->tcp_flags & AP_TCP_ACK),
+	};
 
-	if (tunnel)
-		return AP_SC_TUNNEL;
-	if (p->tcp_flags & AP_TCP_SYN)
-		return AP_SC_SYN;
-	if (!o->ts_off || !(p->tcp_flags & AP_TCP_ACK))
-		return AP_SC_NO_TS;
-	v = ap_sc_peer(instance, pe, ap_sc_owner(ap_get32(p->data + o->ts_off + 6)),
-		       p->family, &peer);
-	if (v != AP_SC_FORWARD)
-		return v;
-	if (local && local(ctx, p))
-		return AP_SC_LOCAL;
-	*to = peer;
-	return AP_SC_FORWARD;
+	if (s.ts)
+		s.owner = ap_sc_owner(ap_get32(p->data + o->ts_off + 6));
+	return ap_sc_decide(instance, pe, p, &s, local, ctx, to);
 }
 
 enum ap_sc ap_sc_icmp(u8 instance, const struct ap_peers *pe, const struct ap_pkt *p,
 		      bool tunnel, struct ap_sc_to *to)
 {
+	struct ap_sc_seg s = { .tunnel = tunnel, .syn = p->tcp_flags & AP_TCP_SYN };
 	u32 tsval;
 
-	if (tunnel)
-		return AP_SC_TUNNEL;
-	if (p->tcp_flags & AP_TCP_SYN)
-		return AP_SC_SYN;
-	if (!ap_icmp_tsval(p, &tsval))
-		return AP_SC_NO_TS;
-	return ap_sc_peer(instance, pe, ap_sc_owner(tsval), p->family, to);
+	if (!s.tunnel && !s.syn && ap_icmp_tsval(p, &tsval)) {
+		s.ts = true;
+		s.owner = ap_sc_owner(tsval);
+	}
+	return ap_sc_decide(instance, pe, p, &s, NULL, NULL, to);
 }

@@ -24,15 +24,7 @@
 #include <anypin/addr.h>
 #include <anypin/packet.h>
 #include <anypin/csum.h>
-
-#define AP_SC_ID_BITS		6
-#define AP_SC_ID_MAX		((1 << AP_SC_ID_BITS) - 1)
-
-/* Bytes the encapsulation adds: IPv4 in IPv4 (RFC 2003), IPv6 in IPv6 (RFC 2473). */
-#define AP_SC_OVERHEAD4		20
-#define AP_SC_OVERHEAD6		40
-/* An MSS is never lowered below this (Linux's TCP_MIN_MSS). */
-#define AP_SC_MSS_MIN		88
+#include <anypin/sc.h>
 
 /* Longest text of a peers value, with the NUL. */
 #define AP_SC_PEERS_STRLEN	(AP_SC_ID_MAX * (3 + 2 * AP_ADDR_STRLEN) + 1)
@@ -68,18 +60,6 @@ u32 ap_peers_format(const struct ap_peers *pe, char *buf, u32 size);
  */
 int ap_sc_check(u8 instance, const struct ap_peers *pe, const char **why);
 
-/* @tsval stamped with @id: the least value not before it ending in @id. */
-static inline u32 ap_sc_stamp(u32 tsval, u8 id)
-{
-	return tsval + ((id - tsval) & AP_SC_ID_MAX);
-}
-
-/* The instance an echoed TSecr names (0: none). */
-static inline u8 ap_sc_owner(u32 tsecr)
-{
-	return tsecr & AP_SC_ID_MAX;
-}
-
 /*
  * Stamps a segment sent from the anycast address by instance @id: not a
  * SYN or SYN-ACK, not signed, with a timestamp option (@o from
@@ -97,19 +77,6 @@ bool ap_sc_stamp_pkt(struct ap_pkt *p, const struct ap_opts *o, u8 id,
  * changed.
  */
 bool ap_sc_mss_pkt(struct ap_pkt *p, const struct ap_opts *o, enum ap_csum_mode mode);
-
-/* What becomes of a segment to the anycast address; only FORWARD moves it. */
-enum ap_sc {
-	AP_SC_FORWARD,		/* to *to, the peer its TSecr names */
-	AP_SC_TUNNEL,		/* it came from a peer: never forwarded again */
-	AP_SC_SYN,		/* SYNs start connections here */
-	AP_SC_NO_TS,		/* no timestamp option, no ACK, or TSecr names id 0 */
-	AP_SC_SELF,		/* it names this instance: as without anypin */
-	AP_SC_UNKNOWN,		/* it names no peer */
-	AP_SC_NO_ADDR,		/* the peer has no address of its family */
-	AP_SC_LOCAL,		/* a socket of this host takes it */
-	AP_SC_MAX
-};
 
 extern const char *const ap_sc_names[AP_SC_MAX];
 

@@ -354,6 +354,49 @@ static void test_decide(void **state)
 	assert_string_equal(ap_sc_names[AP_SC_NO_ADDR], "no_addr");
 }
 
+/* The verdicts' order over parsed fields (sc.h), what the BPF programs run too. */
+static void test_verdict(void **state)
+{
+	struct ap_sc_seg s = { .ts = true, .owner = 2, .peer_addr = true };
+	u64 peers = 1u << 2 | 1u << 3;
+
+	(void)state;
+	assert_int_equal(ap_sc_verdict(1, peers, &s), AP_SC_FORWARD);
+	s.peer_addr = false;
+	assert_int_equal(ap_sc_verdict(1, peers, &s), AP_SC_NO_ADDR);
+	s.owner = 4;
+	assert_int_equal(ap_sc_verdict(1, peers, &s), AP_SC_UNKNOWN);
+	s.owner = 1;
+	assert_int_equal(ap_sc_verdict(1, peers, &s), AP_SC_SELF);
+	/* an owner past the ids names no peer, whatever the bits */
+	s.owner = AP_SC_ID_MAX + 1;
+	assert_int_equal(ap_sc_verdict(1, ~0ull, &s), AP_SC_UNKNOWN);
+	s.owner = 0;
+	assert_int_equal(ap_sc_verdict(1, peers, &s), AP_SC_NO_TS);
+	s.owner = 2;
+	s.peer_addr = true;
+	s.ts = false;
+	assert_int_equal(ap_sc_verdict(1, peers, &s), AP_SC_NO_TS);
+	/* each earlier question wins over every later one */
+	s.syn = true;
+	assert_int_equal(ap_sc_verdict(1, peers, &s), AP_SC_SYN);
+	s.tunnel = true;
+	assert_int_equal(ap_sc_verdict(1, peers, &s), AP_SC_TUNNEL);
+
+	assert_int_equal(ap_sc_out(true, true, true, true, false), AP_SC_OUT_MSS);
+	assert_int_equal(ap_sc_out(true, true, false, true, false), AP_SC_OUT_NONE);
+	assert_int_equal(ap_sc_out(true, false, true, true, false), AP_SC_OUT_NONE);
+	assert_int_equal(ap_sc_out(false, true, true, true, false), AP_SC_OUT_STAMP);
+	assert_int_equal(ap_sc_out(false, true, false, true, true), AP_SC_OUT_NONE);
+	assert_int_equal(ap_sc_out(false, true, false, false, false), AP_SC_OUT_NONE);
+
+	assert_int_equal(ap_sc_mss(1460, AP_AF_INET), 1440);
+	assert_int_equal(ap_sc_mss(1440, AP_AF_INET6), 1400);
+	assert_int_equal(ap_sc_mss(100, AP_AF_INET6), AP_SC_MSS_MIN);
+	assert_int_equal(ap_sc_mss(AP_SC_MSS_MIN, AP_AF_INET), AP_SC_MSS_MIN);
+	assert_int_equal(ap_sc_mss(40, AP_AF_INET), 40);
+}
+
 /* The verdict for an error about @quote bytes of a segment from A, TSval @tsval. */
 static enum ap_sc decide_icmp(bool v6, u8 flags, u32 tsval, u32 quote, bool tunnel,
 			      struct ap_sc_to *to)
@@ -521,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_stamp_skips),
 		cmocka_unit_test(test_mss),
 		cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_verdict),
 		cmocka_unit_test(test_decide_icmp),
 		cmocka_unit_test(test_peers_text),
 		cmocka_unit_test(test_check),
