@@ -52,7 +52,22 @@ $(B)/userspace/%.o: userspace/%.c $(HDRS)
 	$(CC) $(AP_CFLAGS) $(shell pkg-config --cflags $(NFQ_PKGS)) $(CFLAGS) -c -o $@ $<
 
 $(B)/anypind: $(ANYPIND_OBJS) $(B)/libanypin-core.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(NFQ_PKGS))
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(NFQ_PKGS) libbpf)
+
+# The second chance's tc programs, embedded in anypind (userspace/second.c):
+# built with clang whatever CC is, from the core's inline rules (sc.h).
+BPF_CLANG ?= clang
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Wextra -Werror \
+	-I/usr/include/$(shell $(BPF_CLANG) -print-multiarch) -Iuserspace/bpf -Iinclude
+BPF_OBJ := $(B)/bpf/second.bpf.o
+
+$(BPF_OBJ): userspace/bpf/second.bpf.c $(wildcard userspace/bpf/*.h) include/anypin/sc.h \
+	include/anypin/types.h
+	@mkdir -p $(@D)
+	$(BPF_CLANG) $(BPF_CFLAGS) -c -o $@ $<
+
+$(B)/userspace/second.o: $(BPF_OBJ)
+$(B)/userspace/second.o: AP_CFLAGS += -DSECOND_BPF='"$(BPF_OBJ)"'
 
 # anypinctl: tools/*.c, the core linked in to explain refused values.
 ANYPINCTL_OBJS := $(patsubst tools/%.c,$(B)/tools/%.o,$(wildcard tools/*.c))

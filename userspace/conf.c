@@ -45,6 +45,8 @@ int conf_load(const char *path, struct ap_conf *c, char *err, size_t errlen)
 	close(fd);
 
 	ap_conf_init(c);
+	/* instance and peers are taken; second_set() refuses them without BPF. */
+	c->sc_supported = true;
 	if (ap_conf_parse(c, text, (u32)n, &e)) {
 		if (e.line)
 			snprintf(err, errlen, "%s:%u: %s", path, e.line, e.why);

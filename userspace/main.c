@@ -24,6 +24,7 @@
 #include "nft.h"
 #include "queue.h"
 #include "raw.h"
+#include "second.h"
 #include "table.h"
 #include "util.h"
 
@@ -183,7 +184,10 @@ static void read_pins(struct state *s, bool counters)
 
 static void refresh(void *arg)
 {
-	read_pins(arg, true);
+	struct state *s = arg;
+
+	read_pins(s, true);
+	second_count(s->table);
 }
 
 /*
@@ -212,8 +216,17 @@ static int take_conf(struct state *s, struct ap_conf *n, const char *what,
 	int i, j;
 
 	(void)what;
-	/* One batch: the old rules stay if the kernel refuses the new. */
-	if (nft_install(n, s->o.queue, false, err, errlen)) {
+	/* Counted by the old prefixes' indexes, before they change. */
+	second_count(s->table);
+	/*
+	 * The BPF programs first: what cannot load refuses the configuration.
+	 * One batch: the old rules stay if the kernel refuses the new.
+	 */
+	if (second_set(n, err, errlen) || nft_install(n, s->o.queue, false, err, errlen)) {
+		char e2[256];
+
+		if (second_set(s->conf, e2, sizeof(e2)))
+			logmsg("%s", e2);
 		free(n);
 		return -1;
 	}
@@ -324,6 +337,7 @@ static int loop(struct state *s, int sfd)
 			if (counters)
 				last_refresh = last_sweep;
 			read_pins(s, counters);
+			second_attach();
 			table_sweep(s->table);
 			nft_commit();
 		}
@@ -404,7 +418,7 @@ int main(int argc, char **argv)
 		       strerror(errno));
 	/* The queue first: if another anypind holds it, leave its table alone. */
 	if (queue_open(s.o.queue, err, sizeof(err)) || nft_open(err, sizeof(err)) ||
-	    restore(&s, err, sizeof(err))) {
+	    restore(&s, err, sizeof(err)) || second_set(s.conf, err, sizeof(err))) {
 		logmsg("%s", err);
 		goto out;
 	}
@@ -426,9 +440,11 @@ int main(int argc, char **argv)
 
 	logmsg("stopping");
 	nft_remove();
+	second_close();
 	/* What was queued before the table went still gets its verdict. */
 	queue_run(s.conf, s.table);
 out:
+	second_close();
 	nft_close();
 	queue_close();
 	ctl_close();

@@ -120,6 +120,11 @@ static void count(struct table *t, u8 prefix, u8 stat)
 	count_n(t, prefix, stat, 1);
 }
 
+void table_add_stat(struct table *t, u8 prefix, u8 stat, u64 n)
+{
+	count_n(t, prefix, stat, n);
+}
+
 struct table *table_new(const struct ap_conf *c, const struct table_pins *pins)
 {
 	struct table *t = calloc(1, sizeof(*t));

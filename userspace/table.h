@@ -26,6 +26,8 @@ void table_set_now(struct table *t, u32 now);
 void table_sweep(struct table *t);
 u32 table_count(const struct table *t);
 const struct table_stats *table_stats(const struct table *t);
+/* @n more of counter @stat of prefix @prefix, counted elsewhere (second.c). */
+void table_add_stat(struct table *t, u8 prefix, u8 stat, u64 n);
 /*
  * The kernel rewrote @packets packets in all of the pinned flow whose
  * @out (or in) tuple is @tu: those since the last call are counted, and

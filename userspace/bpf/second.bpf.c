@@ -1,0 +1,584 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The second chance (docs/second-chance.md) for anypind, as tc (clsact)
+ * programs: its forwarded segments cannot cross userspace, and nft can
+ * neither round a TSval up nor encapsulate.
+ *
+ *   sc_egress   stamps the instance's id in the TSval of segments from A,
+ *               lowers the MSS of SYN-ACKs from A
+ *   sc_ingress  takes the outer header off what a peer sent to our
+ *               unicast address (never forwarded again); sends a segment
+ *               to A that no socket here takes to the peer its TSecr
+ *               names, in IP-in-IP or IPv6-in-IPv6
+ *
+ * The rules are the core's (anypin/sc.h); this file only parses, looks up
+ * and rewrites. Ethernet devices only; IPv6 without extension headers.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <anypin/sc.h>
+#include "maps.h"
+
+#define IP_DF		0x4000
+#define IP_MF		0x2000
+#define IP_OFFMASK	0x1fff
+#define ECN_MASK	3
+#define ECN_ECT0	2
+#define ECN_CE		3
+#define PACKET_HOST	0
+#define TCPF_SYN	0x02
+#define TCPF_ACK	0x10
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* A map @name of @n entries of @vtype by @ktype. */
+#define MAP(name, kind, n, ktype, vtype)		\
+	struct {					\
+		__uint(type, kind);			\
+		__uint(max_entries, n);			\
+		__type(key, ktype);			\
+		__type(value, vtype);			\
+	} name SEC(".maps")
+
+#define LPM(name, ktype)				\
+	struct {					\
+		__uint(type, BPF_MAP_TYPE_LPM_TRIE);	\
+		__uint(max_entries, SC_PREFIXES);	\
+		__uint(map_flags, BPF_F_NO_PREALLOC);	\
+		__type(key, ktype);			\
+		__type(value, __u32);			\
+	} name SEC(".maps")
+
+LPM(sc_lpm4, struct sc_lpm4);
+LPM(sc_lpm6, struct sc_lpm6);
+MAP(sc_prefix, BPF_MAP_TYPE_ARRAY, SC_PREFIXES, __u32, struct sc_prefix);
+MAP(sc_peer, BPF_MAP_TYPE_ARRAY, SC_PREFIXES * SC_IDS, __u32, struct sc_peer);
+MAP(sc_addr, BPF_MAP_TYPE_HASH, SC_PREFIXES * (SC_IDS + 1) * 2, struct sc_addr, __u8);
+MAP(sc_global, BPF_MAP_TYPE_ARRAY, 1, __u32, struct sc_global);
+MAP(sc_stats, BPF_MAP_TYPE_PERCPU_ARRAY, SC_PREFIXES * SC_NSTATS, __u32, __u64);
+
+/* The forward budget of a CPU: a one-second window. */
+struct sc_budget {
+	__u64 start, sent;
+};
+
+MAP(sc_budget, BPF_MAP_TYPE_PERCPU_ARRAY, 1, __u32, struct sc_budget);
+
+static __always_inline void count(__u32 prefix, __u32 what)
+{
+	__u32 k = prefix * SC_NSTATS + what;
+	__u64 *v = bpf_map_lookup_elem(&sc_stats, &k);
+
+	if (v)
+		*v += 1;
+}
+
+/* A TCP segment's headers, copied (offsets from the MAC header). */
+struct pkt {
+	__u32 l4;
+	__u16 tot;		/* IPv4 tot_len / IPv6 payload_len */
+	__u8 family;		/* AP_AF_INET, AP_AF_INET6 */
+	__u8 flags;
+	__u8 ts_off, mss_off;	/* of the options in the TCP header, 0: none */
+	__u8 auth;		/* TCP-MD5 or TCP-AO */
+	__u8 tos;
+	__u16 frag_off;
+	__u32 tsval, tsecr;
+	union {
+		struct iphdr ip4;
+		struct ipv6hdr ip6;
+	};
+	struct tcphdr th;
+};
+
+/* 4 bytes at @x of a 64-byte buffer, each index masked for the verifier. */
+static __always_inline __u32 get32(const __u8 *b, __u32 x)
+{
+	return (__u32)b[x & 63] << 24 | (__u32)b[(x + 1) & 63] << 16 |
+	       (__u32)b[(x + 2) & 63] << 8 | b[(x + 3) & 63];
+}
+
+/*
+ * The option walk, a bpf_loop() callback (5.17): as an open-coded loop
+ * its states explode past the verifier's limit, each option sequence
+ * being one.
+ */
+struct opt_walk {
+	__u8 opts[64];
+	__u32 optlen, i;
+	__u8 ts_off, mss_off, auth, pad;
+};
+
+static long opt_step(__u32 idx, void *ctx)
+{
+	struct opt_walk *o = ctx;
+	__u32 i = o->i, optlen = o->optlen;
+	__u8 kind, len;
+
+	(void)idx;
+	if (i >= optlen || i >= 40)
+		return 1;
+	kind = o->opts[i & 63];
+	if (kind == 0)				/* EOL */
+		return 1;
+	if (kind == 1) {			/* NOP */
+		o->i = i + 1;
+		return 0;
+	}
+	if (i + 1 >= optlen)
+		return 1;
+	len = o->opts[(i + 1) & 63];
+	if (len < 2 || i + len > optlen)
+		return 1;
+	if (kind == 8 && len == 10)
+		o->ts_off = sizeof(struct tcphdr) + i;
+	else if (kind == 2 && len == 4)
+		o->mss_off = sizeof(struct tcphdr) + i;
+	else if (kind == 19 || kind == 29)	/* TCP-MD5, TCP-AO */
+		o->auth = 1;
+	o->i = i + len;
+	return 0;
+}
+
+/* An unfragmented TCP segment's headers into @p: 0, or -1. */
+static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
+{
+	struct opt_walk ow = {};	/* bpf_loop's ctx must be on the stack */
+	__u32 optlen;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &p->ip4, sizeof(p->ip4)))
+			return -1;
+		if (p->ip4.version != 4 || p->ip4.ihl < 5 || p->ip4.protocol != IPPROTO_TCP)
+			return -1;
+		p->frag_off = bpf_ntohs(p->ip4.frag_off);
+		if (p->frag_off & (IP_MF | IP_OFFMASK))
+			return -1;
+		p->family = AP_AF_INET;
+		p->l4 = ETH_HLEN + p->ip4.ihl * 4;
+		p->tot = bpf_ntohs(p->ip4.tot_len);
+		p->tos = p->ip4.tos;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &p->ip6, sizeof(p->ip6)))
+			return -1;
+		if (p->ip6.version != 6 || p->ip6.nexthdr != IPPROTO_TCP)
+			return -1;
+		p->family = AP_AF_INET6;
+		p->l4 = ETH_HLEN + sizeof(struct ipv6hdr);
+		p->tot = bpf_ntohs(p->ip6.payload_len);
+		p->tos = p->ip6.priority << 4 | p->ip6.flow_lbl[0] >> 4;
+	} else {
+		return -1;
+	}
+	if (bpf_skb_load_bytes(skb, p->l4, &p->th, sizeof(p->th)) || p->th.doff < 5)
+		return -1;
+	p->flags = ((__u8 *)&p->th)[13];
+	p->ts_off = p->mss_off = p->auth = 0;
+	optlen = p->th.doff * 4 - sizeof(struct tcphdr);
+	if (!optlen)
+		return 0;
+	if (optlen > 40 ||
+	    bpf_skb_load_bytes(skb, p->l4 + sizeof(struct tcphdr), ow.opts, optlen))
+		return -1;
+	ow.optlen = optlen;
+	bpf_loop(40, opt_step, &ow, 0);
+	p->ts_off = ow.ts_off;
+	p->mss_off = ow.mss_off;
+	p->auth = ow.auth;
+	if (p->ts_off) {
+		p->tsval = get32(ow.opts, p->ts_off - sizeof(struct tcphdr) + 2);
+		p->tsecr = get32(ow.opts, p->ts_off - sizeof(struct tcphdr) + 6);
+	}
+	return 0;
+}
+
+/*
+ * The prefix that governs @addr (of @p's family), port @port, if the
+ * second chance applies there: the longest configured prefix, as
+ * ap_conf_match() finds it; its index in *@idx.
+ */
+static __always_inline struct sc_prefix *match(const struct pkt *p, const void *addr,
+						__be16 port, __u32 *idx)
+{
+	struct sc_prefix *pr;
+	__u16 h = bpf_ntohs(port);
+	__u32 *i, j;
+
+	if (p->family == AP_AF_INET) {
+		struct sc_lpm4 k = { .plen = 32 };
+
+		__builtin_memcpy(&k.addr, addr, 4);
+		i = bpf_map_lookup_elem(&sc_lpm4, &k);
+	} else {
+		struct sc_lpm6 k = { .plen = 128 };
+
+		__builtin_memcpy(k.addr, addr, 16);
+		i = bpf_map_lookup_elem(&sc_lpm6, &k);
+	}
+	if (!i)
+		return NULL;
+	*idx = *i;
+	pr = bpf_map_lookup_elem(&sc_prefix, idx);
+	if (!pr || !pr->on)
+		return NULL;
+	if (!pr->nports)
+		return pr;
+	for (j = 0; j < SC_PORT_RANGES; j++)
+		if (j < pr->nports && h >= pr->lo[j] && h <= pr->hi[j])
+			return pr;
+	return NULL;
+}
+
+/*
+ * Rewrites @n (2 or 4) bytes at TCP offset @at with @to, keeping the
+ * checksum whatever the alignment: the window of @win (4 or 8) bytes
+ * around them starts at an even offset, so its one's-complement
+ * difference is one of whole 16-bit words. bpf_l4_csum_replace() in diff
+ * mode updates a full checksum and leaves a partial one alone.
+ */
+static __always_inline int rewrite(struct __sk_buff *skb, __u32 l4, __u32 at,
+				   const __u8 *to, __u32 n, __u32 win)
+{
+	__u32 w = (at & 1) ? at - 1 : at - 2, j;
+	__u8 old[8] = {}, new[8] = {};
+	__s64 diff;
+
+	if (win == 8 ? bpf_skb_load_bytes(skb, l4 + w, old, 8) :
+		       bpf_skb_load_bytes(skb, l4 + w, old, 4))
+		return -1;
+	__builtin_memcpy(new, old, 8);
+	/* Constant indices: a computed one became "pointer |=", refused. */
+#pragma unroll
+	for (j = 0; j < 4; j++) {
+		if (j >= n)
+			break;
+		if (at & 1)
+			new[1 + j] = to[j];
+		else
+			new[2 + j] = to[j];
+	}
+	if (win == 8) {
+		if (bpf_skb_store_bytes(skb, l4 + w, new, 8, 0))
+			return -1;
+		diff = bpf_csum_diff((__be32 *)old, 8, (__be32 *)new, 8, 0);
+	} else {
+		if (bpf_skb_store_bytes(skb, l4 + w, new, 4, 0))
+			return -1;
+		diff = bpf_csum_diff((__be32 *)old, 4, (__be32 *)new, 4, 0);
+	}
+	if (diff < 0)
+		return -1;
+	return bpf_l4_csum_replace(skb, l4 + offsetof(struct tcphdr, check), 0, diff, 0);
+}
+
+SEC("tc")
+int sc_egress(struct __sk_buff *skb)
+{
+	struct sc_prefix *pr;
+	struct pkt p;
+	__u32 idx, v;
+	__u8 to[4];
+	__u16 mss;
+
+	if (parse(skb, &p))
+		return TC_ACT_OK;
+	pr = match(&p, p.family == AP_AF_INET ? (void *)&p.ip4.saddr : (void *)&p.ip6.saddr,
+		   p.th.source, &idx);
+	if (!pr)
+		return TC_ACT_OK;
+	switch (ap_sc_out(p.flags & TCPF_SYN, p.flags & TCPF_ACK, p.mss_off, p.ts_off, p.auth)) {
+	case AP_SC_OUT_MSS:
+		if (bpf_skb_load_bytes(skb, p.l4 + p.mss_off + 2, to, 2))
+			break;
+		mss = (__u16)to[0] << 8 | to[1];
+		if (ap_sc_mss(mss, p.family) == mss)
+			break;
+		mss = ap_sc_mss(mss, p.family);
+		to[0] = mss >> 8;
+		to[1] = mss;
+		if (!rewrite(skb, p.l4, p.mss_off + 2, to, 2, 4))
+			count(idx, SC_MSS);
+		break;
+	case AP_SC_OUT_STAMP:
+		v = ap_sc_stamp(p.tsval, pr->instance);
+		if (v == p.tsval)
+			break;
+		to[0] = v >> 24;
+		to[1] = v >> 16;
+		to[2] = v >> 8;
+		to[3] = v;
+		if (!rewrite(skb, p.l4, p.ts_off + 2, to, 4, 8))
+			count(idx, SC_STAMPED);
+		break;
+	default:
+		break;
+	}
+	return TC_ACT_OK;
+}
+
+static __always_inline __u8 addr_kind(__u8 family, const void *a)
+{
+	struct sc_addr k = { .family = family };
+	__u8 *v;
+
+	if (family == AP_AF_INET)
+		__builtin_memcpy(k.addr, a, 4);
+	else
+		__builtin_memcpy(k.addr, a, 16);
+	v = bpf_map_lookup_elem(&sc_addr, &k);
+	return v ? *v : 0;
+}
+
+/*
+ * What a peer sent to our unicast address, from its own: the outer
+ * header off, and the inner segment, to A, counted as the core's
+ * AP_SC_TUNNEL. Returns 1 when it took the packet (the verdict in *@act).
+ */
+static __always_inline int decap(struct __sk_buff *skb, int *act)
+{
+	struct ap_sc_seg seg = { .tunnel = true };
+	__u8 outer_ecn, family;
+	struct sc_prefix *pr;
+	__u32 hlen, idx;
+	struct pkt p;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr o;
+
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &o, sizeof(o)) ||
+		    o.version != 4 || o.ihl < 5 || o.protocol != IPPROTO_IPIP ||
+		    (o.frag_off & bpf_htons(IP_MF | IP_OFFMASK)))
+			return 0;
+		if (!(addr_kind(AP_AF_INET, &o.daddr) & SC_ADDR_OWN) ||
+		    !(addr_kind(AP_AF_INET, &o.saddr) & SC_ADDR_PEER))
+			return 0;
+		hlen = o.ihl * 4;
+		outer_ecn = o.tos & ECN_MASK;
+		family = AP_AF_INET;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr o;
+
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &o, sizeof(o)) ||
+		    o.version != 6 || o.nexthdr != IPPROTO_IPV6)
+			return 0;
+		if (!(addr_kind(AP_AF_INET6, &o.daddr) & SC_ADDR_OWN) ||
+		    !(addr_kind(AP_AF_INET6, &o.saddr) & SC_ADDR_PEER))
+			return 0;
+		hlen = sizeof(o);
+		outer_ecn = (o.flow_lbl[0] >> 4) & ECN_MASK;
+		family = AP_AF_INET6;
+	} else {
+		return 0;
+	}
+	/* Same family in and out: skb->protocol stays. FIXED_GSO: gso_size stays. */
+	*act = TC_ACT_SHOT;
+	if (hlen > 60 || bpf_skb_adjust_room(skb, -(__s32)hlen, BPF_ADJ_ROOM_MAC,
+					     BPF_F_ADJ_ROOM_FIXED_GSO))
+		return 1;
+	if (parse(skb, &p) || p.family != family)
+		return 1;
+	pr = match(&p, family == AP_AF_INET ? (void *)&p.ip4.daddr : (void *)&p.ip6.daddr,
+		   p.th.dest, &idx);
+	if (!pr || ap_sc_verdict(pr->instance, pr->peers, &seg) != AP_SC_TUNNEL)
+		return 1;
+	/* RFC 6040: CE outside reaches the inside; not-ECT inside drops. */
+	if (outer_ecn == ECN_CE && (p.tos & ECN_MASK) != ECN_CE) {
+		__u8 b;
+
+		if (!(p.tos & ECN_MASK))
+			return 1;
+		if (family == AP_AF_INET) {
+			__u16 old = bpf_htons((__u16)(4 << 12 | p.ip4.ihl << 8 | p.tos));
+			__u16 new = bpf_htons((__u16)(4 << 12 | p.ip4.ihl << 8 | p.tos | ECN_CE));
+
+			b = p.tos | ECN_CE;
+			bpf_skb_store_bytes(skb, ETH_HLEN + 1, &b, 1, 0);
+			bpf_l3_csum_replace(skb, ETH_HLEN + offsetof(struct iphdr, check),
+					    old, new, 2);
+		} else {
+			b = p.ip6.flow_lbl[0] | ECN_CE << 4;
+			bpf_skb_store_bytes(skb, ETH_HLEN + 1, &b, 1, 0);
+		}
+	}
+	count(idx, SC_TUNNEL);
+	*act = TC_ACT_OK;		/* ends classification: never forwarded again */
+	return 1;
+}
+
+static __always_inline int budget(void)
+{
+	struct sc_global *g;
+	struct sc_budget *b;
+	__u32 zero = 0;
+	__u64 now;
+
+	g = bpf_map_lookup_elem(&sc_global, &zero);
+	b = bpf_map_lookup_elem(&sc_budget, &zero);
+	if (!g || !b)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (now - b->start >= 1000000000ULL) {
+		b->start = now;
+		b->sent = 0;
+	}
+	if (b->sent >= g->forward_rate)
+		return 0;
+	b->sent++;
+	return 1;
+}
+
+/*
+ * Whether a socket of this host takes the segment: a non-listener for
+ * its four-tuple (established, SYN-RECV, TIME-WAIT), or a listener whose
+ * SYN cookie it completes.
+ */
+static __always_inline int local(struct __sk_buff *skb, struct pkt *p)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	__u32 tlen;
+	long r;
+
+	if (p->family == AP_AF_INET) {
+		t.ipv4.saddr = p->ip4.saddr;
+		t.ipv4.daddr = p->ip4.daddr;
+		t.ipv4.sport = p->th.source;
+		t.ipv4.dport = p->th.dest;
+		tlen = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, &p->ip6.saddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, &p->ip6.daddr, 16);
+		t.ipv6.sport = p->th.source;
+		t.ipv6.dport = p->th.dest;
+		tlen = sizeof(t.ipv6);
+	}
+	sk = bpf_skc_lookup_tcp(skb, &t, tlen, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	if (sk->state != BPF_TCP_LISTEN) {
+		bpf_sk_release(sk);
+		return 1;
+	}
+	if (p->family == AP_AF_INET)
+		r = bpf_tcp_check_syncookie(sk, &p->ip4, sizeof(p->ip4), &p->th, sizeof(p->th));
+	else
+		r = bpf_tcp_check_syncookie(sk, &p->ip6, sizeof(p->ip6), &p->th, sizeof(p->th));
+	bpf_sk_release(sk);
+	return r == 0;
+}
+
+static __always_inline __u16 fold(__s64 csum)
+{
+	__u32 s = (__u32)csum;
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)~s;
+}
+
+/* RFC 6040, normal mode: the outer ECN copies the inner, CE as ECT(0). */
+static __always_inline __u8 ecn_encap(__u8 tos)
+{
+	return (tos & ECN_MASK) == ECN_CE ? (tos & ~ECN_MASK) | ECN_ECT0 : tos;
+}
+
+/*
+ * @p in an outer header from @pr's unicast address to @peer's: 0, -1 with
+ * the packet as it was, or -2 with it broken.
+ */
+static __always_inline int encap(struct __sk_buff *skb, const struct pkt *p,
+				 const struct sc_prefix *pr, const struct sc_peer *peer)
+{
+	/* The SYN-ACK's MSS left room for the header: gso_size stays. */
+	__u64 fl = BPF_F_ADJ_ROOM_FIXED_GSO;
+
+	if (p->family == AP_AF_INET) {
+		struct iphdr o = {};
+
+		if ((__u32)p->tot + sizeof(o) > 0xffff ||
+		    bpf_skb_adjust_room(skb, sizeof(o), BPF_ADJ_ROOM_MAC,
+					fl | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4))
+			return -1;
+		o.version = 4;
+		o.ihl = 5;
+		o.tos = ecn_encap(p->tos);
+		o.tot_len = bpf_htons(p->tot + sizeof(o));
+		o.frag_off = bpf_htons(p->frag_off & IP_DF);
+		o.id = (p->frag_off & IP_DF) ? 0 : (__u16)bpf_get_prandom_u32();
+		o.ttl = 64;
+		o.protocol = IPPROTO_IPIP;
+		o.saddr = pr->own4;
+		o.daddr = peer->addr4;
+		o.check = fold(bpf_csum_diff(0, 0, (__be32 *)&o, sizeof(o), 0));
+		return bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), 0) ? -2 : 0;
+	} else {
+		struct ipv6hdr o = {};
+		__u8 tc = ecn_encap(p->tos);
+
+		if ((__u32)p->tot + sizeof(o) > 0xffff ||
+		    bpf_skb_adjust_room(skb, sizeof(o), BPF_ADJ_ROOM_MAC,
+					fl | BPF_F_ADJ_ROOM_ENCAP_L3_IPV6))
+			return -1;
+		o.version = 6;
+		o.priority = tc >> 4;
+		o.flow_lbl[0] = (tc & 0xf) << 4 | (p->ip6.flow_lbl[0] & 0xf);
+		o.flow_lbl[1] = p->ip6.flow_lbl[1];
+		o.flow_lbl[2] = p->ip6.flow_lbl[2];
+		o.payload_len = bpf_htons(p->tot + sizeof(struct ipv6hdr));
+		o.nexthdr = IPPROTO_IPV6;
+		o.hop_limit = 64;
+		__builtin_memcpy(&o.saddr, pr->own6, 16);
+		__builtin_memcpy(&o.daddr, peer->addr6, 16);
+		return bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), 0) ? -2 : 0;
+	}
+}
+
+SEC("tc")
+int sc_ingress(struct __sk_buff *skb)
+{
+	struct ap_sc_seg seg = {};
+	struct sc_prefix *pr;
+	struct sc_peer *peer;
+	struct pkt p;
+	__u32 idx, k;
+	int act, r;
+
+	if (skb->pkt_type != PACKET_HOST)
+		return TC_ACT_OK;
+	if (decap(skb, &act))
+		return act;
+	if (parse(skb, &p))
+		return TC_ACT_OK;
+	pr = match(&p, p.family == AP_AF_INET ? (void *)&p.ip4.daddr : (void *)&p.ip6.daddr,
+		   p.th.dest, &idx);
+	if (!pr)
+		return TC_ACT_OK;
+	seg.syn = p.flags & TCPF_SYN;
+	seg.ts = p.ts_off && (p.flags & TCPF_ACK);
+	seg.owner = seg.ts ? ap_sc_owner(p.tsecr) : 0;
+	k = idx * SC_IDS + seg.owner;
+	peer = bpf_map_lookup_elem(&sc_peer, &k);
+	if (!peer)
+		return TC_ACT_OK;
+	/* With no own address of the family, no outer header can be sent. */
+	seg.peer_addr = p.family == AP_AF_INET ? peer->has4 && pr->has4 : peer->has6 && pr->has6;
+	if (ap_sc_verdict(pr->instance, pr->peers, &seg) != AP_SC_FORWARD || local(skb, &p))
+		return TC_ACT_OK;
+	if (!budget()) {
+		count(idx, SC_LIMITED);
+		return TC_ACT_OK;
+	}
+	r = encap(skb, &p, pr, peer);
+	if (r)
+		return r == -1 ? TC_ACT_OK : TC_ACT_SHOT;
+	count(idx, SC_FORWARDED);
+	/* Routed to the peer, out of the device it came in on. */
+	return bpf_redirect_neigh(skb->ingress_ifindex, NULL, 0, 0);
+}

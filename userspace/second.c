@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The second chance's tc programs: loaded from the object the Makefile
+ * builds and embeds (bpf/second.bpf.c), their maps filled from the
+ * configuration's keys alone, a filter on each direction of every
+ * Ethernet device. A filter has our fixed handle and priority, so a
+ * restart after a crash replaces what the last anypind left, and on exit
+ * only ours go: the clsact qdisc may hold others' filters.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "bpf/maps.h"
+#include "second.h"
+#include "util.h"
+
+static_assert(SC_PREFIXES == AP_MAX_PREFIXES, "a map entry per prefix");
+static_assert(SC_IDS == AP_SC_ID_MAX + 1, "a map entry per id");
+static_assert(SC_PORT_RANGES == AP_MAX_PORT_RANGES, "the ranges of ports");
+
+#define SC_HANDLE	0xA7C1
+#define SC_PRIO		0xA7C1
+#define SC_DEVS		1024
+
+/* The object, built by the Makefile (clang -target bpf) and embedded. */
+__asm__(".pushsection .rodata\n"
+	".balign 8\n"
+	"second_bpf:\n"
+	".incbin \"" SECOND_BPF "\"\n"
+	"second_bpf_end:\n"
+	".popsection\n");
+extern const char second_bpf[], second_bpf_end[];
+
+/* The core's counter for each of the programs'. */
+static const u8 stat_of[SC_NSTATS] = {
+	[SC_STAMPED] = AP_STAT_SC_STAMPED,
+	[SC_MSS] = AP_STAT_SC_MSS,
+	[SC_FORWARDED] = AP_STAT_SC_FORWARDED,
+	[SC_LIMITED] = AP_STAT_SC_LIMITED,
+	[SC_TUNNEL] = AP_STAT_SC_TUNNEL,
+};
+
+static struct {
+	struct bpf_object *obj;
+	int egress, ingress;		/* the programs */
+	int lpm4, lpm6, prefix, peer, addr, global, stats;
+	int ndevs;
+	struct dev {
+		int ifindex;
+		bool ok;		/* attached; else refused, said once */
+	} devs[SC_DEVS];
+	u64 last[SC_PREFIXES][SC_NSTATS];
+} sc = { .egress = -1, .ingress = -1 };
+
+/* libbpf's warnings (the verifier's log among them) go to our log. */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level != LIBBPF_WARN)
+		return 0;
+	fputs("anypind: libbpf: ", stderr);
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int map_fd(const char *name)
+{
+	return bpf_object__find_map_fd_by_name(sc.obj, name);
+}
+
+static int load(char *err, size_t errlen)
+{
+	int e;
+
+	libbpf_set_print(libbpf_log);
+	sc.obj = bpf_object__open_mem(second_bpf, second_bpf_end - second_bpf, NULL);
+	if (!sc.obj) {
+		e = errno;
+		goto fail;
+	}
+	e = -bpf_object__load(sc.obj);
+	if (e)
+		goto fail;
+	sc.egress = bpf_program__fd(bpf_object__find_program_by_name(sc.obj, "sc_egress"));
+	sc.ingress = bpf_program__fd(bpf_object__find_program_by_name(sc.obj, "sc_ingress"));
+	sc.lpm4 = map_fd("sc_lpm4");
+	sc.lpm6 = map_fd("sc_lpm6");
+	sc.prefix = map_fd("sc_prefix");
+	sc.peer = map_fd("sc_peer");
+	sc.addr = map_fd("sc_addr");
+	sc.global = map_fd("sc_global");
+	sc.stats = map_fd("sc_stats");
+	memset(sc.last, 0, sizeof(sc.last));
+	return 0;
+fail:
+	snprintf(err, errlen, "the second chance needs BPF (kernel 5.17 or later, CAP_BPF "
+		 "and CAP_NET_ADMIN): loading its programs: %s", strerror(e));
+	bpf_object__close(sc.obj);
+	sc.obj = NULL;
+	return -1;
+}
+
+static void fill_prefix(const struct ap_pconf *pc, struct sc_prefix *v)
+{
+	int i;
+
+	v->on = pc->enabled && pc->role == AP_ROLE_RESPONDER && pc->instance;
+	v->instance = pc->instance;
+	v->peers = pc->peers.ids;
+	v->has4 = pc->unicast4.family != 0;
+	v->has6 = pc->unicast6.family != 0;
+	v->own4 = pc->unicast4.v4;
+	memcpy(v->own6, pc->unicast6.b, 16);
+	v->nports = pc->ports.n;
+	for (i = 0; i < pc->ports.n && i < SC_PORT_RANGES; i++) {
+		v->lo[i] = pc->ports.r[i].lo;
+		v->hi[i] = pc->ports.r[i].hi;
+	}
+}
+
+/* A map's keys, as they should be: the wanted ones set, then the others deleted. */
+struct keys {
+	int fd;
+	u32 ksize, n;
+	u8 *k;			/* n keys of ksize bytes */
+	u8 *v;			/* their values, of 4 bytes */
+};
+
+static int keys_add(struct keys *s, const void *k, u32 v)
+{
+	if (bpf_map_update_elem(s->fd, k, &v, BPF_ANY))
+		return -1;
+	memcpy(s->k + (size_t)s->n * s->ksize, k, s->ksize);
+	s->n++;
+	return 0;
+}
+
+static bool keys_has(const struct keys *s, const void *k)
+{
+	u32 i;
+
+	for (i = 0; i < s->n; i++)
+		if (!memcmp(s->k + (size_t)i * s->ksize, k, s->ksize))
+			return true;
+	return false;
+}
+
+/* Deletes the keys of the map that were not added. */
+static void keys_prune(const struct keys *s)
+{
+	u8 k[sizeof(struct sc_addr)], next[sizeof(struct sc_addr)];
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(s->fd, prev, next)) {
+		memcpy(k, next, s->ksize);
+		if (!keys_has(s, k) && !bpf_map_delete_elem(s->fd, k)) {
+			prev = NULL;	/* from the start again: the walk lost its place */
+			continue;
+		}
+		prev = k;
+	}
+}
+
+/* An address the decapsulation admits, its kinds (SC_ADDR_*) or-ed. */
+static int add_addr(struct keys *s, const struct ap_addr *a, u8 kind)
+{
+	struct sc_addr k = { .family = a->family };
+	u32 i;
+
+	if (!a->family)
+		return 0;
+	memcpy(k.addr, a->b, ap_addr_len(a->family));
+	for (i = 0; i < s->n; i++)
+		if (!memcmp(s->k + (size_t)i * s->ksize, &k, sizeof(k)))
+			break;
+	if (i == s->n) {
+		memcpy(s->k + (size_t)i * s->ksize, &k, sizeof(k));
+		s->v[i] = 0;
+	}
+	s->v[i] |= kind;
+	if (bpf_map_update_elem(s->fd, &k, &s->v[i], BPF_ANY))
+		return -1;
+	if (i == s->n)
+		s->n++;
+	return 0;
+}
+
+static int fill_lpm(struct keys *l4, struct keys *l6, const struct ap_conf *c)
+{
+	int i;
+
+	for (i = 0; i < c->nprefixes; i++) {
+		const struct ap_prefix *p = &c->prefixes[i].prefix;
+
+		if (p->addr.family == AP_AF_INET) {
+			struct sc_lpm4 k = { .plen = p->len, .addr = p->addr.v4 };
+
+			if (keys_add(l4, &k, i))
+				return -1;
+		} else {
+			struct sc_lpm6 k = { .plen = p->len };
+
+			memcpy(k.addr, p->addr.b, 16);
+			if (keys_add(l6, &k, i))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int fill_addrs(struct keys *a, const struct ap_conf *c)
+{
+	int i, id;
+
+	for (i = 0; i < c->nprefixes; i++) {
+		const struct ap_pconf *pc = &c->prefixes[i];
+
+		if (!pc->instance)
+			continue;
+		if (add_addr(a, &pc->unicast4, SC_ADDR_OWN) ||
+		    add_addr(a, &pc->unicast6, SC_ADDR_OWN))
+			return -1;
+		for (id = 1; id <= AP_SC_ID_MAX; id++)
+			if (add_addr(a, &pc->peers.peer[id].addr4, SC_ADDR_PEER) ||
+			    add_addr(a, &pc->peers.peer[id].addr6, SC_ADDR_PEER))
+				return -1;
+	}
+	return 0;
+}
+
+/*
+ * Every map from @c: the prefixes' and peers' arrays first, then the
+ * keys that lead to them, then the stale keys out. A packet in between
+ * may meet a mix of both configurations, as the module's readers may.
+ */
+static int fill(const struct ap_conf *c)
+{
+	struct sc_global g = { .forward_rate = c->forward_rate };
+	static u8 kbuf[3][SC_PREFIXES * (SC_IDS + 1) * 2 * sizeof(struct sc_addr)];
+	static u8 vbuf[SC_PREFIXES * (SC_IDS + 1) * 2];
+	struct keys l4 = { sc.lpm4, sizeof(struct sc_lpm4), 0, kbuf[0], NULL };
+	struct keys l6 = { sc.lpm6, sizeof(struct sc_lpm6), 0, kbuf[1], NULL };
+	struct keys a = { sc.addr, sizeof(struct sc_addr), 0, kbuf[2], vbuf };
+	u32 i, id, k, zero = 0;
+
+	if (bpf_map_update_elem(sc.global, &zero, &g, BPF_ANY))
+		return -1;
+	for (i = 0; i < SC_PREFIXES; i++) {
+		struct sc_prefix v = { 0 };
+		const struct ap_pconf *pc = i < c->nprefixes ? &c->prefixes[i] : NULL;
+
+		for (id = 0; id < SC_IDS; id++) {
+			struct sc_peer p = { 0 };
+
+			if (pc && (pc->peers.ids & (u64)1 << id)) {
+				p.has4 = pc->peers.peer[id].addr4.family != 0;
+				p.has6 = pc->peers.peer[id].addr6.family != 0;
+				p.addr4 = pc->peers.peer[id].addr4.v4;
+				memcpy(p.addr6, pc->peers.peer[id].addr6.b, 16);
+			}
+			k = i * SC_IDS + id;
+			if (bpf_map_update_elem(sc.peer, &k, &p, BPF_ANY))
+				return -1;
+		}
+		if (pc)
+			fill_prefix(pc, &v);
+		if (bpf_map_update_elem(sc.prefix, &i, &v, BPF_ANY))
+			return -1;
+	}
+	if (fill_lpm(&l4, &l6, c) || fill_addrs(&a, c))
+		return -1;
+	keys_prune(&l4);
+	keys_prune(&l6);
+	keys_prune(&a);
+	return 0;
+}
+
+/* Whether the device is Ethernet, the only framing the programs parse. */
+static bool ethernet(const char *name)
+{
+	struct ifreq r = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	snprintf(r.ifr_name, sizeof(r.ifr_name), "%s", name);
+	ok = !ioctl(fd, SIOCGIFHWADDR, &r) && r.ifr_hwaddr.sa_family == ARPHRD_ETHER;
+	close(fd);
+	return ok;
+}
+
+static int tc(int ifindex, enum bpf_tc_attach_point at, int prog)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = ifindex, .attach_point = at);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = SC_HANDLE, .priority = SC_PRIO);
+
+	if (prog < 0)
+		return bpf_tc_detach(&h, &o);
+	o.prog_fd = prog;
+	o.flags = BPF_TC_F_REPLACE;
+	return bpf_tc_attach(&h, &o);
+}
+
+static int attach_one(int ifindex, const char *name)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	int e;
+
+	/* The clsact qdisc, shared with whoever else uses it: kept on exit. */
+	e = bpf_tc_hook_create(&h);
+	if (e && e != -EEXIST)
+		goto fail;
+	e = tc(ifindex, BPF_TC_INGRESS, sc.ingress);
+	if (!e)
+		e = tc(ifindex, BPF_TC_EGRESS, sc.egress);
+	if (!e)
+		return 0;
+	tc(ifindex, BPF_TC_INGRESS, -1);
+fail:
+	logmsg("second chance: no filters on %s: %s", name, strerror(-e));
+	return -1;
+}
+
+void second_attach(void)
+{
+	struct if_nameindex *ifs, *i;
+	int j, n = 0;
+
+	if (!sc.obj)
+		return;
+	ifs = if_nameindex();
+	if (!ifs)
+		return;
+	/* Devices gone: forgotten, their filters with them. */
+	for (j = 0; j < sc.ndevs; j++) {
+		for (i = ifs; i->if_index; i++)
+			if ((int)i->if_index == sc.devs[j].ifindex)
+				break;
+		if (i->if_index)
+			sc.devs[n++] = sc.devs[j];
+	}
+	sc.ndevs = n;
+	for (i = ifs; i->if_index && sc.ndevs < SC_DEVS; i++) {
+		for (j = 0; j < sc.ndevs; j++)
+			if (sc.devs[j].ifindex == (int)i->if_index)
+				break;
+		if (j < sc.ndevs || !ethernet(i->if_name))
+			continue;
+		sc.devs[sc.ndevs].ifindex = i->if_index;
+		sc.devs[sc.ndevs++].ok = !attach_one(i->if_index, i->if_name);
+	}
+	if_freenameindex(ifs);
+}
+
+static void detach_all(void)
+{
+	int j;
+
+	for (j = 0; j < sc.ndevs; j++) {
+		if (!sc.devs[j].ok)
+			continue;
+		tc(sc.devs[j].ifindex, BPF_TC_INGRESS, -1);
+		tc(sc.devs[j].ifindex, BPF_TC_EGRESS, -1);
+	}
+	sc.ndevs = 0;
+}
+
+static bool needed(const struct ap_conf *c)
+{
+	int i;
+
+	for (i = 0; i < c->nprefixes; i++)
+		if (c->prefixes[i].instance)
+			return true;
+	return false;
+}
+
+int second_set(const struct ap_conf *c, char *err, size_t errlen)
+{
+	bool loaded = sc.obj;
+
+	if (!needed(c)) {
+		second_close();
+		return 0;
+	}
+	if (!sc.obj && load(err, errlen))
+		return -1;
+	if (fill(c)) {
+		snprintf(err, errlen, "second chance: filling its maps: %s", strerror(errno));
+		if (!loaded)
+			second_close();
+		return -1;
+	}
+	second_attach();
+	return 0;
+}
+
+void second_count(struct table *t)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	u64 *v, sum, d;
+	u32 i, k, key;
+	int cpu;
+
+	if (!sc.obj || ncpu <= 0)
+		return;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return;
+	for (i = 0; i < SC_PREFIXES; i++) {
+		for (k = 0; k < SC_NSTATS; k++) {
+			key = i * SC_NSTATS + k;
+			if (bpf_map_lookup_elem(sc.stats, &key, v))
+				continue;
+			for (sum = 0, cpu = 0; cpu < ncpu; cpu++)
+				sum += v[cpu];
+			d = sum - sc.last[i][k];
+			if (d)
+				table_add_stat(t, i, stat_of[k], d);
+			sc.last[i][k] = sum;
+		}
+	}
+	free(v);
+}
+
+void second_close(void)
+{
+	if (!sc.obj)
+		return;
+	detach_all();
+	bpf_object__close(sc.obj);
+	sc.obj = NULL;
+	sc.egress = sc.ingress = -1;
+}

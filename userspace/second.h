@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The second chance (docs/second-chance.md) as tc BPF programs
+ * (bpf/second.bpf.c): loaded, filled from the configuration, attached to
+ * every Ethernet device of the namespace.
+ */
+#ifndef ANYPIND_SECOND_H
+#define ANYPIND_SECOND_H
+
+#include <stddef.h>
+#include <anypin/conf.h>
+#include "table.h"
+
+/*
+ * Makes @c the programs' configuration: loads and attaches them when a
+ * prefix has an instance, detaches them when none has. 0, or -1 with
+ * @err set and the programs as they were.
+ */
+int second_set(const struct ap_conf *c, char *err, size_t errlen);
+/* Attaches to the devices that came since the last call (each second). */
+void second_attach(void);
+/* What the programs counted since the last call, into @t's rows. */
+void second_count(struct table *t);
+/* Detaches its own filters (not the clsact qdisc) and unloads. */
+void second_close(void);
+
+#endif
