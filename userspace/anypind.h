@@ -19,6 +19,8 @@
  *            rewrite, the maps' elements, their counters, the ends set
  *   ctl.c    the control socket: flows, stats, blackholes, status, get, set
  *   raw.c    raw sockets for the RSTs to losing responders
+ *   second.c the second chance's tc BPF programs (bpf/second.bpf.c):
+ *            loaded, filled from the configuration, attached, counted
  */
 #ifndef ANYPIND_H
 #define ANYPIND_H
