@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <anypin/wire.h>
 #include "bpf/maps.h"
 #include "second.h"
 #include "util.h"
@@ -26,8 +27,9 @@ static_assert(SC_PREFIXES == AP_MAX_PREFIXES, "a map entry per prefix");
 static_assert(SC_IDS == AP_SC_ID_MAX + 1, "a map entry per id");
 static_assert(SC_PORT_RANGES == AP_MAX_PORT_RANGES, "the ranges of ports");
 
-#define SC_HANDLE	0xA7C1
-#define SC_PRIO		0xA7C1
+/* Our filters' handle and priority: the ExID's, unlikely to be another's. */
+#define SC_HANDLE	AP_EXID_DEFAULT
+#define SC_PRIO		AP_EXID_DEFAULT
 #define SC_DEVS		1024
 
 /* The object, built by the Makefile (clang -target bpf) and embedded. */
@@ -65,7 +67,7 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 {
 	if (level != LIBBPF_WARN)
 		return 0;
-	fputs("anypind: libbpf: ", stderr);
+	fputs("anypind: ", stderr);
 	return vfprintf(stderr, fmt, ap);
 }
 
