@@ -388,6 +388,8 @@ static void test_verdict(void **state)
 	assert_int_equal(ap_sc_out(true, false, true, true, false), AP_SC_OUT_NONE);
 	assert_int_equal(ap_sc_out(false, true, true, true, false), AP_SC_OUT_STAMP);
 	assert_int_equal(ap_sc_out(false, true, false, true, true), AP_SC_OUT_NONE);
+	/* signed: neither stamped nor its MSS lowered, in the BPF programs too */
+	assert_int_equal(ap_sc_out(true, true, true, true, true), AP_SC_OUT_NONE);
 	assert_int_equal(ap_sc_out(false, true, false, false, false), AP_SC_OUT_NONE);
 
 	assert_int_equal(ap_sc_mss(1460, AP_AF_INET), 1440);
