@@ -24,6 +24,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <anypin/sc.h>
+#include <anypin/wire.h>
 #include "maps.h"
 
 #define IP_DF		0x4000
@@ -33,8 +34,6 @@
 #define ECN_ECT0	2
 #define ECN_CE		3
 #define PACKET_HOST	0
-#define TCPF_SYN	0x02
-#define TCPF_ACK	0x10
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -108,12 +107,14 @@ static __always_inline __u32 get32(const __u8 *b, __u32 x)
 /*
  * The option walk, a bpf_loop() callback (5.17): as an open-coded loop
  * its states explode past the verifier's limit, each option sequence
- * being one.
+ * being one. It reads the options as ap_tcp_opts() does: the first MSS
+ * and timestamp count, and a list it cannot walk (@bad) leaves the
+ * segment alone, as the core does.
  */
 struct opt_walk {
 	__u8 opts[64];
 	__u32 optlen, i;
-	__u8 ts_off, mss_off, auth, pad;
+	__u8 ts_off, mss_off, auth, bad;
 };
 
 static long opt_step(__u32 idx, void *ctx)
@@ -126,23 +127,27 @@ static long opt_step(__u32 idx, void *ctx)
 	if (i >= optlen || i >= 40)
 		return 1;
 	kind = o->opts[i & 63];
-	if (kind == 0)				/* EOL */
+	if (kind == AP_TCPOPT_EOL)
 		return 1;
-	if (kind == 1) {			/* NOP */
+	if (kind == AP_TCPOPT_NOP) {
 		o->i = i + 1;
 		return 0;
 	}
-	if (i + 1 >= optlen)
+	if (i + 1 >= optlen) {
+		o->bad = 1;
 		return 1;
+	}
 	len = o->opts[(i + 1) & 63];
-	if (len < 2 || i + len > optlen)
+	if (len < 2 || i + len > optlen) {
+		o->bad = 1;
 		return 1;
-	if (kind == 8 && len == 10)
-		o->ts_off = sizeof(struct tcphdr) + i;
-	else if (kind == 2 && len == 4)
-		o->mss_off = sizeof(struct tcphdr) + i;
-	else if (kind == 19 || kind == 29)	/* TCP-MD5, TCP-AO */
+	}
+	if (kind == AP_TCPOPT_MD5 || kind == AP_TCPOPT_AO)
 		o->auth = 1;
+	else if (kind == AP_TCPOPT_MSS && len == AP_TCPOPT_MSS_LEN && !o->mss_off)
+		o->mss_off = sizeof(struct tcphdr) + i;
+	else if (kind == AP_TCPOPT_TS && len == AP_TCPOPT_TS_LEN && !o->ts_off)
+		o->ts_off = sizeof(struct tcphdr) + i;
 	o->i = i + len;
 	return 0;
 }
@@ -189,6 +194,8 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 		return -1;
 	ow.optlen = optlen;
 	bpf_loop(40, opt_step, &ow, 0);
+	if (ow.bad)
+		return -1;
 	p->ts_off = ow.ts_off;
 	p->mss_off = ow.mss_off;
 	p->auth = ow.auth;
@@ -293,7 +300,7 @@ int sc_egress(struct __sk_buff *skb)
 		   p.th.source, &idx);
 	if (!pr)
 		return TC_ACT_OK;
-	switch (ap_sc_out(p.flags & TCPF_SYN, p.flags & TCPF_ACK, p.mss_off, p.ts_off, p.auth)) {
+	switch (ap_sc_out(p.flags & AP_TCP_SYN, p.flags & AP_TCP_ACK, p.mss_off, p.ts_off, p.auth)) {
 	case AP_SC_OUT_MSS:
 		if (bpf_skb_load_bytes(skb, p.l4 + p.mss_off + 2, to, 2))
 			break;
@@ -560,8 +567,8 @@ int sc_ingress(struct __sk_buff *skb)
 		   p.th.dest, &idx);
 	if (!pr)
 		return TC_ACT_OK;
-	seg.syn = p.flags & TCPF_SYN;
-	seg.ts = p.ts_off && (p.flags & TCPF_ACK);
+	seg.syn = p.flags & AP_TCP_SYN;
+	seg.ts = p.ts_off && (p.flags & AP_TCP_ACK);
 	seg.owner = seg.ts ? ap_sc_owner(p.tsecr) : 0;
 	k = idx * SC_IDS + seg.owner;
 	peer = bpf_map_lookup_elem(&sc_peer, &k);
