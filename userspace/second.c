@@ -18,7 +18,6 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <anypin/wire.h>
 #include "bpf/maps.h"
 #include "second.h"
 #include "util.h"
@@ -27,9 +26,13 @@ static_assert(SC_PREFIXES == AP_MAX_PREFIXES, "a map entry per prefix");
 static_assert(SC_IDS == AP_SC_ID_MAX + 1, "a map entry per id");
 static_assert(SC_PORT_RANGES == AP_MAX_PORT_RANGES, "the ranges of ports");
 
-/* Our filters' handle and priority: the ExID's, unlikely to be another's. */
-#define SC_HANDLE	AP_EXID_DEFAULT
-#define SC_PRIO		AP_EXID_DEFAULT
+/*
+ * Our filters' handle and priority: fixed, so that a restart replaces
+ * what a killed anypind left, and values of their own ("anyp" and "ap"
+ * in ASCII), so that no one else's filter is taken for ours.
+ */
+#define SC_HANDLE	0x616e7970
+#define SC_PRIO		0x6170
 #define SC_DEVS		1024
 
 /* The object, built by the Makefile (clang -target bpf) and embedded. */
