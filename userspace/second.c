@@ -51,6 +51,7 @@ static const u8 stat_of[SC_NSTATS] = {
 	[SC_FORWARDED] = AP_STAT_SC_FORWARDED,
 	[SC_LIMITED] = AP_STAT_SC_LIMITED,
 	[SC_TUNNEL] = AP_STAT_SC_TUNNEL,
+	[SC_UNSENT] = AP_STAT_SC_UNSENT,
 };
 
 static struct {

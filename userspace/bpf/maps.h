@@ -67,6 +67,7 @@ enum sc_stat {
 	SC_FORWARDED,			/* sc_forwarded */
 	SC_LIMITED,			/* sc_limited */
 	SC_TUNNEL,			/* sc_tunnel */
+	SC_UNSENT,			/* sc_unsent */
 	SC_NSTATS
 };
 

@@ -574,18 +574,21 @@ int sc_ingress(struct __sk_buff *skb)
 	peer = bpf_map_lookup_elem(&sc_peer, &k);
 	if (!peer)
 		return TC_ACT_OK;
-	/* With no own address of the family, no outer header can be sent. */
-	seg.peer_addr = p.family == AP_AF_INET ? peer->has4 && pr->has4 : peer->has6 && pr->has6;
+	seg.peer_addr = p.family == AP_AF_INET ? peer->has4 : peer->has6;
 	if (ap_sc_verdict(pr->instance, pr->peers, &seg) != AP_SC_FORWARD || local(skb, &p))
 		return TC_ACT_OK;
 	if (!budget()) {
 		count(idx, SC_LIMITED);
 		return TC_ACT_OK;
 	}
-	r = encap(skb, &p, pr, peer);
-	if (r)
-		return r == -1 ? TC_ACT_OK : TC_ACT_SHOT;
+	/* As the module counts: the decision, then a send that failed. */
 	count(idx, SC_FORWARDED);
+	/* With no own address of the family, no outer header can be sent. */
+	r = (p.family == AP_AF_INET ? pr->has4 : pr->has6) ? encap(skb, &p, pr, peer) : -1;
+	if (r) {
+		count(idx, SC_UNSENT);
+		return r == -1 ? TC_ACT_OK : TC_ACT_SHOT;
+	}
 	/* Routed to the peer, out of the device it came in on. */
 	return bpf_redirect_neigh(skb->ingress_ifindex, NULL, 0, 0);
 }
