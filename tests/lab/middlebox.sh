@@ -108,18 +108,7 @@ mb__snap() {
 # mb__delta HOST COUNTER F FROM TO: how much COUNTER of HOST's prefix anyF
 # grew between the snapshots FROM and TO ("?" when unknown).
 mb__delta() {
-	local a b
-	if a=$(printf '%s\n' "${mb_stats[$1-$4]}" | lab_stat_of "$2" "any$3") &&
-		b=$(printf '%s\n' "${mb_stats[$1-$5]}" | lab_stat_of "$2" "any$3"); then
-		printf '%s\n' $((b - a))
-	else
-		printf '?\n'
-	fi
-}
-
-# mb__ge VALUE N: VALUE (a mb__delta) is known and at least N.
-mb__ge() {
-	[ "$1" != '?' ] && [ "$1" -ge "$2" ]
+	lab_stat_delta "${mb_stats[$1-$4]}" "${mb_stats[$1-$5]}" "$2" "any$3"
 }
 
 # The counters the checks name, in words.
@@ -195,7 +184,7 @@ mb__with() {
 		c[fb2]=$(mb__delta client fallback "$f" 1 2)
 		info="first: client fallback +${c[fb1]}, blackholed +${c[bh1]}, inst1 fallback +${c[ifb1]}; second: client bh_plain +${c[bhp2]}, fallback +${c[fb2]}"
 		for d in fb1 bh1 ifb1 bhp2; do
-			mb__ge "${c[$d]}" 1 ||
+			lab_stat_ge "${c[$d]}" 1 ||
 				problems+=("${mb_what[$d]} +${c[$d]}, expected at least +1")
 		done
 		[ "${c[fb2]}" = 0 ] ||
@@ -215,7 +204,7 @@ mb__with() {
 		c[bhp]=$(mb__delta client bh_plain "$f" 0 2)
 		info="client opt_added +${c[opt]}, inst1 resp_syn +${c[rsyn]}, client plain +${c[plain]}, fallback +${c[fb]}, blackholed +${c[bh]}, bh_plain +${c[bhp]}"
 		for d in opt plain; do
-			mb__ge "${c[$d]}" 2 ||
+			lab_stat_ge "${c[$d]}" 2 ||
 				problems+=("${mb_what[$d]} +${c[$d]}, expected +2")
 		done
 		for d in rsyn fb bh bhp; do

@@ -205,6 +205,25 @@ lab_stat_of() {
 		}'
 }
 
+# lab_stat_delta BEFORE AFTER COUNTER [PREFIX]: how much COUNTER (of the
+# row PREFIX, as lab_stat_of) grew from the table BEFORE to the table
+# AFTER, two lab_stats snapshots of one host; "?" when either lacks it
+# (succeeds either way, for VAR=$(...) under set -e).
+lab_stat_delta() {
+	local a b
+	if a=$(printf '%s\n' "$1" | lab_stat_of "$3" "${4:-}") &&
+		b=$(printf '%s\n' "$2" | lab_stat_of "$3" "${4:-}"); then
+		printf '%s\n' $((b - a))
+	else
+		printf '?\n'
+	fi
+}
+
+# lab_stat_ge DELTA N: DELTA (a lab_stat_delta) is known and at least N.
+lab_stat_ge() {
+	[ "$1" != '?' ] && [ "$1" -ge "$2" ]
+}
+
 # lab_blackholes HOST: the anycast addresses HOST's client role remembers
 # as blackholed (DESIGN.md, "Never worse than plain anycast"): a header
 # "addr remaining forget period detections", one line per address.  From
