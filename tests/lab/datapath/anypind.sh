@@ -11,7 +11,8 @@
 #
 # Also defines helpers the anypind scenarios use:
 #   anypind_start NS [ARGS...]   start (or restart) the anypind of NS
-#   anypind_wait NS [SECONDS]    wait until it answers on its socket
+#   anypind_wait NS [SECONDS] [PID]
+#                                wait until it answers on its socket
 #   anypind_query NS REQUEST     print its answer to flows|stats|status
 #   anypind_pid NS               its PID (empty when not running)
 #   anypind_kill9 NS             SIGKILL it (no cleanup of its own: the
@@ -69,10 +70,17 @@ anypind_pid() {
 	anypind_query "$1" status 2>/dev/null | awk '$1 == "pid" { print $2 }'
 }
 
-# anypind_wait NS [SECONDS]: until it answers (it answers once its table
-# is in), or it died.
+# anypind_wait NS [SECONDS] [PID]: until it answers (it answers once its
+# table is in); with PID (the daemon's), also stops waiting when PID is
+# gone (a configuration it refused, say). Fails unless it answers.
 anypind_wait() {
-	lab_wait_until "${2:-5}" anypind_query "$1" status
+	lab_wait_until "${2:-5}" anypind__up_or_gone "$1" "${3:-}" &&
+		anypind_query "$1" status >/dev/null 2>&1
+}
+
+anypind__up_or_gone() {
+	anypind_query "$1" status >/dev/null 2>&1 ||
+		{ [ -n "$2" ] && ! lab__alive "$2"; }
 }
 
 # anypind_start NS [ARGS...]: start the anypind of NS with the lab's
@@ -84,7 +92,7 @@ anypind_start() {
 		lab_anypin_conf "$ns" >"$(anypind_conf "$ns")" || return 1
 	lab_bg "$ns" "anypind-$ns" "$ANYPIND" -c "$(anypind_conf "$ns")" \
 		-s "$(anypind_sock "$ns")" "$@"
-	if ! anypind_wait "$ns" 10; then
+	if ! anypind_wait "$ns" 10 "$LAB_BG_PID"; then
 		lab_log "anypind in $ns did not come up; its log:"
 		sed 's/^/  | /' "$LAB_STATE/log/anypind-$ns.log" >&2
 		return 1
