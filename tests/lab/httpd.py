@@ -90,7 +90,7 @@ class Server(http.server.ThreadingHTTPServer):
     def server_bind(self):
         self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         # A Fast Open queue: used only while net.ipv4.tcp_fastopen has
-        # the server bit (tests/vm/kmod_second.sh's tfo phase).
+        # the server bit (the second_chance scenario's tfo phase).
         self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 64)
         # Not HTTPServer's: its getfqdn() waits seconds for a resolver
         # that the lab (and the VM) does not have.

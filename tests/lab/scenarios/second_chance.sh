@@ -2,99 +2,391 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # shellcheck source-path=SCRIPTDIR
 #
-# Second chance (docs/second-chance.md): the client runs nothing
-# (LAB_ANYPIN_LEGACY=client), both instances run the datapath as
-# responders. Paced downloads from A and A6; once 100 kB have arrived, A
-# moves from inst1 to inst2.
+# The second chance (docs/second-chance.md): a client that runs no anypin
+# (LAB_ANYPIN_LEGACY=client) downloads from A and A6 at once, served by
+# inst1; once 100 kB have arrived (the server holds the response there,
+# lab_hold), something moves the client's packets to A elsewhere. Both
+# instances are responders (unicast U1, U2). The events:
 #
-#   without the second chance   instances without instance/peers: the
-#                               client's segments reach inst2, which has
-#                               no socket for them: the download breaks
-#   with it                     LAB_ANYPIN_SECOND=1: inst2 forwards them
-#                               to inst1 (its id in TSecr), which answers
-#                               from A: byte-exact, and the counters say
-#                               so (inst1 sc_stamped, sc_mss, sc_tunnel;
-#                               inst2 sc_forwarded)
+#   flap      the router moves A to inst2
+#   spread    the router spreads A per packet across both instances
+#   drain     A is withdrawn from inst1 (lab_withdraw); a new connection
+#             made while inst2 forwards the old one must be served by inst2
+#   cookies   flap, with net.ipv4.tcp_syncookies=2 on both instances: the
+#             handshake's ACK echoes a cookie's TSval, whose low bits
+#             hold options, not an instance
+#   tfo       flap, with TCP Fast Open: the request in the client's SYN
+#             (net.ipv4.tcp_fastopen 0x5 on the client, 0x203 on the
+#             instances: no cookie needed; tests/lab/httpd.py's listener
+#             has a Fast Open queue)
+#   nat       flap, with the router's source NAT of the client (to its
+#             own address, ports 20000-30000; NAT66 for IPv6), as a home
+#             or carrier-grade NAT on the path; last, as it leaves the
+#             router's conntrack on for what follows
+#
+# Each event twice:
+#
+#   without anypin   (lab_plain) no datapath, which for this client is
+#                    what instance 0 is: inst2 has no socket for the
+#                    client's segments and resets the connection, as
+#                    plain anycast
+#   with DATAPATH    instance 1 and 2, peers of each other
+#                    (LAB_ANYPIN_SECOND, tests/lab/lib/datapaths.sh):
+#                    byte-exact; inst2 forwarded (sc_forwarded) the
+#                    segments whose TSecr names inst1 to U1 in IP-in-IP,
+#                    inst1 took them out of the tunnel (sc_tunnel) and
+#                    stamped what it sent (sc_stamped), and the router
+#                    saw the tunnel's packets
+#
+# and two more with DATAPATH, before the events:
+#
+#   control   no event: byte-exact, inst1 stamps what it sends from A and
+#             lowers its MSS
+#   capable   flap, the client with the client role (the datapath
+#             restarted with it): pinned to U1 by the SYN-ACK (RFC 1546),
+#             so the move changes nothing: byte-exact, the client bound
+#             both, and neither instance stamped, lowered or forwarded
+#             anything for them (no double handling)
+#
+# The counters are each phase's deltas of the datapath's own (lab_stats,
+# lab_stat_delta), the same names for every datapath. A datapath that
+# refuses instance and peers but starts without them, or gives no such
+# counters, has no second chance: lab_datapath_unavailable says why.
+# Check names: "second-flap-v4 without anypin", "second-flap-v4 with kmod".
+# Knobs: SECOND_MB (1), SECOND_RATE (1000000 / LAB_SLOW bytes/s),
+# SECOND_MAXTIME (20 LAB_SLOW s).
+#
+# Eight phases per datapath and six without, each a paced transfer: in the
+# VM's guest, beside the lab's, that takes more than one LAB_TIMEOUT.
+# lab-timeout: 3
 
 set -euo pipefail
 # shellcheck source=../lab.sh
 . "$(dirname "$0")/../lab.sh"
 
-MB=${SECOND_CHANCE_MB:-2}
-RATE=${SECOND_CHANCE_RATE:-$((1000000 / LAB_SLOW))}
-CURL_ARGS=(--max-time $((10 * LAB_SLOW)) --speed-limit 1024 --speed-time $((3 * LAB_SLOW)))
+MB=${SECOND_MB:-1}
+RATE=${SECOND_RATE:-$((1000000 / LAB_SLOW))}
+CURL_ARGS=(--max-time "${SECOND_MAXTIME:-$((20 * LAB_SLOW))}" --speed-limit 1024 --speed-time $((3 * LAB_SLOW)))
+EVENTS=(flap spread drain cookies tfo nat)
+LAB_ANYPIN_LEGACY=client
 
-# flip TAG: downloads from A and A6 with A on inst1, moved to inst2 once
-# 100 kB of each have arrived.
-flip() {
-	local f
-	lab_route_a inst1
-	for f in 4 6; do
-		local a=$A4
-		[ "$f" = 6 ] && a=$A6
-		lab_fetch_bg "$1-v$f" "$(lab_url "$a" "data.bin?rate=$RATE&$(lab_hold "$1-v$f")")" \
-			"${CURL_ARGS[@]}"
+# sc_name EVENT [F]: the check's name, of this half.
+sc_name() {
+	local half='without anypin'
+	[ -z "$LAB_DATAPATH" ] || half="with $LAB_DATAPATH"
+	printf 'second-%s%s %s' "$1" "${2:+-v$2}" "$half"
+}
+
+# snap WHEN: the counters tables of the client, inst1 and inst2 now
+# (lab_stats), into ST[WHEN-HOST]; empty without a datapath.
+declare -A ST
+snap() {
+	local h
+	for h in client inst1 inst2; do
+		ST[$1-$h]=
+		[ -z "$LAB_DATAPATH" ] || ST[$1-$h]=$(lab_stats "$h" 2>/dev/null) || ST[$1-$h]=
 	done
-	lab_fetch_wait_bytes "$1-v4" 100000 10 || true
-	lab_fetch_wait_bytes "$1-v6" 100000 10 || true
-	lab_route_a inst2
-	lab_release "$1-v4" "$1-v6"
+}
+
+# moved HOST COUNTER F: how much COUNTER of HOST's prefix anyF moved in
+# the last phase ("?" when unknown).
+moved() {
+	lab_stat_delta "${ST[before-$1]}" "${ST[after-$1]}" "$2" "any$3"
+}
+
+# event NAME: the router's change mid-transfer.
+event() {
+	case $1 in
+	flap | cookies | tfo | nat | capable) lab_route_a inst2 ;;
+	spread) lab_spread_on ;;
+	drain) lab_withdraw inst1 ;;
+	esac
+}
+
+# phase EVENT: paced downloads TAG-v4 and TAG-v6 from A and A6 with A
+# routed to inst1; unless EVENT is control, EVENT happens once 100 kB
+# have arrived. Sets AT[F], the bytes before the event, A2[F], the
+# packets the router sent to A at inst2, WHO[F], which instance a new
+# connection reached after the event (drain only), and the snapshots
+# ST[before-HOST], ST[after-HOST].
+declare -A AT A2 WHO
+phase() {
+	local f a r=$RATE h4='' h6=''
+	AT=() A2=() WHO=()
+	if [ "$1" = control ]; then
+		r=$((RATE * 4))
+	else
+		h4="&$(lab_hold "$TAG-v4")" h6="&$(lab_hold "$TAG-v6")"
+	fi
+	lab_route_a inst1
+	lab_count_zero
+	snap before
+	lab_fetch_bg "$TAG-v4" "$(lab_url "$A4" "data.bin?rate=$r$h4")" "${CURL_ARGS[@]}" "${MORE_ARGS[@]}"
+	lab_fetch_bg "$TAG-v6" "$(lab_url "$A6" "data.bin?rate=$r$h6")" "${CURL_ARGS[@]}" "${MORE_ARGS[@]}"
+	if [ "$1" != control ]; then
+		lab_fetch_wait_bytes "$TAG-v4" 100000 $((15 * LAB_SLOW)) || true
+		lab_fetch_wait_bytes "$TAG-v6" 100000 $((15 * LAB_SLOW)) || true
+		event "$1" || lab_fail "$(sc_name "$1")" "the event $1 failed"
+		AT[4]=$(lab_fetch_bytes "$TAG-v4")
+		AT[6]=$(lab_fetch_bytes "$TAG-v6")
+		lab_release "$TAG-v4" "$TAG-v6"
+		for f in 4 6; do
+			a=A$f
+			[ "$1" != drain ] || WHO[$f]=$(lab_whoami "${!a}") || WHO[$f]=
+		done
+	fi
 	lab_fetch_wait
+	for f in 4 6; do
+		A2[$f]=$(lab_count a-to-inst2 "$f")
+	done
+	snap after
+	[ "$1" != spread ] || lab_spread_off
 	lab_route_a inst1
 }
 
-# counters HOST PREFIX: its second chance's counters, "name=value ...".
-counters() {
-	local t c out=
-	t=$(lab_stats "$1" 2>/dev/null) || return 0
-	for c in sc_stamped sc_mss sc_forwarded sc_limited sc_tunnel; do
-		out="$out $c=$(printf '%s\n' "$t" | lab_stat_of "$c" "$2" || echo '?')"
+# nat on|off: the router's source NAT of the client's packets to A (not
+# of the tunnel's: that is between the instances). Not MASQUERADE: a
+# masqueraded connection whose packets leave by another interface is
+# dropped (nf_nat_oif_changed()), and the move is such a change.
+nat() {
+	local op=-A
+	[ "$1" = on ] || op=-D
+	lab_ns router "$LAB_IPT" -w -t nat "$op" POSTROUTING -s "$C4" -d "$PREFIX4" \
+		-p tcp -j SNAT --to-source "$R_C4:20000-30000" &&
+		lab_ns router "$LAB_IP6T" -w -t nat "$op" POSTROUTING -s "$C6" -d "$PREFIX6" \
+			-p tcp -j SNAT --to-source "[$R_C6]:20000-30000"
+}
+
+# instances KEY=VALUE: a sysctl on both instances.
+instances() {
+	lab_sysctl inst1 "$1" && lab_sysctl inst2 "$1"
+}
+
+# tcpext NS NAME: the TcpExt counter NAME of NS (/proc/net/netstat,
+# IPv4 and IPv6 together).
+tcpext() {
+	# shellcheck disable=SC2016  # an awk program
+	lab_ns "$1" awk -v n="$2" '
+		$1 == "TcpExt:" && !h { for (i = 2; i <= NF; i++) col[$i] = i; h = 1; next }
+		$1 == "TcpExt:" { print $col[n] + 0 }' /proc/net/netstat
+}
+
+# run EVENT: phase EVENT, named TAG (the datapath, or plain, and EVENT),
+# with what EVENT needs set up around it; for cookies and tfo, SEEN is
+# how often inst1's TCP used them (TcpExt SyncookiesSent,
+# TCPFastOpenPassive). capable restarts the datapath with the client
+# role on the client, and again without it after.
+MORE_ARGS=()
+run() {
+	local ext='' k0=0 ok=1 name
+	name=$(sc_name "$1")
+	TAG=${LAB_DATAPATH:-plain}-$1 SEEN=0
+	case $1 in
+	nat) nat on || lab_fail "$name" "the SNAT rules were refused" ;;
+	cookies)
+		ext=SyncookiesSent
+		instances net.ipv4.tcp_syncookies=2 || ok=0
+		;;
+	tfo)
+		ext=TCPFastOpenPassive MORE_ARGS=(--tcp-fastopen)
+		instances net.ipv4.tcp_fastopen=515 || ok=0
+		lab_sysctl client net.ipv4.tcp_fastopen=5 || ok=0
+		;;
+	capable)
+		lab_datapath_stop
+		LAB_ANYPIN_LEGACY='' lab_datapath_start ||
+			lab_fail "$name" "the datapath did not start with the client role"
+		;;
+	esac
+	[ "$ok" = 1 ] || lab_fail "$name" "the instances refused the settings of $1"
+	[ -z "$ext" ] || k0=$(tcpext inst1 "$ext")
+	phase "$1"
+	[ -z "$ext" ] || SEEN=$(($(tcpext inst1 "$ext") - k0))
+	MORE_ARGS=()
+	case $1 in
+	nat) nat off || lab_fail "$name" "the SNAT rules were not removed" ;;
+	cookies) instances net.ipv4.tcp_syncookies=1 || lab_fail "$name" "tcp_syncookies=1 refused" ;;
+	tfo)
+		instances net.ipv4.tcp_fastopen=1 || lab_fail "$name" "tcp_fastopen=1 refused"
+		lab_sysctl client net.ipv4.tcp_fastopen=1 || lab_fail "$name" "tcp_fastopen=1 refused"
+		;;
+	capable)
+		lab_datapath_stop
+		lab_datapath_start || lab_fail "$name" "the datapath did not start again without the client role"
+		;;
+	esac
+}
+
+# judge_without EVENT: the event broke it, as plain anycast.
+judge_without() {
+	local f name
+	for f in 4 6; do
+		name=$(sc_name "$1" "$f")
+		lab_fetch_result "$TAG-v$f"
+		if { [ "$1" = cookies ] || [ "$1" = tfo ]; } && [ "$SEEN" = 0 ]; then
+			lab_fail "$name" "inst1's TCP did not use $1: the phase is a plain flap ($(lab_fetch_describe))"
+		elif [ "$FETCH_EXACT" = 1 ]; then
+			lab_fail "$name" "byte-exact through the event without anypin: the test proves nothing"
+		elif [ "${A2[$f]}" = 0 ]; then
+			lab_fail "$name" "no packet to A reached inst2: the event did not happen ($(lab_fetch_describe))"
+		else
+			lab_pass "$name" "broken as plain anycast ($(lab_fetch_describe); $(lab_rsts "$f"))"
+		fi
 	done
-	printf '%s' "${out# }"
+}
+
+# judge_second EVENT: byte-exact through the event, by forwarding.
+judge_second() {
+	local f name fw tu st lim ipip what extra
+	for f in 4 6; do
+		name=$(sc_name "$1" "$f")
+		lab_fetch_result "$TAG-v$f"
+		fw=$(moved inst2 sc_forwarded "$f") tu=$(moved inst1 sc_tunnel "$f")
+		st=$(moved inst1 sc_stamped "$f") lim=$(moved inst2 sc_limited "$f")
+		ipip=$(lab_count ipip-to-inst1 "$f")
+		what="inst2 sc_forwarded=$fw sc_limited=$lim, inst1 sc_tunnel=$tu sc_stamped=$st, $ipip tunnel packets to U1, event after $(lab_mib "${AT[$f]:-0}") MB"
+		extra=''
+		case $1 in
+		drain) [ "${WHO[$f]}" = inst2 ] ||
+			extra="a new connection reached '${WHO[$f]}', not inst2" ;;
+		cookies)
+			what="$what, inst1 sent $SEEN SYN cookies"
+			[ "$SEEN" -gt 0 ] || extra="inst1 sent no SYN cookie" ;;
+		tfo)
+			what="$what, inst1 took $SEEN Fast Open SYNs"
+			[ "$SEEN" -gt 0 ] || extra="inst1 took no Fast Open SYN" ;;
+		esac
+		if [ "$FETCH_EXACT" != 1 ]; then
+			lab_fail "$name" "$(lab_fetch_describe); $(lab_rsts "$f"); $what"
+		elif [ "${A2[$f]}" = 0 ] || [ "${AT[$f]:-0}" -ge $((LAB_DATA_BYTES / 2)) ]; then
+			lab_fail "$name" "byte-exact, but the event came too late or not at all (${A2[$f]} packets to A at inst2); $what"
+		elif [ -n "$extra" ]; then
+			lab_fail "$name" "byte-exact, but $extra; $what"
+		elif lab_stat_ge "$fw" 1 && lab_stat_ge "$tu" 1 && lab_stat_ge "$st" 1 && [ "$ipip" -gt 0 ]; then
+			lab_pass "$name" "$(lab_fetch_describe) through the event; $what"
+		else
+			lab_fail "$name" "byte-exact, but the counters did not move: $what"
+		fi
+	done
+}
+
+# judge_control: byte-exact, stamped and the MSS lowered.
+judge_control() {
+	local f name st mss
+	for f in 4 6; do
+		name=$(sc_name control "$f")
+		lab_fetch_result "$TAG-v$f"
+		st=$(moved inst1 sc_stamped "$f") mss=$(moved inst1 sc_mss "$f")
+		if [ "$FETCH_EXACT" = 1 ] && lab_stat_ge "$st" 1 && lab_stat_ge "$mss" 1; then
+			lab_pass "$name" "$(lab_fetch_describe); inst1 sc_stamped=$st sc_mss=$mss"
+		else
+			lab_fail "$name" "$(lab_fetch_describe); inst1 sc_stamped=$st sc_mss=$mss"
+		fi
+	done
+}
+
+# judge_capable: pinned by RFC 1546, and nothing done twice.
+judge_capable() {
+	local f name b u sc what
+	for f in 4 6; do
+		name=$(sc_name capable "$f")
+		lab_fetch_result "$TAG-v$f"
+		b=$(moved client bound "$f") u=$(lab_count u-to-inst1 "$f")
+		sc="inst1 sc_stamped=$(moved inst1 sc_stamped "$f") sc_mss=$(moved inst1 sc_mss "$f"), inst2 sc_forwarded=$(moved inst2 sc_forwarded "$f")"
+		what="client bound=$b, $u packets to U1; $sc"
+		if [ "$FETCH_EXACT" != 1 ]; then
+			lab_fail "$name" "$(lab_fetch_describe); $(lab_rsts "$f"); $what"
+		elif ! lab_stat_ge "$b" 1 || [ "$u" = 0 ]; then
+			lab_fail "$name" "byte-exact, but not pinned to U1: $what"
+		elif [ "${sc//[!?]/}" ]; then
+			lab_fail "$name" "byte-exact, but the datapath gave no such counters: $what"
+		elif [ "$sc" != "inst1 sc_stamped=0 sc_mss=0, inst2 sc_forwarded=0" ]; then
+			lab_fail "$name" "byte-exact, but handled twice: $what"
+		else
+			lab_pass "$name" "$(lab_fetch_describe), pinned to U1 through the move, nothing stamped, lowered or forwarded; $what"
+		fi
+	done
+}
+
+# sc_start: the chosen datapath started with the second chance on both
+# instances (LAB_ANYPIN_SECOND=1). 0: it runs and counts sc_stamped;
+# 1: it has no second chance (it refuses instance and peers but starts
+# without them, or it gives no such counter); 2: it does not start even
+# without them. The reason of 1 and 2 in LAB_DATAPATH_WHY.
+sc_start() {
+	local err=$LAB_STATE/sc-start.err why
+	if lab_datapath_start 2>"$err"; then
+		cat "$err" >&2
+		if lab_stats inst1 2>/dev/null | lab_stat_of sc_stamped any4 >/dev/null; then
+			return 0
+		fi
+		lab_datapath_stop
+		LAB_DATAPATH_WHY="it gives no counter sc_stamped (lab_stats) to judge a second chance by"
+		return 1
+	fi
+	cat "$err" >&2
+	why=$(grep -m 1 -E 'second chance|instance|peers' "$err" | sed 's/^[ |]*//') || why=
+	[ -n "$why" ] || why=$(grep -v '^[ |]*$' "$err" | tail -n 1 | sed 's/^[ |]*//') || why=
+	lab_datapath_stop
+	if LAB_ANYPIN_SECOND='' lab_datapath_start 2>/dev/null; then
+		lab_datapath_stop
+		LAB_DATAPATH_WHY="it does not take instance and peers${why:+ ($why)}"
+		return 1
+	fi
+	lab_datapath_stop
+	LAB_DATAPATH_WHY="it does not start, with or without instance and peers${why:+ ($why)}"
+	return 2
 }
 
 lab_up
 lab_serve "$MB"
-LAB_ANYPIN_LEGACY=client
+lab_count_add ipip-to-inst1 4 -o i1 -d "$U1_4" -p 4
+lab_count_add ipip-to-inst1 6 -o i1 -d "$U1_6" -p 41
+
+LAB_DATAPATH=
+if lab_plain; then
+	for e in "${EVENTS[@]}"; do
+		lab_log "without anypin: $e"
+		run "$e"
+		judge_without "$e"
+	done
+fi
 
 for dp in $(lab_datapaths); do
+	names=()
+	for e in control capable "${EVENTS[@]}"; do
+		names+=("second-$e-v4 with $dp" "second-$e-v6 with $dp")
+	done
 	if ! lab_datapath_use "$dp"; then
-		lab_datapath_unavailable "second-chance-v4 with $dp" \
-			"second-chance-v6 with $dp"
+		lab_datapath_unavailable "${names[@]}"
 		continue
 	fi
-	LAB_ANYPIN_SECOND=0
-	lab_datapath_start
-	flip "without-$dp"
-	lab_datapath_stop
 	LAB_ANYPIN_SECOND=1
-	lab_datapath_start
-	flip "with-$dp"
-	declare -A c1 c2
-	c1[4]=$(counters inst1 any4) c1[6]=$(counters inst1 any6)
-	c2[4]=$(counters inst2 any4) c2[6]=$(counters inst2 any6)
-	lab_datapath_stop
-	for f in 4 6; do
-		name="second-chance-v$f with $dp"
-		lab_fetch_result "without-$dp-v$f"
-		if [ "$FETCH_EXACT" = 1 ]; then
-			lab_fail "$name" "without the second chance, byte-exact through the flip: the scenario proves nothing"
-			continue
-		fi
-		without=$(lab_fetch_describe)
-		lab_fetch_result "with-$dp-v$f"
-		case " ${c2[$f]} " in
-		*" sc_forwarded=0 "* | *"?"*) fwd=0 ;;
-		*) fwd=1 ;;
-		esac
-		if [ "$FETCH_EXACT" != 1 ]; then
-			lab_fail "$name" "$(lab_fetch_describe); inst1 ${c1[$f]}; inst2 ${c2[$f]}"
-		elif [ "$fwd" != 1 ]; then
-			lab_fail "$name" "byte-exact, but inst2 forwarded nothing (${c2[$f]}): did A move?"
-		else
-			lab_pass "$name" "without it: $without; with it: $(lab_fetch_describe) (inst1 ${c1[$f]}; inst2 ${c2[$f]})"
-		fi
-	done
+	rc=0
+	sc_start || rc=$?
+	case $rc in
+	0)
+		lab_log "with $dp: control"
+		run control
+		judge_control
+		lab_log "with $dp: capable"
+		run capable
+		judge_capable
+		for e in "${EVENTS[@]}"; do
+			lab_log "with $dp: $e"
+			run "$e"
+			judge_second "$e"
+		done
+		lab_datapath_stop
+		;;
+	1) lab_datapath_unavailable "${names[@]}" ;;
+	*)
+		for n in "${names[@]}"; do
+			lab_fail "$n" "$LAB_DATAPATH_WHY"
+		done
+		;;
+	esac
+	LAB_ANYPIN_SECOND=
 done
 
 lab_done
