@@ -19,8 +19,9 @@
 #
 # and for the scripts that test anypin.ko: guest_need_module, loaded,
 # kmod_fresh, slab_objects, half_open, guest_dmesg_check, and
-# kmod_lab, kmod_lab_down and kmod_fetch for those in the lab, and
-# kmod_lab_share for their runner (below).
+# kmod_lab, kmod_lab_down and kmod_fetch for those in the lab,
+# kmod_lab_share for their runner, and kmod_lab_run for those that run
+# lab scenarios through tests/lab/run (below).
 # GUEST_NAME (default: the script's name) names the script in say and
 # guest_done; guest_done touches $GUEST_DONE_MARK when it is set, so a
 # runner (tests/vm/kmod/run) tells a script that ended from one that died.
@@ -138,6 +139,24 @@ guest_dmesg_check() {
 	else
 		fail dmesg "$(tr '\n' '|' <<<"$bad")"
 	fi
+}
+
+# kmod_lab_run SCENARIO...: tests/lab/run on SCENARIO (names or paths)
+# with anypin.ko as the lab's only datapath (LAB_DATAPATHS=kmod: a module
+# the lab cannot use is a FAIL, not a skip), loaded first and unloaded
+# after; returns the runner's status (1 also when rmmod fails). The
+# script stops (exit 2) when there is no module or it does not load. The
+# emulated CPU: lab.sh sets LAB_SLOW=4 in the guest (paces divided, time
+# bounds stretched); python starts from 9p, slowly (LAB_SERVE_WAIT).
+kmod_lab_run() {
+	local rc=0
+	guest_need_module
+	insmod "$ANYPIN_KO" || exit 2
+	LAB_DATAPATHS=kmod LAB_SERVE_WAIT=${LAB_SERVE_WAIT:-60} tests/lab/run "$@" || rc=$?
+	if loaded; then
+		rmmod anypin || rc=1
+	fi
+	return "$rc"
 }
 
 # kmod__lab_lib: tests/lab/lab.sh, in the namespaces $LAB (default kb-),
