@@ -235,16 +235,18 @@ judge_without() {
 	done
 }
 
-# judge_second EVENT: byte-exact through the event, by forwarding.
+# judge_second EVENT: byte-exact through the event, by forwarding. (inst2's
+# sc_limited and sc_unsent, forwards refused or not sent, are only
+# reported: where a download broke, they say why.)
 judge_second() {
-	local f name fw tu st lim ipip what extra
+	local f name fw tu st lim un ipip what extra
 	for f in 4 6; do
 		name=$(sc_name "$1" "$f")
 		lab_fetch_result "$TAG-v$f"
 		fw=$(moved inst2 sc_forwarded "$f") tu=$(moved inst1 sc_tunnel "$f")
 		st=$(moved inst1 sc_stamped "$f") lim=$(moved inst2 sc_limited "$f")
-		ipip=$(lab_count ipip-to-inst1 "$f")
-		what="inst2 sc_forwarded=$fw sc_limited=$lim, inst1 sc_tunnel=$tu sc_stamped=$st, $ipip tunnel packets to U1, event after $(lab_mib "${AT[$f]:-0}") MB"
+		un=$(moved inst2 sc_unsent "$f") ipip=$(lab_count ipip-to-inst1 "$f")
+		what="inst2 sc_forwarded=$fw sc_limited=$lim sc_unsent=$un, inst1 sc_tunnel=$tu sc_stamped=$st, $ipip tunnel packets to U1, event after $(lab_mib "${AT[$f]:-0}") MB"
 		extra=''
 		case $1 in
 		drain) [ "${WHO[$f]}" = inst2 ] ||
