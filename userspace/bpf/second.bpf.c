@@ -285,6 +285,10 @@ static __always_inline int rewrite(struct __sk_buff *skb, __u32 l4, __u32 at,
 	return bpf_l4_csum_replace(skb, l4 + offsetof(struct tcphdr, check), 0, diff, 0);
 }
 
+/*
+ * Both programs end with TC_ACT_UNSPEC unless they drop or redirect: the
+ * device's other filters (an operator's, at a later priority) still run.
+ */
 SEC("tc")
 int sc_egress(struct __sk_buff *skb)
 {
@@ -295,11 +299,11 @@ int sc_egress(struct __sk_buff *skb)
 	__u16 mss;
 
 	if (parse(skb, &p))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	pr = match(&p, p.family == AP_AF_INET ? (void *)&p.ip4.saddr : (void *)&p.ip6.saddr,
 		   p.th.source, &idx);
 	if (!pr)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	switch (ap_sc_out(p.flags & AP_TCP_SYN, p.flags & AP_TCP_ACK, p.mss_off, p.ts_off, p.auth)) {
 	case AP_SC_OUT_MSS:
 		if (bpf_skb_load_bytes(skb, p.l4 + p.mss_off + 2, to, 2))
@@ -327,7 +331,7 @@ int sc_egress(struct __sk_buff *skb)
 	default:
 		break;
 	}
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 static __always_inline __u8 addr_kind(__u8 family, const void *a)
@@ -415,7 +419,7 @@ static __always_inline int decap(struct __sk_buff *skb, int *act)
 		}
 	}
 	count(idx, SC_TUNNEL);
-	*act = TC_ACT_OK;		/* ends classification: never forwarded again */
+	*act = TC_ACT_UNSPEC;	/* taken out of the tunnel: never forwarded again */
 	return 1;
 }
 
@@ -558,28 +562,28 @@ int sc_ingress(struct __sk_buff *skb)
 	int act, r;
 
 	if (skb->pkt_type != PACKET_HOST)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	if (decap(skb, &act))
 		return act;
 	if (parse(skb, &p))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	pr = match(&p, p.family == AP_AF_INET ? (void *)&p.ip4.daddr : (void *)&p.ip6.daddr,
 		   p.th.dest, &idx);
 	if (!pr)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	seg.syn = p.flags & AP_TCP_SYN;
 	seg.ts = p.ts_off && (p.flags & AP_TCP_ACK);
 	seg.owner = seg.ts ? ap_sc_owner(p.tsecr) : 0;
 	k = idx * SC_IDS + seg.owner;
 	peer = bpf_map_lookup_elem(&sc_peer, &k);
 	if (!peer)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	seg.peer_addr = p.family == AP_AF_INET ? peer->has4 : peer->has6;
 	if (ap_sc_verdict(pr->instance, pr->peers, &seg) != AP_SC_FORWARD || local(skb, &p))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	if (!budget()) {
 		count(idx, SC_LIMITED);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	/* As the module counts: the decision, then a send that failed. */
 	count(idx, SC_FORWARDED);
@@ -587,7 +591,7 @@ int sc_ingress(struct __sk_buff *skb)
 	r = (p.family == AP_AF_INET ? pr->has4 : pr->has6) ? encap(skb, &p, pr, peer) : -1;
 	if (r) {
 		count(idx, SC_UNSENT);
-		return r == -1 ? TC_ACT_OK : TC_ACT_SHOT;
+		return r == -1 ? TC_ACT_UNSPEC : TC_ACT_SHOT;
 	}
 	/* Routed to the peer, out of the device it came in on. */
 	return bpf_redirect_neigh(skb->ingress_ifindex, NULL, 0, 0);
