@@ -235,9 +235,10 @@ judge_without() {
 	done
 }
 
-# judge_second EVENT: byte-exact through the event, by forwarding. (inst2's
-# sc_limited and sc_unsent, forwards refused or not sent, are only
-# reported: where a download broke, they say why.)
+# judge_second EVENT: byte-exact through the event, by forwarding, every
+# forward sent (sc_unsent 0: TCP's retransmissions would hide a lost one).
+# inst2's sc_limited, forwards refused by forward_rate, is only reported:
+# where a download broke, it says why.
 judge_second() {
 	local f name fw tu st lim un ipip what extra
 	for f in 4 6; do
@@ -264,6 +265,8 @@ judge_second() {
 			lab_fail "$name" "byte-exact, but the event came too late or not at all (${A2[$f]} packets to A at inst2); $what"
 		elif [ -n "$extra" ]; then
 			lab_fail "$name" "byte-exact, but $extra; $what"
+		elif [ "$un" != 0 ]; then
+			lab_fail "$name" "byte-exact, but inst2 could not send $un of its forwards; $what"
 		elif lab_stat_ge "$fw" 1 && lab_stat_ge "$tu" 1 && lab_stat_ge "$st" 1 && [ "$ipip" -gt 0 ]; then
 			lab_pass "$name" "$(lab_fetch_describe) through the event; $what"
 		else
