@@ -137,7 +137,7 @@ vm-debug: deps
 	tests/vm/selftest --quick 6.12
 	tests/vm/selftest --checkers debug
 	ANYPIN_VM_TIMEOUT=$(VM_DEBUG_TIMEOUT) VM_CHECK_TIMED=tests/vm/kmod_lab.sh VM_CHECK_ONCE= \
-		VM_CHECK_SCRIPTS="tests/vm/kmod/run tests/vm/kmod_stress.sh tests/vm/kmod_second.sh" VM_PARALLEL=0 VM_PLAIN=none \
+		VM_CHECK_SCRIPTS="tests/vm/kmod/run tests/vm/kmod_stress.sh tests/vm/kmod_second.sh" VM_PARALLEL=0 \
 		tests/vm/check debug
 
 # The entry point of README.md and CI: installs what it needs, builds

@@ -19,6 +19,9 @@
 # such segment again in software: the count shows it, pinned-v6 fails
 # and names the bug, for as long as the kernel does it and anypind does
 # not work around it.
+# Last, the second chance's tc BPF programs (userspace/bpf/second.bpf.c)
+# through this kernel's verifier: attached by a responder with an
+# instance, removed when it ends.
 set -u
 cd "${ANYPIN_REPO:-.}" || exit 2
 # shellcheck source=guest.sh
@@ -151,5 +154,40 @@ done
 csum_tcp_errors
 apd_stop "$C" client
 apd_stop "$S" responder
+
+# sc_filters: how many of anypind's tc filters (its handle) sit on the
+# responder's devices, ingress and egress.
+sc_filters() {
+	local dev at n=0
+	for dev in cs1 vx0; do
+		for at in ingress egress; do
+			n=$((n + $(ip netns exec "$S" tc filter show dev "$dev" "$at" | grep -c 'handle 0x616e7970')))
+		done
+	done
+	echo "$n"
+}
+# The second chance's BPF programs through this kernel's verifier: a
+# responder with an instance and a peer attaches them to each device,
+# and takes them away when it ends.
+{
+	cat "$W/responder.conf"
+	echo "net.anypin.prefix.any4.instance = 1"
+	echo "net.anypin.prefix.any4.peers = 2=10.201.0.1"
+} >"$W/second.conf"
+if apd_start "$S" second; then
+	n=$(sc_filters)
+	if [ "$n" = 4 ]; then
+		pass second-load "the second chance's programs passed the verifier, on cs1 and vx0, ingress and egress"
+	else
+		fail second-load "$n of 4 filters on cs1 and vx0: $(tr '\n' '|' <"$W/anypind-second.log")"
+	fi
+	apd_stop "$S" second
+	n=$(sc_filters)
+	if [ "$n" = 0 ]; then
+		pass second-unload "no filter of anypind's left"
+	else
+		fail second-unload "$n filters of anypind's left after it ended"
+	fi
+fi
 csum_no_fault
 guest_done
