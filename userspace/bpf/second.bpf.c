@@ -152,14 +152,27 @@ static long opt_step(__u32 idx, void *ctx)
 	return 0;
 }
 
-/* An unfragmented TCP segment's headers into @p: 0, or -1. */
-static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
+/* The family of the packet after the Ethernet header, 0: neither IP. */
+static __always_inline __u8 l3_family(const struct __sk_buff *skb)
+{
+	if (skb->protocol == bpf_htons(ETH_P_IP))
+		return AP_AF_INET;
+	if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		return AP_AF_INET6;
+	return 0;
+}
+
+/*
+ * The headers of an unfragmented TCP segment into @p, from the IP header
+ * at @nh (of @family): 0, or -1.
+ */
+static __always_inline int parse(struct __sk_buff *skb, __u32 nh, __u8 family, struct pkt *p)
 {
 	struct opt_walk ow = {};	/* bpf_loop's ctx must be on the stack */
 	__u32 optlen;
 
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		if (bpf_skb_load_bytes(skb, ETH_HLEN, &p->ip4, sizeof(p->ip4)))
+	if (family == AP_AF_INET) {
+		if (bpf_skb_load_bytes(skb, nh, &p->ip4, sizeof(p->ip4)))
 			return -1;
 		if (p->ip4.version != 4 || p->ip4.ihl < 5 || p->ip4.protocol != IPPROTO_TCP)
 			return -1;
@@ -167,16 +180,16 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 		if (p->frag_off & (IP_MF | IP_OFFMASK))
 			return -1;
 		p->family = AP_AF_INET;
-		p->l4 = ETH_HLEN + p->ip4.ihl * 4;
+		p->l4 = nh + p->ip4.ihl * 4;
 		p->tot = bpf_ntohs(p->ip4.tot_len);
 		p->tos = p->ip4.tos;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		if (bpf_skb_load_bytes(skb, ETH_HLEN, &p->ip6, sizeof(p->ip6)))
+	} else if (family == AP_AF_INET6) {
+		if (bpf_skb_load_bytes(skb, nh, &p->ip6, sizeof(p->ip6)))
 			return -1;
 		if (p->ip6.version != 6 || p->ip6.nexthdr != IPPROTO_TCP)
 			return -1;
 		p->family = AP_AF_INET6;
-		p->l4 = ETH_HLEN + sizeof(struct ipv6hdr);
+		p->l4 = nh + sizeof(struct ipv6hdr);
 		p->tot = bpf_ntohs(p->ip6.payload_len);
 		p->tos = p->ip6.priority << 4 | p->ip6.flow_lbl[0] >> 4;
 	} else {
@@ -298,7 +311,7 @@ int sc_egress(struct __sk_buff *skb)
 	__u8 to[4];
 	__u16 mss;
 
-	if (parse(skb, &p))
+	if (parse(skb, ETH_HLEN, l3_family(skb), &p))
 		return TC_ACT_UNSPEC;
 	pr = match(&p, p.family == AP_AF_INET ? (void *)&p.ip4.saddr : (void *)&p.ip6.saddr,
 		   p.th.source, &idx);
@@ -348,19 +361,22 @@ static __always_inline __u8 addr_kind(__u8 family, const void *a)
 }
 
 /*
- * What a peer sent to our unicast address, from its own: the outer
- * header off, and the inner segment, to A, counted as the core's
- * AP_SC_TUNNEL. Returns 1 when it took the packet (the verdict in *@act).
+ * What a peer sent to our unicast address, from its own: a segment to A
+ * of a prefix with an instance, counted as the core's AP_SC_TUNNEL, loses
+ * its outer header. Returns 1 when it took the packet (the verdict in
+ * *@act), 0 with the packet untouched for anything else in IP-in-IP
+ * between those addresses (the host's own tunnels, ICMP errors, inner
+ * fragments, other ports), which plain anycast would pass too.
  */
 static __always_inline int decap(struct __sk_buff *skb, int *act)
 {
 	struct ap_sc_seg seg = { .tunnel = true };
-	__u8 outer_ecn, family;
+	__u8 outer_ecn, family = l3_family(skb);
 	struct sc_prefix *pr;
 	__u32 hlen, idx;
 	struct pkt p;
 
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+	if (family == AP_AF_INET) {
 		struct iphdr o;
 
 		if (bpf_skb_load_bytes(skb, ETH_HLEN, &o, sizeof(o)) ||
@@ -372,8 +388,7 @@ static __always_inline int decap(struct __sk_buff *skb, int *act)
 			return 0;
 		hlen = o.ihl * 4;
 		outer_ecn = o.tos & ECN_MASK;
-		family = AP_AF_INET;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+	} else if (family == AP_AF_INET6) {
 		struct ipv6hdr o;
 
 		if (bpf_skb_load_bytes(skb, ETH_HLEN, &o, sizeof(o)) ||
@@ -384,27 +399,27 @@ static __always_inline int decap(struct __sk_buff *skb, int *act)
 			return 0;
 		hlen = sizeof(o);
 		outer_ecn = (o.flow_lbl[0] >> 4) & ECN_MASK;
-		family = AP_AF_INET6;
 	} else {
 		return 0;
 	}
-	/* Same family in and out: skb->protocol stays. FIXED_GSO: gso_size stays. */
-	*act = TC_ACT_SHOT;
-	if (hlen > 60 || bpf_skb_adjust_room(skb, -(__s32)hlen, BPF_ADJ_ROOM_MAC,
-					     BPF_F_ADJ_ROOM_FIXED_GSO))
-		return 1;
-	if (parse(skb, &p) || p.family != family)
-		return 1;
+	/* The inner packet decides, read in place: nothing changes unless it is ours. */
+	if (parse(skb, ETH_HLEN + hlen, family, &p))
+		return 0;
 	pr = match(&p, family == AP_AF_INET ? (void *)&p.ip4.daddr : (void *)&p.ip6.daddr,
 		   p.th.dest, &idx);
 	if (!pr || ap_sc_verdict(pr->instance, pr->peers, &seg) != AP_SC_TUNNEL)
+		return 0;
+	*act = TC_ACT_SHOT;
+	/* RFC 6040: CE outside on a not-ECT packet drops it. */
+	if (outer_ecn == ECN_CE && !(p.tos & ECN_MASK))
 		return 1;
-	/* RFC 6040: CE outside reaches the inside; not-ECT inside drops. */
+	/* Same family in and out: skb->protocol stays. FIXED_GSO: gso_size stays. */
+	if (bpf_skb_adjust_room(skb, -(__s32)hlen, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO))
+		return 1;
+	/* RFC 6040: CE outside reaches the inside. */
 	if (outer_ecn == ECN_CE && (p.tos & ECN_MASK) != ECN_CE) {
 		__u8 b;
 
-		if (!(p.tos & ECN_MASK))
-			return 1;
 		if (family == AP_AF_INET) {
 			__u16 old = bpf_htons((__u16)(4 << 12 | p.ip4.ihl << 8 | p.tos));
 			__u16 new = bpf_htons((__u16)(4 << 12 | p.ip4.ihl << 8 | p.tos | ECN_CE));
@@ -565,7 +580,7 @@ int sc_ingress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	if (decap(skb, &act))
 		return act;
-	if (parse(skb, &p))
+	if (parse(skb, ETH_HLEN, l3_family(skb), &p))
 		return TC_ACT_UNSPEC;
 	pr = match(&p, p.family == AP_AF_INET ? (void *)&p.ip4.daddr : (void *)&p.ip6.daddr,
 		   p.th.dest, &idx);
