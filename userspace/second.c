@@ -105,8 +105,8 @@ static int load(char *err, size_t errlen)
 	memset(sc.last, 0, sizeof(sc.last));
 	return 0;
 fail:
-	snprintf(err, errlen, "the second chance needs BPF (kernel 5.17 or later, CAP_BPF "
-		 "and CAP_NET_ADMIN): loading its programs: %s", strerror(e));
+	snprintf(err, errlen, "the second chance needs BPF (kernel 5.17 or later, CAP_BPF, "
+		 "CAP_PERFMON and CAP_NET_ADMIN): loading its programs: %s", strerror(e));
 	bpf_object__close(sc.obj);
 	sc.obj = NULL;
 	return -1;
