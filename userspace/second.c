@@ -3,9 +3,10 @@
  * The second chance's tc programs: loaded from the object the Makefile
  * builds and embeds (bpf/second.bpf.c), their maps filled from the
  * configuration's keys alone, a filter on each direction of every
- * Ethernet device. A filter has our fixed handle and priority, so a
- * restart after a crash replaces what the last anypind left, and on exit
- * only ours go: the clsact qdisc may hold others' filters.
+ * Ethernet device but the lower ones of a bridge, bond or team. A filter
+ * has our fixed handle and priority, so a restart after a crash replaces
+ * what the last anypind left, and on exit only ours go: the clsact qdisc
+ * may hold others' filters.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -13,9 +14,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/ioctl.h>
+#include <string.h>
+#include <time.h>
 #include <sys/socket.h>
-#include <unistd.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <libmnl/libmnl.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "bpf/maps.h"
@@ -287,19 +291,101 @@ static int fill(const struct ap_conf *c)
 	return 0;
 }
 
-/* Whether the device is Ethernet, the only framing the programs parse. */
-static bool ethernet(const char *name)
-{
-	struct ifreq r = { 0 };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	bool ok;
+/* A device of the namespace, as rtnetlink lists it. */
+struct link {
+	int ifindex;
+	bool ether;		/* ARPHRD_ETHER, the only framing the programs parse */
+	/*
+	 * A bridge port, bond or team slave, Open vSwitch port: its packets
+	 * cross its master's filters too. Not a VRF's: a VRF device's
+	 * filters see none of them.
+	 */
+	bool lower;
+	char name[IF_NAMESIZE];
+};
 
-	if (fd < 0)
-		return false;
-	snprintf(r.ifr_name, sizeof(r.ifr_name), "%s", name);
-	ok = !ioctl(fd, SIOCGIFHWADDR, &r) && r.ifr_hwaddr.sa_family == ARPHRD_ETHER;
-	close(fd);
-	return ok;
+struct links {
+	int n;
+	struct link l[SC_DEVS];
+};
+
+static bool attr_str_is(const struct nlattr *a, const char *s)
+{
+	return mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0 && !strcmp(mnl_attr_get_str(a), s);
+}
+
+static int link_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a, *b;
+	struct links *ls = arg;
+	bool master = false, vrf = false;
+	struct link *l;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK || ls->n >= SC_DEVS)
+		return MNL_CB_OK;
+	l = &ls->l[ls->n++];
+	memset(l, 0, sizeof(*l));
+	l->ifindex = ifi->ifi_index;
+	l->ether = ifi->ifi_type == ARPHRD_ETHER;
+	mnl_attr_for_each(a, nlh, sizeof(*ifi)) {
+		switch (mnl_attr_get_type(a)) {
+		case IFLA_IFNAME:
+			if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
+				snprintf(l->name, sizeof(l->name), "%s", mnl_attr_get_str(a));
+			break;
+		case IFLA_MASTER:
+			master = true;
+			break;
+		case IFLA_LINKINFO:
+			mnl_attr_for_each_nested(b, a)
+				if (mnl_attr_get_type(b) == IFLA_INFO_SLAVE_KIND)
+					vrf = attr_str_is(b, "vrf");
+			break;
+		}
+	}
+	l->lower = master && !vrf;
+	return MNL_CB_OK;
+}
+
+/* The devices of the namespace (an rtnetlink dump: /sys may be another's): 0, or -1. */
+static int links(struct links *ls)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	char buf[32768];
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	u32 sq = (u32)time(NULL), portid;
+	int n = -1;
+
+	ls->n = 0;
+	if (!nl)
+		return -1;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID))
+		goto out;
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = sq;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		goto out;
+	while ((n = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
+		n = mnl_cb_run(buf, (size_t)n, sq, portid, link_cb, ls);
+		if (n <= 0)
+			break;
+	}
+out:
+	mnl_socket_close(nl);
+	return n < 0 ? -1 : 0;
+}
+
+/* Whether the device gets our filters: its packets cross them once. */
+static bool wanted(const struct link *l)
+{
+	return l->ether && !l->lower;
 }
 
 static int tc(int ifindex, enum bpf_tc_attach_point at, int prog)
@@ -334,47 +420,58 @@ fail:
 	return -1;
 }
 
+static const struct link *find_link(const struct links *ls, int ifindex)
+{
+	int i;
+
+	for (i = 0; i < ls->n; i++)
+		if (ls->l[i].ifindex == ifindex)
+			return &ls->l[i];
+	return NULL;
+}
+
+static void detach(int ifindex)
+{
+	tc(ifindex, BPF_TC_INGRESS, -1);
+	tc(ifindex, BPF_TC_EGRESS, -1);
+}
+
 void second_attach(void)
 {
-	struct if_nameindex *ifs, *i;
-	int j, n = 0;
+	static struct links ls;
+	const struct link *l;
+	int i, j, n = 0;
 
-	if (!sc.obj)
+	if (!sc.obj || links(&ls))
 		return;
-	ifs = if_nameindex();
-	if (!ifs)
-		return;
-	/* Devices gone: forgotten, their filters with them. */
+	/* Devices gone, or now a lower one: forgotten, their filters with them. */
 	for (j = 0; j < sc.ndevs; j++) {
-		for (i = ifs; i->if_index; i++)
-			if ((int)i->if_index == sc.devs[j].ifindex)
-				break;
-		if (i->if_index)
+		l = find_link(&ls, sc.devs[j].ifindex);
+		if (l && wanted(l))
 			sc.devs[n++] = sc.devs[j];
+		else if (l && sc.devs[j].ok)
+			detach(l->ifindex);
 	}
 	sc.ndevs = n;
-	for (i = ifs; i->if_index && sc.ndevs < SC_DEVS; i++) {
+	for (i = 0; i < ls.n && sc.ndevs < SC_DEVS; i++) {
+		l = &ls.l[i];
 		for (j = 0; j < sc.ndevs; j++)
-			if (sc.devs[j].ifindex == (int)i->if_index)
+			if (sc.devs[j].ifindex == l->ifindex)
 				break;
-		if (j < sc.ndevs || !ethernet(i->if_name))
+		if (j < sc.ndevs || !wanted(l))
 			continue;
-		sc.devs[sc.ndevs].ifindex = i->if_index;
-		sc.devs[sc.ndevs++].ok = !attach_one(i->if_index, i->if_name);
+		sc.devs[sc.ndevs].ifindex = l->ifindex;
+		sc.devs[sc.ndevs++].ok = !attach_one(l->ifindex, l->name);
 	}
-	if_freenameindex(ifs);
 }
 
 static void detach_all(void)
 {
 	int j;
 
-	for (j = 0; j < sc.ndevs; j++) {
-		if (!sc.devs[j].ok)
-			continue;
-		tc(sc.devs[j].ifindex, BPF_TC_INGRESS, -1);
-		tc(sc.devs[j].ifindex, BPF_TC_EGRESS, -1);
-	}
+	for (j = 0; j < sc.ndevs; j++)
+		if (sc.devs[j].ok)
+			detach(sc.devs[j].ifindex);
 	sc.ndevs = 0;
 }
 

@@ -2,7 +2,8 @@
 /*
  * The second chance (docs/second-chance.md) as tc BPF programs
  * (bpf/second.bpf.c): loaded, filled from the configuration, attached to
- * every Ethernet device of the namespace.
+ * the namespace's Ethernet devices but a bridge's, bond's or team's lower
+ * ones.
  */
 #ifndef ANYPIND_SECOND_H
 #define ANYPIND_SECOND_H
@@ -17,7 +18,10 @@
  * @err set and the programs as they were.
  */
 int second_set(const struct ap_conf *c, char *err, size_t errlen);
-/* Attaches to the devices that came since the last call (each second). */
+/*
+ * Attaches to the devices that came (or left their master) since the last
+ * call, detaches from those that joined a master (each second).
+ */
 void second_attach(void);
 /* What the programs counted since the last call, into @t's rows. */
 void second_count(struct table *t);

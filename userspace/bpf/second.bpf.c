@@ -12,7 +12,8 @@
  *               names, in IP-in-IP or IPv6-in-IPv6
  *
  * The rules are the core's (anypin/sc.h); this file only parses, looks up
- * and rewrites. Ethernet devices only; IPv6 without extension headers.
+ * and rewrites. Ethernet devices only, untagged; IPv6 without extension
+ * headers.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -301,6 +302,9 @@ static __always_inline int rewrite(struct __sk_buff *skb, __u32 l4, __u32 at,
 /*
  * Both programs end with TC_ACT_UNSPEC unless they drop or redirect: the
  * device's other filters (an operator's, at a later priority) still run.
+ * A packet with a VLAN tag in skb->vlan_* is the VLAN device's, whose own
+ * filters take it: here, on the lower device, a SYN-ACK's MSS would be
+ * lowered twice and a forward leave untagged.
  */
 SEC("tc")
 int sc_egress(struct __sk_buff *skb)
@@ -311,7 +315,7 @@ int sc_egress(struct __sk_buff *skb)
 	__u8 to[4];
 	__u16 mss;
 
-	if (parse(skb, ETH_HLEN, l3_family(skb), &p))
+	if (skb->vlan_present || parse(skb, ETH_HLEN, l3_family(skb), &p))
 		return TC_ACT_UNSPEC;
 	pr = match(&p, p.family == AP_AF_INET ? (void *)&p.ip4.saddr : (void *)&p.ip6.saddr,
 		   p.th.source, &idx);
@@ -576,7 +580,7 @@ int sc_ingress(struct __sk_buff *skb)
 	__u32 idx, k;
 	int act, r;
 
-	if (skb->pkt_type != PACKET_HOST)
+	if (skb->pkt_type != PACKET_HOST || skb->vlan_present)
 		return TC_ACT_UNSPEC;
 	if (decap(skb, &act))
 		return act;
