@@ -68,12 +68,14 @@ static struct {
 		bool ok;		/* attached; else refused, said once */
 	} devs[SC_DEVS];
 	u64 last[SC_PREFIXES][SC_NSTATS];
+	bool quiet;			/* sweeping: the kernel's "not found" is no news */
+	bool swept;			/* since this anypind started */
 } sc = { .egress = -1, .ingress = -1 };
 
 /* libbpf's warnings (the verifier's log among them) go to our log. */
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level != LIBBPF_WARN)
+	if (level != LIBBPF_WARN || sc.quiet)
 		return 0;
 	fputs("anypind: ", stderr);
 	return vfprintf(stderr, fmt, ap);
@@ -436,9 +438,10 @@ static void detach(int ifindex)
 	tc(ifindex, BPF_TC_EGRESS, -1);
 }
 
+static struct links ls;		/* the last dump, for the two below */
+
 void second_attach(void)
 {
-	static struct links ls;
 	const struct link *l;
 	int i, j, n = 0;
 
@@ -465,14 +468,39 @@ void second_attach(void)
 	}
 }
 
-static void detach_all(void)
+/*
+ * Deletes our filters from every Ethernet device, lower ones included,
+ * but those in sc.devs: what an anypind killed with -9 (or crashed) left,
+ * which would go on stamping and forwarding with its configuration. A
+ * device without them (ENOENT) or without a clsact qdisc (EINVAL) is the
+ * usual case.
+ */
+static void sweep(void)
 {
-	int j;
+	static const enum bpf_tc_attach_point at[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
+	int i, j, k, e;
 
-	for (j = 0; j < sc.ndevs; j++)
-		if (sc.devs[j].ok)
-			detach(sc.devs[j].ifindex);
-	sc.ndevs = 0;
+	sc.swept = true;
+	libbpf_set_print(libbpf_log);
+	if (links(&ls)) {
+		logmsg("second chance: listing the devices: %s", strerror(errno));
+		return;
+	}
+	for (i = 0; i < ls.n; i++) {
+		for (j = 0; j < sc.ndevs; j++)
+			if (sc.devs[j].ifindex == ls.l[i].ifindex && sc.devs[j].ok)
+				break;
+		if (!ls.l[i].ether || j < sc.ndevs)
+			continue;
+		for (k = 0; k < 2; k++) {
+			sc.quiet = true;
+			e = tc(ls.l[i].ifindex, at[k], -1);
+			sc.quiet = false;
+			if (e && e != -ENOENT && e != -EINVAL)
+				logmsg("second chance: removing a filter from %s: %s",
+				       ls.l[i].name, strerror(-e));
+		}
+	}
 }
 
 static bool needed(const struct ap_conf *c)
@@ -485,16 +513,27 @@ static bool needed(const struct ap_conf *c)
 	return false;
 }
 
+/*
+ * No filter of ours may stay that this anypind did not attach (a killed
+ * one's): swept when the programs load (after ours replaced the old ones
+ * where they go, so that the stamps have no gap), when they cannot load,
+ * when they go, and at a first configuration without an instance.
+ */
 int second_set(const struct ap_conf *c, char *err, size_t errlen)
 {
 	bool loaded = sc.obj;
 
 	if (!needed(c)) {
-		second_close();
+		if (sc.obj)
+			second_close();
+		else if (!sc.swept)
+			sweep();
 		return 0;
 	}
-	if (!sc.obj && load(err, errlen))
+	if (!sc.obj && load(err, errlen)) {
+		sweep();
 		return -1;
+	}
 	if (fill(c)) {
 		snprintf(err, errlen, "second chance: filling its maps: %s", strerror(errno));
 		if (!loaded)
@@ -502,6 +541,8 @@ int second_set(const struct ap_conf *c, char *err, size_t errlen)
 		return -1;
 	}
 	second_attach();
+	if (!loaded)
+		sweep();
 	return 0;
 }
 
@@ -537,7 +578,8 @@ void second_close(void)
 {
 	if (!sc.obj)
 		return;
-	detach_all();
+	sc.ndevs = 0;
+	sweep();
 	bpf_object__close(sc.obj);
 	sc.obj = NULL;
 	sc.egress = sc.ingress = -1;

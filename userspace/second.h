@@ -25,7 +25,10 @@ int second_set(const struct ap_conf *c, char *err, size_t errlen);
 void second_attach(void);
 /* What the programs counted since the last call, into @t's rows. */
 void second_count(struct table *t);
-/* Detaches its own filters (not the clsact qdisc) and unloads. */
+/*
+ * Deletes its filters from every Ethernet device (not the clsact qdisc)
+ * and unloads; nothing when nothing is loaded.
+ */
 void second_close(void);
 
 #endif
