@@ -46,21 +46,23 @@ static inline u16 ap_sc_mss(u16 mss, u8 family)
 /* What a segment an instance sends from A gets. */
 enum ap_sc_out {
 	AP_SC_OUT_NONE,
-	AP_SC_OUT_MSS,		/* a SYN-ACK: its MSS lowered (ap_sc_mss()) */
+	AP_SC_OUT_MSS,		/* a SYN-ACK with timestamps: its MSS lowered (ap_sc_mss()) */
 	AP_SC_OUT_STAMP,	/* its TSval stamped (ap_sc_stamp()) */
 };
 
 /*
  * For a segment with these flags and options (@auth: TCP-MD5 or TCP-AO):
  * SYNs and SYN-ACKs are never stamped; a signed segment is left whole,
- * its MSS as its TSval, since TCP-AO's MAC covers the options.
+ * its MSS as its TSval, since TCP-AO's MAC covers the options. A SYN-ACK
+ * without timestamps keeps its MSS: its client will echo no TSecr, so
+ * its connection is never forwarded.
  */
 static inline enum ap_sc_out ap_sc_out(bool syn, bool ack, bool mss, bool ts, bool auth)
 {
 	if (auth)
 		return AP_SC_OUT_NONE;
 	if (syn)
-		return ack && mss ? AP_SC_OUT_MSS : AP_SC_OUT_NONE;
+		return ack && mss && ts ? AP_SC_OUT_MSS : AP_SC_OUT_NONE;
 	return ts ? AP_SC_OUT_STAMP : AP_SC_OUT_NONE;
 }
 

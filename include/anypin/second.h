@@ -73,7 +73,8 @@ bool ap_sc_stamp_pkt(struct ap_pkt *p, const struct ap_opts *o, u8 id,
 /*
  * Lowers the MSS option of a SYN-ACK sent from the anycast address by the
  * encapsulation's overhead, so a forwarded segment still fits the path;
- * never in a signed segment (TCP-MD5, TCP-AO). Returns whether the packet
+ * only with a timestamp option (without, nothing is ever forwarded), never
+ * in a signed segment (TCP-MD5, TCP-AO). Returns whether the packet
  * changed.
  */
 bool ap_sc_mss_pkt(struct ap_pkt *p, const struct ap_opts *o, enum ap_csum_mode mode);

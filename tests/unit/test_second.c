@@ -233,9 +233,20 @@ static void test_mss(void **state)
 		}
 	}
 
+	/* without timestamps its connection never moves: a SYN-ACK keeps its MSS */
+	pg_tcp_init(&t, "192.0.2.1", "203.0.113.9", 443, 40000, AP_TCP_SYN | AP_TCP_ACK);
+	add_mss(&t, 1460);
+	len = pg_build_tcp(pkt, &t, NULL);
+	memcpy(want, pkt, len);
+	parse(&p, &o, len);
+	assert_int_equal(o.ts_off, 0);
+	assert_false(ap_sc_mss_pkt(&p, &o, AP_CSUM_FULL));
+	assert_memory_equal(pkt, want, len);
+
 	/* TCP-AO signs the options: a signed SYN-ACK keeps its MSS */
 	pg_tcp_init(&t, "192.0.2.1", "203.0.113.9", 443, 40000, AP_TCP_SYN | AP_TCP_ACK);
 	add_mss(&t, 1460);
+	add_ts(&t, 77, 0);
 	pg_tcp_add_opt(&t, (const u8[]){ AP_TCPOPT_AO, 4, 1, 1 }, 4);
 	len = pg_build_tcp(pkt, &t, NULL);
 	memcpy(want, pkt, len);
@@ -384,6 +395,8 @@ static void test_verdict(void **state)
 	assert_int_equal(ap_sc_verdict(1, peers, &s), AP_SC_TUNNEL);
 
 	assert_int_equal(ap_sc_out(true, true, true, true, false), AP_SC_OUT_MSS);
+	/* no timestamps: no TSecr will name an owner, nothing to make room for */
+	assert_int_equal(ap_sc_out(true, true, true, false, false), AP_SC_OUT_NONE);
 	assert_int_equal(ap_sc_out(true, true, false, true, false), AP_SC_OUT_NONE);
 	assert_int_equal(ap_sc_out(true, false, true, true, false), AP_SC_OUT_NONE);
 	assert_int_equal(ap_sc_out(false, true, true, true, false), AP_SC_OUT_STAMP);
