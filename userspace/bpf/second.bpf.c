@@ -200,9 +200,11 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 nh, __u8 family, s
 		return -1;
 	p->flags = ((__u8 *)&p->th)[13];
 	p->ts_off = p->mss_off = p->auth = 0;
-	optlen = p->th.doff * 4 - sizeof(struct tcphdr);
-	if (!optlen)
+	/* Bounds the verifier of 6.1 can follow: 4 to 40 bytes, never 0. */
+	optlen = p->th.doff * 4;
+	if (optlen <= sizeof(struct tcphdr))
 		return 0;
+	optlen -= sizeof(struct tcphdr);
 	if (optlen > 40 ||
 	    bpf_skb_load_bytes(skb, p->l4 + sizeof(struct tcphdr), ow.opts, optlen))
 		return -1;
