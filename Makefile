@@ -123,10 +123,10 @@ vm: deps
 # (tests/vm/debug-kernel; the first build takes long): the harness's own
 # self-test on 6.12, where a boot takes seconds, and the checkers' on the
 # debug kernel (each one must catch its canary), then the module's topics
-# (tests/vm/kmod/run, with its 50 load/unload cycles), kmod_stress and
-# every lab scenario's "with" half (the "without" halves test the lab,
-# not the module), with a kmemleak scan after each unload (docs/vm.md,
-# "The debug kernel"). One guest at a time (VM_PARALLEL=0): under KASAN
+# (tests/vm/kmod/run, with its 50 load/unload cycles), kmod_stress,
+# kmod_second and every lab scenario's "with" half (the "without" halves
+# test the lab, not the module), with a kmemleak scan after every tenth
+# unload and the last (docs/vm.md, "The debug kernel"). One guest at a time (VM_PARALLEL=0): under KASAN
 # and lockdep the lab's paced transfers have no time to share with a
 # second guest (drain's withdrawal came after half the download).
 VM_DEBUG_TIMEOUT ?= 7200
@@ -160,8 +160,8 @@ check: deps
 
 # README's first command: a download from the anycast address while the
 # route flips every 100 ms, without anypin, with anypin.ko (in the VM, which
-# tests/demo/run prepares) and with anypind; a table and a picture
-# (docs/demo.md).
+# tests/demo/run prepares), with anypind, and a client without anypin kept
+# by the module's second chance; a table and a picture (docs/demo.md).
 demo: deps
 	$(MAKE) userspace
 	tests/demo/run

@@ -46,7 +46,7 @@ if [ "$LAB_SLOW" != 1 ] && [ -z "${LAB_TIMEOUT:-}" ]; then
 fi
 # Whether scenarios run their "without anypin" halves (lab_plain);
 # ANYPIN_LAB_PLAIN reaches the guest like ANYPIN_LAB_SLOW (tests/vm/check
-# passes 0 on every kernel but the last).
+# passes 0 unless VM_PLAIN says otherwise).
 LAB_PLAIN=${LAB_PLAIN:-${ANYPIN_LAB_PLAIN:-1}}
 LAB_IPT=${LAB_IPT:-iptables}
 LAB_IP6T=${LAB_IP6T:-ip6tables}

@@ -10,8 +10,8 @@
 # (lab_selftest: it tests the lab's tools, which the host's run of the
 # lab covers, and costs 40 s of each kernel's lab) and second_chance
 # (tests/vm/kmod_second.sh runs it in the untimed guest, beside this one:
-# its events land at 100 kB however slow the guest, and its fourteen
-# paced phases would lengthen the lab chain, which make check's 30
+# its events land at 100 kB however slow the guest, and its paced
+# phases would lengthen the lab chain, which make check's 30
 # minutes are made of), and unloads it; exit status: the runner's. The
 # same_stats scenario saves the module's counters in
 # $ANYPIN_VM_OUT/lab-stats/kmod/ (tests/vm/check keeps them for

@@ -87,8 +87,8 @@ lab_anypin_conf() {
 
 # lab_plain: whether the scenario runs its "without anypin" half (and the
 # plain controls that go with it). LAB_PLAIN=0 leaves them out: they test
-# the lab and the kernel's TCP, not anypin, and the VM suite runs them on
-# its last kernel only (tests/vm/check).
+# the lab and the kernel's TCP, not anypin: make check runs them on the
+# host, the VM suite in no guest unless VM_PLAIN says so (tests/vm/check).
 lab_plain() {
 	[ "${LAB_PLAIN:-1}" != 0 ]
 }

@@ -35,8 +35,9 @@
 #                    byte-exact; inst2 forwarded (sc_forwarded) the
 #                    segments whose TSecr names inst1 to U1 in IP-in-IP,
 #                    inst1 took them out of the tunnel (sc_tunnel) and
-#                    stamped what it sent (sc_stamped), and the router
-#                    saw the tunnel's packets
+#                    stamped what it sent (sc_stamped), the router saw
+#                    the tunnel's packets, and inst2 sent every forward
+#                    it chose (sc_unsent 0)
 #
 # and two more with DATAPATH, before the events:
 #
