@@ -112,7 +112,7 @@ static: deps
 # anypin.ko inside qemu on Debian's 6.1 and 6.12 kernels (tests/vm/). The
 # guests run build/anypinctl and build/anypind from the host. LOAD_CYCLES:
 # the module's load/unload cycles under traffic (vm-debug runs 50).
-LOAD_CYCLES ?= 20
+LOAD_CYCLES ?= 10
 vm: deps
 	tests/vm/deps
 	$(MAKE) userspace
@@ -143,7 +143,7 @@ vm-debug: deps
 # The entry point of README.md and CI: installs what it needs, builds
 # everything, runs the unit tests, the lab on this host (anypind),
 # anypinctl against anypind, and the module's tests in the VM, with each
-# fuzzer for 30 s at nice 19 beside them (tests/fuzz/beside); last, the
+# fuzzer for FUZZ_CHECK_SECONDS at nice 19 beside them (tests/fuzz/beside); last, the
 # counters of the lab's same_stats scenario, anypind's (this host's lab)
 # against the module's on each kernel (the VM's kmod_lab, kept in
 # build/vm/check-KERNEL-kmod_lab.out/), counter by counter
@@ -155,7 +155,7 @@ check: deps
 	$(MAKE) fuzz-build
 	$(MAKE) lab
 	$(MAKE) ctl-test
-	tests/fuzz/beside 30 $(FUZZ_BINS) -- $(MAKE) vm
+	tests/fuzz/beside $(FUZZ_CHECK_SECONDS) $(FUZZ_BINS) -- $(MAKE) vm
 	tests/lab/compare-stats $(LAB_STATS)/anypind $(B)/vm/check-*-kmod_lab.out/lab-stats/kmod
 
 # README's first command: a download from the anycast address while the
@@ -194,6 +194,9 @@ $(B)/bench/table: tests/bench/table.c $(B)/userspace/table.o $(B)/libanypin-core
 # and the run fails on any crash. fuzz-check is the short run for CI.
 FUZZ_TARGETS := parse process conf_parse conf_set tab
 FUZZ_SECONDS ?= 60
+# make check's and fuzz-check's short run: it replays each corpus and
+# explores a little; the long runs are make fuzz's (docs/fuzz.md).
+FUZZ_CHECK_SECONDS ?= 15
 FUZZ_CC ?= clang
 FUZZ_CFLAGS ?= -O1 -g -fno-omit-frame-pointer
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -207,7 +210,7 @@ fuzz: deps
 	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 fuzz-check:
-	$(MAKE) fuzz FUZZ_SECONDS=30
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS)
 
 fuzz-build: $(FUZZ_BINS)
 .SECONDARY: $(FUZZ_CORE)

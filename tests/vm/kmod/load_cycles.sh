@@ -5,7 +5,7 @@
 #
 # Load/unload cycles of anypin.ko under traffic, in the lab
 # (tests/lab/lab.sh): ANYPIN_LOAD_CYCLES of them (default 50, as make
-# vm-debug runs them with its kmemleak scans; make check runs 20). Each
+# vm-debug runs them with its kmemleak scans; make check runs 10). Each
 # cycle loads the module, configures the lab's three namespaces (every
 # 5th also a namespace outside the lab, with prefixes of its own), waits
 # until flow entries have been created (objects of this load's
