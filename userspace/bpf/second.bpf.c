@@ -522,6 +522,29 @@ static __always_inline __u8 ecn_encap(__u8 tos)
 }
 
 /*
+ * Whether @p, @len bytes of IP, fits the MTU of the device it leaves by
+ * with @hlen bytes more, or each of its GSO segments does: neither
+ * adjust_room nor redirect_neigh checks, and a GRO'd packet of a
+ * connection whose MSS was never lowered would leave as segments too big.
+ * bpf_check_mtu() only reads the device's MTU here: its own verdict
+ * passes any GSO packet, and cannot add a header to a GSO packet's segments.
+ */
+static __always_inline int fits(struct __sk_buff *skb, const struct pkt *p, __u32 len,
+				__u32 hlen)
+{
+	__u32 mtu = 0, seg;
+
+	if (bpf_check_mtu(skb, skb->ingress_ifindex, &mtu, 0, 0) < 0)
+		return 0;
+	if (skb->gso_size) {
+		seg = p->l4 - ETH_HLEN + p->th.doff * 4 + skb->gso_size;
+		if (seg < len)
+			len = seg;
+	}
+	return len + hlen <= mtu;
+}
+
+/*
  * @p in an outer header from @pr's unicast address to @peer's: 0, -1 with
  * the packet as it was, or -2 with it broken.
  */
@@ -530,18 +553,20 @@ static __always_inline int encap(struct __sk_buff *skb, const struct pkt *p,
 {
 	/* The SYN-ACK's MSS left room for the header: gso_size stays. */
 	__u64 fl = BPF_F_ADJ_ROOM_FIXED_GSO;
+	/* The inner packet's IP length. */
+	__u32 len = p->family == AP_AF_INET ? p->tot : p->tot + sizeof(struct ipv6hdr);
 
 	if (p->family == AP_AF_INET) {
 		struct iphdr o = {};
 
-		if ((__u32)p->tot + sizeof(o) > 0xffff ||
+		if (len + sizeof(o) > 0xffff || !fits(skb, p, len, sizeof(o)) ||
 		    bpf_skb_adjust_room(skb, sizeof(o), BPF_ADJ_ROOM_MAC,
 					fl | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4))
 			return -1;
 		o.version = 4;
 		o.ihl = 5;
 		o.tos = ecn_encap(p->tos);
-		o.tot_len = bpf_htons(p->tot + sizeof(o));
+		o.tot_len = bpf_htons(len + sizeof(o));
 		o.frag_off = bpf_htons(p->frag_off & IP_DF);
 		o.id = (p->frag_off & IP_DF) ? 0 : (__u16)bpf_get_prandom_u32();
 		o.ttl = 64;
@@ -554,7 +579,7 @@ static __always_inline int encap(struct __sk_buff *skb, const struct pkt *p,
 		struct ipv6hdr o = {};
 		__u8 tc = ecn_encap(p->tos);
 
-		if ((__u32)p->tot + sizeof(o) > 0xffff ||
+		if (len > 0xffff || !fits(skb, p, len, sizeof(o)) ||
 		    bpf_skb_adjust_room(skb, sizeof(o), BPF_ADJ_ROOM_MAC,
 					fl | BPF_F_ADJ_ROOM_ENCAP_L3_IPV6))
 			return -1;
@@ -563,7 +588,7 @@ static __always_inline int encap(struct __sk_buff *skb, const struct pkt *p,
 		o.flow_lbl[0] = (tc & 0xf) << 4 | (p->ip6.flow_lbl[0] & 0xf);
 		o.flow_lbl[1] = p->ip6.flow_lbl[1];
 		o.flow_lbl[2] = p->ip6.flow_lbl[2];
-		o.payload_len = bpf_htons(p->tot + sizeof(struct ipv6hdr));
+		o.payload_len = bpf_htons(len);
 		o.nexthdr = IPPROTO_IPV6;
 		o.hop_limit = 64;
 		__builtin_memcpy(&o.saddr, pr->own6, 16);
