@@ -553,14 +553,22 @@ static __always_inline int encap(struct __sk_buff *skb, const struct pkt *p,
 {
 	/* The SYN-ACK's MSS left room for the header: gso_size stays. */
 	__u64 fl = BPF_F_ADJ_ROOM_FIXED_GSO;
-	/* The inner packet's IP length. */
-	__u32 len = p->family == AP_AF_INET ? p->tot : p->tot + sizeof(struct ipv6hdr);
+	__u32 hlen = p->family == AP_AF_INET ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+	/*
+	 * The inner packet's IP length. A BIG TCP aggregate over 64 KiB (IPv4
+	 * from 6.3; IPv6 where GRO adds no jumbo option) has 0 there: the
+	 * frame's length says it, and what would make an outer packet over
+	 * 64 KiB is refused, as in the module (GSO splits no tunnel's jumbogram).
+	 */
+	__u32 len = !p->tot ? skb->len - ETH_HLEN :
+		    p->family == AP_AF_INET ? p->tot : p->tot + sizeof(struct ipv6hdr);
 
+	if (len + hlen > 0xffff || !fits(skb, p, len, hlen))
+		return -1;
 	if (p->family == AP_AF_INET) {
 		struct iphdr o = {};
 
-		if (len + sizeof(o) > 0xffff || !fits(skb, p, len, sizeof(o)) ||
-		    bpf_skb_adjust_room(skb, sizeof(o), BPF_ADJ_ROOM_MAC,
+		if (bpf_skb_adjust_room(skb, sizeof(o), BPF_ADJ_ROOM_MAC,
 					fl | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4))
 			return -1;
 		o.version = 4;
@@ -579,8 +587,7 @@ static __always_inline int encap(struct __sk_buff *skb, const struct pkt *p,
 		struct ipv6hdr o = {};
 		__u8 tc = ecn_encap(p->tos);
 
-		if (len > 0xffff || !fits(skb, p, len, sizeof(o)) ||
-		    bpf_skb_adjust_room(skb, sizeof(o), BPF_ADJ_ROOM_MAC,
+		if (bpf_skb_adjust_room(skb, sizeof(o), BPF_ADJ_ROOM_MAC,
 					fl | BPF_F_ADJ_ROOM_ENCAP_L3_IPV6))
 			return -1;
 		o.version = 6;
