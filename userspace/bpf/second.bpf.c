@@ -435,8 +435,9 @@ static __always_inline int decap(struct __sk_buff *skb, int *act)
 			bpf_l3_csum_replace(skb, ETH_HLEN + offsetof(struct iphdr, check),
 					    old, new, 2);
 		} else {
+			/* No header checksum cancels it: a CHECKSUM_COMPLETE sum must follow. */
 			b = p.ip6.flow_lbl[0] | ECN_CE << 4;
-			bpf_skb_store_bytes(skb, ETH_HLEN + 1, &b, 1, 0);
+			bpf_skb_store_bytes(skb, ETH_HLEN + 1, &b, 1, BPF_F_RECOMPUTE_CSUM);
 		}
 	}
 	count(idx, SC_TUNNEL);
@@ -546,7 +547,10 @@ static __always_inline int fits(struct __sk_buff *skb, const struct pkt *p, __u3
 
 /*
  * @p in an outer header from @pr's unicast address to @peer's: 0, -1 with
- * the packet as it was, or -2 with it broken.
+ * the packet as it was, or -2 with it broken. adjust_room leaves zeros,
+ * which a CHECKSUM_COMPLETE sum does not see; the header written over
+ * them goes into the sum (BPF_F_RECOMPUTE_CSUM), for whatever receives
+ * this skb with it (a veth's peer).
  */
 static __always_inline int encap(struct __sk_buff *skb, const struct pkt *p,
 				 const struct sc_prefix *pr, const struct sc_peer *peer)
@@ -582,7 +586,8 @@ static __always_inline int encap(struct __sk_buff *skb, const struct pkt *p,
 		o.saddr = pr->own4;
 		o.daddr = peer->addr4;
 		o.check = fold(bpf_csum_diff(0, 0, (__be32 *)&o, sizeof(o), 0));
-		return bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), 0) ? -2 : 0;
+		return bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), BPF_F_RECOMPUTE_CSUM) ?
+			       -2 : 0;
 	} else {
 		struct ipv6hdr o = {};
 		__u8 tc = ecn_encap(p->tos);
@@ -600,7 +605,8 @@ static __always_inline int encap(struct __sk_buff *skb, const struct pkt *p,
 		o.hop_limit = 64;
 		__builtin_memcpy(&o.saddr, pr->own6, 16);
 		__builtin_memcpy(&o.daddr, peer->addr6, 16);
-		return bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), 0) ? -2 : 0;
+		return bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), BPF_F_RECOMPUTE_CSUM) ?
+			       -2 : 0;
 	}
 }
 
