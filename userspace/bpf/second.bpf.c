@@ -9,7 +9,8 @@
  *   sc_ingress  takes the outer header off what a peer sent to our
  *               unicast address (never forwarded again); sends a segment
  *               to A that no socket here takes to the peer its TSecr
- *               names, in IP-in-IP or IPv6-in-IPv6
+ *               names, and an ICMP error about a segment from A to the
+ *               peer the quoted TSval names, in IP-in-IP or IPv6-in-IPv6
  *
  * The rules are the core's (anypin/sc.h); this file only parses, looks up
  * and rewrites. Ethernet devices only, untagged; IPv6 without extension
@@ -80,11 +81,12 @@ static __always_inline void count(__u32 prefix, __u32 what)
 		*v += 1;
 }
 
-/* A TCP segment's headers, copied (offsets from the MAC header). */
+/* A packet's IP and TCP headers, copied (offsets from the MAC header). */
 struct pkt {
 	__u32 l4;
 	__u16 tot;		/* IPv4 tot_len / IPv6 payload_len */
 	__u8 family;		/* AP_AF_INET, AP_AF_INET6 */
+	__u8 proto;		/* IPv4 protocol / IPv6 next header */
 	__u8 flags;
 	__u8 ts_off, mss_off;	/* of the options in the TCP header, 0: none */
 	__u8 auth;		/* TCP-MD5 or TCP-AO */
@@ -164,42 +166,55 @@ static __always_inline __u8 l3_family(const struct __sk_buff *skb)
 }
 
 /*
- * The headers of an unfragmented TCP segment into @p, from the IP header
- * at @nh (of @family): 0, or -1.
+ * The IP header at @nh (of @family) into @p, its protocol in p->proto:
+ * 0, or -1 for no such header or a fragment. An ICMP error's quote
+ * (@quoted) may be a first fragment.
  */
-static __always_inline int parse(struct __sk_buff *skb, __u32 nh, __u8 family, struct pkt *p)
+static __always_inline int parse_ip(struct __sk_buff *skb, __u32 nh, __u8 family, bool quoted,
+				    struct pkt *p)
 {
-	struct opt_walk ow = {};	/* bpf_loop's ctx must be on the stack */
-	__u32 optlen;
-
+	__builtin_memset(&p->th, 0, sizeof(p->th));
+	p->ts_off = p->mss_off = p->auth = 0;
 	if (family == AP_AF_INET) {
 		if (bpf_skb_load_bytes(skb, nh, &p->ip4, sizeof(p->ip4)))
 			return -1;
-		if (p->ip4.version != 4 || p->ip4.ihl < 5 || p->ip4.protocol != IPPROTO_TCP)
+		if (p->ip4.version != 4 || p->ip4.ihl < 5)
 			return -1;
 		p->frag_off = bpf_ntohs(p->ip4.frag_off);
-		if (p->frag_off & (IP_MF | IP_OFFMASK))
+		if (p->frag_off & (quoted ? IP_OFFMASK : IP_MF | IP_OFFMASK))
 			return -1;
 		p->family = AP_AF_INET;
+		p->proto = p->ip4.protocol;
 		p->l4 = nh + p->ip4.ihl * 4;
 		p->tot = bpf_ntohs(p->ip4.tot_len);
 		p->tos = p->ip4.tos;
 	} else if (family == AP_AF_INET6) {
 		if (bpf_skb_load_bytes(skb, nh, &p->ip6, sizeof(p->ip6)))
 			return -1;
-		if (p->ip6.version != 6 || p->ip6.nexthdr != IPPROTO_TCP)
+		if (p->ip6.version != 6)
 			return -1;
 		p->family = AP_AF_INET6;
+		p->proto = p->ip6.nexthdr;
 		p->l4 = nh + sizeof(struct ipv6hdr);
 		p->tot = bpf_ntohs(p->ip6.payload_len);
 		p->tos = p->ip6.priority << 4 | p->ip6.flow_lbl[0] >> 4;
 	} else {
 		return -1;
 	}
+	return 0;
+}
+
+/* The TCP header and options at p->l4 into @p: 0, or -1. */
+static __always_inline int parse_tcp(struct __sk_buff *skb, struct pkt *p)
+{
+	struct opt_walk ow = {};	/* bpf_loop's ctx must be on the stack */
+	__u32 optlen;
+
+	if (p->proto != IPPROTO_TCP)
+		return -1;
 	if (bpf_skb_load_bytes(skb, p->l4, &p->th, sizeof(p->th)) || p->th.doff < 5)
 		return -1;
 	p->flags = ((__u8 *)&p->th)[13];
-	p->ts_off = p->mss_off = p->auth = 0;
 	/* Bounds the verifier of 6.1 can follow: 4 to 40 bytes, never 0. */
 	optlen = p->th.doff * 4;
 	if (optlen <= sizeof(struct tcphdr))
@@ -220,6 +235,33 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 nh, __u8 family, s
 		p->tsecr = get32(ow.opts, p->ts_off - sizeof(struct tcphdr) + 6);
 	}
 	return 0;
+}
+
+/* An unfragmented TCP segment at @nh (of @family) into @p: 0, or -1. */
+static __always_inline int parse(struct __sk_buff *skb, __u32 nh, __u8 family, struct pkt *p)
+{
+	return parse_ip(skb, nh, family, false, p) ? -1 : parse_tcp(skb, p);
+}
+
+/*
+ * The TCP segment that @p, an ICMP error as ap_icmp_is_error() takes
+ * one, quotes into @q: 0, or -1. Its header and options must be whole
+ * in the quote (the core reads what there is of them); IPv6 without
+ * extension headers.
+ */
+static __always_inline int parse_quote(struct __sk_buff *skb, const struct pkt *p, struct pkt *q)
+{
+	__u8 type;
+
+	if (p->proto != (p->family == AP_AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6) ||
+	    bpf_skb_load_bytes(skb, p->l4, &type, 1))
+		return -1;
+	if (p->family == AP_AF_INET ? type != 3 && type != 11 && type != 12 :
+				      type < 1 || type > 4)
+		return -1;
+	if (parse_ip(skb, p->l4 + 8, p->family, true, q))
+		return -1;
+	return parse_tcp(skb, q);
 }
 
 /*
@@ -368,19 +410,20 @@ static __always_inline __u8 addr_kind(__u8 family, const void *a)
 
 /*
  * What a peer sent to our unicast address, from its own: a segment to A
- * of a prefix with an instance, counted as the core's AP_SC_TUNNEL, loses
- * its outer header. Returns 1 when it took the packet (the verdict in
- * *@act), 0 with the packet untouched for anything else in IP-in-IP
- * between those addresses (the host's own tunnels, ICMP errors, inner
- * fragments, other ports), which plain anycast would pass too.
+ * of a prefix with an instance, or an ICMP error to A about one from A
+ * (ap_sc_icmp()), counted as the core's AP_SC_TUNNEL, loses its outer
+ * header. Returns 1 when it took the packet (the verdict in *@act), 0
+ * with the packet untouched for anything else in IP-in-IP between those
+ * addresses (the host's own tunnels, inner fragments, other ports), which
+ * plain anycast would pass too. @p and @q are the caller's, for the
+ * stack's sake.
  */
-static __always_inline int decap(struct __sk_buff *skb, int *act)
+static __always_inline int decap(struct __sk_buff *skb, struct pkt *p, struct pkt *q, int *act)
 {
 	struct ap_sc_seg seg = { .tunnel = true };
 	__u8 outer_ecn, family = l3_family(skb);
 	struct sc_prefix *pr;
 	__u32 hlen, idx;
-	struct pkt p;
 
 	if (family == AP_AF_INET) {
 		struct iphdr o;
@@ -409,34 +452,40 @@ static __always_inline int decap(struct __sk_buff *skb, int *act)
 		return 0;
 	}
 	/* The inner packet decides, read in place: nothing changes unless it is ours. */
-	if (parse(skb, ETH_HLEN + hlen, family, &p))
+	if (parse_ip(skb, ETH_HLEN + hlen, family, false, p))
 		return 0;
-	pr = match(&p, family == AP_AF_INET ? (void *)&p.ip4.daddr : (void *)&p.ip6.daddr,
-		   p.th.dest, &idx);
+	if (!parse_tcp(skb, p))
+		pr = match(p, family == AP_AF_INET ? (void *)&p->ip4.daddr : (void *)&p->ip6.daddr,
+			   p->th.dest, &idx);
+	else if (!parse_quote(skb, p, q))
+		pr = match(q, family == AP_AF_INET ? (void *)&q->ip4.saddr : (void *)&q->ip6.saddr,
+			   q->th.source, &idx);
+	else
+		return 0;
 	if (!pr || ap_sc_verdict(pr->instance, pr->peers, &seg) != AP_SC_TUNNEL)
 		return 0;
 	*act = TC_ACT_SHOT;
 	/* RFC 6040: CE outside on a not-ECT packet drops it. */
-	if (outer_ecn == ECN_CE && !(p.tos & ECN_MASK))
+	if (outer_ecn == ECN_CE && !(p->tos & ECN_MASK))
 		return 1;
 	/* Same family in and out: skb->protocol stays. FIXED_GSO: gso_size stays. */
 	if (bpf_skb_adjust_room(skb, -(__s32)hlen, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO))
 		return 1;
 	/* RFC 6040: CE outside reaches the inside. */
-	if (outer_ecn == ECN_CE && (p.tos & ECN_MASK) != ECN_CE) {
+	if (outer_ecn == ECN_CE && (p->tos & ECN_MASK) != ECN_CE) {
 		__u8 b;
 
 		if (family == AP_AF_INET) {
-			__u16 old = bpf_htons((__u16)(4 << 12 | p.ip4.ihl << 8 | p.tos));
-			__u16 new = bpf_htons((__u16)(4 << 12 | p.ip4.ihl << 8 | p.tos | ECN_CE));
+			__u16 old = bpf_htons((__u16)(4 << 12 | p->ip4.ihl << 8 | p->tos));
+			__u16 new = bpf_htons((__u16)(4 << 12 | p->ip4.ihl << 8 | p->tos | ECN_CE));
 
-			b = p.tos | ECN_CE;
+			b = p->tos | ECN_CE;
 			bpf_skb_store_bytes(skb, ETH_HLEN + 1, &b, 1, 0);
 			bpf_l3_csum_replace(skb, ETH_HLEN + offsetof(struct iphdr, check),
 					    old, new, 2);
 		} else {
 			/* No header checksum cancels it: a CHECKSUM_COMPLETE sum must follow. */
-			b = p.ip6.flow_lbl[0] | ECN_CE << 4;
+			b = p->ip6.flow_lbl[0] | ECN_CE << 4;
 			bpf_skb_store_bytes(skb, ETH_HLEN + 1, &b, 1, BPF_F_RECOMPUTE_CSUM);
 		}
 	}
@@ -610,35 +659,58 @@ static __always_inline int encap(struct __sk_buff *skb, const struct pkt *p,
 	}
 }
 
+/*
+ * A segment to A, or an ICMP error to A about a segment from A (as the
+ * core's ap_sc_in() and ap_sc_icmp() take them), that goes to a peer:
+ * to the peer its TSecr names, unless a socket here takes it; an error
+ * by the TSval it quotes, which names the instance that sent the segment.
+ */
 SEC("tc")
 int sc_ingress(struct __sk_buff *skb)
 {
 	struct ap_sc_seg seg = {};
 	struct sc_prefix *pr;
 	struct sc_peer *peer;
-	struct pkt p;
+	struct pkt p, q;
+	bool error;
 	__u32 idx, k;
 	int act, r;
 
 	if (skb->pkt_type != PACKET_HOST || skb->vlan_present)
 		return TC_ACT_UNSPEC;
-	if (decap(skb, &act))
+	if (decap(skb, &p, &q, &act))
 		return act;
-	if (parse(skb, ETH_HLEN, l3_family(skb), &p))
+	if (parse_ip(skb, ETH_HLEN, l3_family(skb), false, &p))
 		return TC_ACT_UNSPEC;
-	pr = match(&p, p.family == AP_AF_INET ? (void *)&p.ip4.daddr : (void *)&p.ip6.daddr,
-		   p.th.dest, &idx);
+	error = p.proto != IPPROTO_TCP;
+	if (!error) {
+		if (parse_tcp(skb, &p))
+			return TC_ACT_UNSPEC;
+		pr = match(&p, p.family == AP_AF_INET ? (void *)&p.ip4.daddr :
+							(void *)&p.ip6.daddr,
+			   p.th.dest, &idx);
+		seg.syn = p.flags & AP_TCP_SYN;
+		seg.ts = p.ts_off && (p.flags & AP_TCP_ACK);
+		seg.owner = seg.ts ? ap_sc_owner(p.tsecr) : 0;
+	} else {
+		if (parse_quote(skb, &p, &q))
+			return TC_ACT_UNSPEC;
+		pr = match(&q, q.family == AP_AF_INET ? (void *)&q.ip4.saddr :
+							(void *)&q.ip6.saddr,
+			   q.th.source, &idx);
+		seg.syn = q.flags & AP_TCP_SYN;
+		seg.ts = !seg.syn && q.ts_off;
+		seg.owner = seg.ts ? ap_sc_owner(q.tsval) : 0;
+	}
 	if (!pr)
 		return TC_ACT_UNSPEC;
-	seg.syn = p.flags & AP_TCP_SYN;
-	seg.ts = p.ts_off && (p.flags & AP_TCP_ACK);
-	seg.owner = seg.ts ? ap_sc_owner(p.tsecr) : 0;
 	k = idx * SC_IDS + seg.owner;
 	peer = bpf_map_lookup_elem(&sc_peer, &k);
 	if (!peer)
 		return TC_ACT_UNSPEC;
 	seg.peer_addr = p.family == AP_AF_INET ? peer->has4 : peer->has6;
-	if (ap_sc_verdict(pr->instance, pr->peers, &seg) != AP_SC_FORWARD || local(skb, &p))
+	if (ap_sc_verdict(pr->instance, pr->peers, &seg) != AP_SC_FORWARD ||
+	    (!error && local(skb, &p)))
 		return TC_ACT_UNSPEC;
 	if (!budget()) {
 		count(idx, SC_LIMITED);
