@@ -19,6 +19,13 @@
 #             (net.ipv4.tcp_fastopen 0x5 on the client, 0x203 on the
 #             instances: no cookie needed; tests/lab/httpd.py's listener
 #             has a Fast Open queue)
+#   ptb       flap, and the router's path from inst1 to the client shrinks
+#             to an MTU of 1280 at once: inst1's full-size segments draw
+#             "fragmentation needed" / "packet too big" errors to A, which
+#             the router now sends to inst2. The error must reach inst1's
+#             socket, forwarded by the TSval it quotes; without that,
+#             inst1 resends full-size segments for good and the download
+#             stalls
 #   nat       flap, with the router's source NAT of the client (to its
 #             own address, ports 20000-30000; NAT66 for IPv6), as a home
 #             or carrier-grade NAT on the path; last, as it leaves the
@@ -57,7 +64,7 @@
 # Knobs: SECOND_MB (1), SECOND_RATE (1000000 / LAB_SLOW bytes/s),
 # SECOND_MAXTIME (20 LAB_SLOW s).
 #
-# Eight phases per datapath and six without, each a paced transfer: in the
+# Nine phases per datapath and seven without, each a paced transfer: in the
 # VM's guest, beside the lab's, that takes more than one LAB_TIMEOUT.
 # lab-timeout: 3
 
@@ -68,7 +75,8 @@ set -euo pipefail
 MB=${SECOND_MB:-1}
 RATE=${SECOND_RATE:-$((1000000 / LAB_SLOW))}
 CURL_ARGS=(--max-time "${SECOND_MAXTIME:-$((20 * LAB_SLOW))}" --speed-limit 1024 --speed-time $((3 * LAB_SLOW)))
-EVENTS=(flap spread drain cookies tfo nat)
+EVENTS=(flap spread drain cookies tfo ptb nat)
+MTU=1280
 LAB_ANYPIN_LEGACY=client
 
 # sc_name EVENT [F]: the check's name, of this half.
@@ -99,6 +107,7 @@ moved() {
 event() {
 	case $1 in
 	flap | cookies | tfo | nat | capable) lab_route_a inst2 ;;
+	ptb) lab_route_a inst2 && small_mtu on ;;
 	spread) lab_spread_on ;;
 	drain) lab_withdraw inst1 ;;
 	esac
@@ -158,6 +167,48 @@ nat() {
 			-p tcp -j SNAT --to-source "[$R_C6]:20000-30000"
 }
 
+# small_mtu on|off: the router's MTU for what inst1 sends to the client
+# (the route cache of inst1 flushed after, for the phases that follow).
+small_mtu() {
+	local i
+	if [ "$1" = on ]; then
+		ip -n "$NS_ROUTER" rule add iif i1 lookup 171 pref 171 &&
+			ip -n "$NS_ROUTER" -6 rule add iif i1 lookup 171 pref 171 &&
+			ip -n "$NS_ROUTER" route add "$C4/32" dev c0 table 171 mtu lock "$MTU" &&
+			ip -n "$NS_ROUTER" -6 route add "$C6/128" dev c0 table 171 mtu lock "$MTU"
+		return
+	fi
+	ip -n "$NS_ROUTER" rule del pref 171 &&
+		ip -n "$NS_ROUTER" -6 rule del pref 171 &&
+		ip -n "$NS_ROUTER" route flush table 171 &&
+		ip -n "$NS_ROUTER" -6 route flush table 171 || return 1
+	for i in inst1 inst2; do
+		lab_ns "$i" ip route flush cache 2>/dev/null || true
+		lab_ns "$i" ip -6 route flush cache 2>/dev/null || true
+	done
+}
+
+# ptbs NS F: the "fragmentation needed" (F 4) or "packet too big" (F 6)
+# errors NS's ICMP has taken.
+# shellcheck disable=SC2016  # awk programs
+ptbs() {
+	if [ "$2" = 4 ]; then
+		lab_ns "$1" awk '$1 == "Icmp:" && !h { for (i = 2; i <= NF; i++) col[$i] = i; h = 1; next }
+			$1 == "Icmp:" { print $col["InDestUnreachs"] + 0 }' /proc/net/snmp
+	else
+		lab_ns "$1" awk '$1 == "Icmp6InPktTooBigs" { print $2 + 0 }' /proc/net/snmp6
+	fi
+}
+
+# icmp_out F: the ICMP errors of F the router sent to A (its OUTPUT rule
+# ptb-to-a, added below).
+icmp_out() {
+	local ipt=$LAB_IPT
+	[ "$1" = 4 ] || ipt=$LAB_IP6T
+	lab_ns router "$ipt" -w -nvxL OUTPUT |
+		awk 'index($0, "/* ptb-to-a */") { s += $1 } END { print s + 0 }'
+}
+
 # instances KEY=VALUE: a sysctl on both instances.
 instances() {
 	lab_sysctl inst1 "$1" && lab_sysctl inst2 "$1"
@@ -175,11 +226,15 @@ tcpext() {
 # run EVENT: phase EVENT, named TAG (the datapath, or plain, and EVENT),
 # with what EVENT needs set up around it; for cookies and tfo, SEEN is
 # how often inst1's TCP used them (TcpExt SyncookiesSent,
-# TCPFastOpenPassive). capable restarts the datapath with the client
-# role on the client, and again without it after.
+# TCPFastOpenPassive); for ptb, PTB_OUT[F] and PTB_IN[F] are the errors
+# of family F the router sent to A and inst1's ICMP took. capable
+# restarts the datapath with the client role on the client, and again
+# without it after.
 MORE_ARGS=()
+declare -A PTB_OUT PTB_IN
 run() {
-	local ext='' k0=0 ok=1 name
+	local ext='' k0=0 ok=1 name f
+	local -A out0 in0
 	name=$(sc_name "$1")
 	TAG=${LAB_DATAPATH:-plain}-$1 SEEN=0
 	case $1 in
@@ -201,10 +256,18 @@ run() {
 	esac
 	[ "$ok" = 1 ] || lab_fail "$name" "the instances refused the settings of $1"
 	[ -z "$ext" ] || k0=$(tcpext inst1 "$ext")
+	for f in 4 6; do
+		out0[$f]=$(icmp_out "$f") in0[$f]=$(ptbs inst1 "$f")
+	done
 	phase "$1"
 	[ -z "$ext" ] || SEEN=$(($(tcpext inst1 "$ext") - k0))
+	for f in 4 6; do
+		PTB_OUT[$f]=$(($(icmp_out "$f") - out0[$f]))
+		PTB_IN[$f]=$(($(ptbs inst1 "$f") - in0[$f]))
+	done
 	MORE_ARGS=()
 	case $1 in
+	ptb) small_mtu off || lab_fail "$name" "the small MTU was not taken away" ;;
 	nat) nat off || lab_fail "$name" "the SNAT rules were not removed" ;;
 	cookies) instances net.ipv4.tcp_syncookies=1 || lab_fail "$name" "tcp_syncookies=1 refused" ;;
 	tfo)
@@ -259,6 +322,13 @@ judge_second() {
 		tfo)
 			what="$what, inst1 took $SEEN Fast Open SYNs"
 			[ "$SEEN" -gt 0 ] || extra="inst1 took no Fast Open SYN" ;;
+		ptb)
+			what="$what, the router sent ${PTB_OUT[$f]} ICMP errors to A, inst1 took ${PTB_IN[$f]}"
+			if [ "${PTB_OUT[$f]}" = 0 ]; then
+				extra="the router sent no ICMP error to A: the small MTU was never met"
+			elif [ "${PTB_IN[$f]}" = 0 ]; then
+				extra="none of the router's ICMP errors reached inst1"
+			fi ;;
 		esac
 		if [ "$FETCH_EXACT" != 1 ]; then
 			lab_fail "$name" "$(lab_fetch_describe); $(lab_rsts "$f"); $what"
@@ -346,6 +416,10 @@ sc_start() {
 
 lab_up
 lab_serve "$MB"
+lab_ns router "$LAB_IPT" -w -A OUTPUT -d "$A4" -p icmp --icmp-type fragmentation-needed \
+	-m comment --comment ptb-to-a
+lab_ns router "$LAB_IP6T" -w -A OUTPUT -d "$A6" -p icmpv6 --icmpv6-type packet-too-big \
+	-m comment --comment ptb-to-a
 lab_count_add ipip-to-inst1 4 -o i1 -d "$U1_4" -p 4
 lab_count_add ipip-to-inst1 6 -o i1 -d "$U1_6" -p 41
 
