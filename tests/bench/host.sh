@@ -9,12 +9,23 @@
 #   dnat      a static DNAT of A to U1 on the client (iptables -t nat),
 #             nothing on the instances: what an operator does today
 # with the order of the three rotated from round to round, and anypind's
-# own CPU time during each anypind measurement; then anypind's flow table
-# alone (table.c): memory per flow, insertion and lookup at 10k and 1M
-# flows. Results to $BENCH_RAW (see lib.sh).
+# own CPU time during each anypind measurement. Then anypind's second
+# chance (docs/second-chance.md: its tc programs), measured as vm.sh
+# measures anypin.ko's (lib.sh's sc_rounds): a client without anypin, both
+# instances anypind responders, A routed to inst1, rounds of
+#   sc_off     no instance on either: no tc program, nothing stamped
+#   sc_direct  the second chance on (inst1 instance 1, inst2 instance 2)
+#   sc_fwd     the same, and A moved to inst2 once the connections are
+#              up: inst2 forwards every segment from the client to inst1
+#              in IP-in-IP
+# with the anypinds stopped between modes; bulk throughput each way and
+# the round trips of one connection (tests/bench/rr). Then anypind's flow
+# table alone (table.c): memory per flow, insertion and lookup at 10k and
+# 1M flows. Results to $BENCH_RAW (see lib.sh).
 #
 # Environment: BENCH_ROUNDS (3), BENCH_SECS (4, per measurement),
-# BENCH_FAMILY (4 or 6), BENCH_RAW (build/bench/raw-host.txt), LAB (hb-).
+# BENCH_FAMILY (4 or 6), BENCH_RAW (build/bench/raw-host.txt), LAB (hb-),
+# BENCH_SC (1; 0 skips the second chance).
 
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,7 +56,9 @@ if ! why=$(datapath_available); then
 	echo "$BENCH_ME: $why" >&2
 	exit 2
 fi
-for t in "$BENCH_CONNRATE" "$TABLE"; do
+tools=("$BENCH_CONNRATE" "$TABLE")
+[ "$SC" = 0 ] || tools+=("$RR")
+for t in "${tools[@]}"; do
 	if [ ! -x "$t" ]; then
 		echo "$BENCH_ME: $t not built (make bench builds it)" >&2
 		exit 2
@@ -90,11 +103,38 @@ cpu_pct() {
 		'BEGIN { printf f "\n", c / hz / (t / 1e6) * 100 }'
 }
 
+# sc_stat NS COUNTER: COUNTER of NS's prefix of the measured family in
+# its anypind's `stats` (lab_stat, through anypind.sh's datapath_stats),
+# 0 when there is none; for lib.sh's sc_run.
+sc_stat() {
+	local v
+	v=$(lab_stat "$1" "$2" "any$BENCH_FAMILY") || v=
+	echo "${v:-0}"
+}
+
+# sc_stop: the anypinds stopped, and what they leave behind removed, so
+# that every mode starts from the same path: their empty base chains
+# (bench_flush), and on the instances the clsact qdisc that held their
+# second chance's filters (anypind removes its filters on exit, not the
+# qdisc, which could hold others'): with it, sc_off would run through
+# tc's hooks in the rounds after an sc_direct and not in the first.
+sc_stop() {
+	local ns
+	datapath_stop
+	bench_flush client inst1 inst2
+	for ns in inst1 inst2; do
+		lab_ns "$ns" tc qdisc del dev eth0 clsact 2>/dev/null || true
+	done
+}
+
 lab_up
 bench_servers "$BENCH_CONNRATE"
 
 bench_rec info host where "this host's kernel $(uname -r), $(nproc) CPUs, veth lab (tests/lab)"
 bench_rec info host run "IPv$BENCH_FAMILY, $ROUNDS rounds of $BENCH_SECS s per measurement, load average before $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$SC" != 0 ]; then
+	sc_setup host
+fi
 bench_log "IPv$BENCH_FAMILY, $ROUNDS rounds of ${BENCH_SECS} s per measurement, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$ROUNDS"); do
 	for mode in $(bench_order "$r" without anypind dnat); do
@@ -143,6 +183,13 @@ for r in $(seq "$ROUNDS"); do
 done
 bench_rec info host anypind "client anypind after its last round: $(printf '%s\n' "$status" |
 	awk '$1 ~ /^(packets|changed|queue_dropped|queue_user_dropped|truncated|unparsed|verdict_errors|nft_errors|restores)$/ { printf "%s %s, ", $1, $2 }' | sed 's/, $//')"
+
+# The second chance (lib.sh), each mode with anypind started from the
+# lab's configuration (datapath_start) and stopped after; an anypind that
+# refuses its keys ends the run (BENCH_SC=0 leaves it out).
+if [ "$SC" != 0 ]; then
+	sc_rounds host "$ROUNDS" datapath_start sc_stop
+fi
 bench_rec info host load "load average after $(cut -d' ' -f1-3 /proc/loadavg)"
 
 bench_log "anypind's flow table alone (table.c)"

@@ -5,9 +5,10 @@ and tests/bench/vm.sh (lines "sample|value|info ...", see lib.sh).
 
     report.py [--txt FILE] [--json FILE] [--md FILE] RAW...
 
-prints the table (plain text), and below it the second chance's when
-vm.sh measured it, and writes them to the given files; --md gives the same
-tables in Markdown, for docs/bench.md.
+prints the table (plain text), and below it the second chance's, one per
+half that measured it (host.sh: anypind; vm.sh: anypin.ko), and writes
+them to the given files; --md gives the same tables in Markdown, for
+docs/bench.md.
 """
 
 import argparse
@@ -45,19 +46,24 @@ CPU = [
 ]
 CPU_HOSTS = ["client", "inst1"]
 
-# anypin.ko's second chance (vm.sh): a client without anypin; sc_off
-# (instance 0: nothing stamped), sc_direct (the second chance on, A routed
-# to inst1), sc_fwd (on, A moved to inst2 once the connection is up: inst2
-# forwards the client's segments to inst1). Metric, label, lower is better.
+# The second chance, of each datapath in its half (lib.sh's sc_rounds:
+# anypind's on the host, anypin.ko's in the VM): a client without anypin;
+# sc_off (no instance: nothing stamped), sc_direct (the second chance on, A
+# routed to inst1), sc_fwd (on, A moved to inst2 once the connection is up:
+# inst2 forwards the client's segments to inst1). Metric, label, lower is
+# better.
 SC = [
     ("scbulk1", "bulk, 1 stream, the client sends (Gbit/s)", False),
     ("scbulkR", "bulk, 1 stream, -R (Gbit/s)", False),
     ("rr50", "round trip p50 (us)", True),
     ("rr99", "round trip p99 (us)", True),
 ]
-# The columns: the reference, then each mode and its ratio(s).
-SC_HEAD = ["second chance (VM)", "off", "direct", "ratio", "forwarded", "ratio",
-           "fwd/direct"]
+# The halves that measure it, each its own table, titled in the first column.
+SC_BLOCKS = [("host", "second chance (host, anypind)"),
+             ("vm", "second chance (VM, anypin.ko)")]
+# The columns after that title: the reference, then each mode and its
+# ratio(s).
+SC_HEAD = ["off", "direct", "ratio", "forwarded", "ratio", "fwd/direct"]
 # sc_fwd's counters over each measurement, values "COUNTER.NAME.rROUND":
 # the measurements and the counters (inst2's, inst2's, inst1's).
 SC_RUNS = [("scbulk1", "bulk, the client sends"), ("scbulkR", "bulk, -R"),
@@ -358,13 +364,14 @@ def table_rows(t, block, samples, values, summary):
             t.row("SYNs/s while filling to %s flows" % at, "-", cells)
 
 
-def sc_table(samples, values, summary):
-    """The second chance's table: sc_direct and sc_fwd against sc_off (the
-    stamp's cost), and sc_fwd against sc_direct (forwarded/direct), as
-    paired ratios; then sc_fwd's counters. None when it did not run."""
-    t = Table(SC_HEAD)
+def sc_table(samples, values, summary, block, title):
+    """The second chance's table of one half (block): sc_direct and sc_fwd
+    against sc_off (the stamp's cost), and sc_fwd against sc_direct
+    (forwarded/direct), as paired ratios; then sc_fwd's counters. None
+    when that half did not measure it."""
+    t = Table([title] + SC_HEAD)
     for metric, label, lower in SC:
-        got = {m: samples.get(("vm", metric, m)) for m in ["sc_off", "sc_direct", "sc_fwd"]}
+        got = {m: samples.get((block, metric, m)) for m in ["sc_off", "sc_direct", "sc_fwd"]}
         if not any(got.values()):
             continue
         cols = [label + (" (ratios inverted)" if lower else "")]
@@ -382,7 +389,7 @@ def sc_table(samples, values, summary):
                 if r is None:
                     continue
                 summary["rows"].append({
-                    "block": "vm", "metric": metric, "label": label, "mode": mode,
+                    "block": block, "metric": metric, "label": label, "mode": mode,
                     "reference": ref, "reference_value": median(base.values()),
                     "with": median(w.values()), "ratio": r[0], "ratio_min": r[1],
                     "ratio_max": r[2], "lower_is_better": lower,
@@ -395,7 +402,7 @@ def sc_table(samples, values, summary):
         for c in SC_COUNTERS:
             pre = "%s.%s.r" % (c, name)
             ms.append(median([v for (b, m, mode), v in values.items()
-                              if b == "vm" and mode == "sc_fwd" and m.startswith(pre)]))
+                              if b == block and mode == "sc_fwd" and m.startswith(pre)]))
         if all(math.isnan(m) for m in ms):
             continue
         cols = ["  sc_forwarded/limited/tunnel, %s" % label, "", "", "",
@@ -458,7 +465,8 @@ def main():
         return 1
     samples, values, info = load(raws)
     t, summary = build(samples, values, info)
-    sc = sc_table(samples, values, summary)
+    scs = [sc for sc in (sc_table(samples, values, summary, block, title)
+                         for block, title in SC_BLOCKS) if sc]
     head = ["make bench, %s, %s" % (time.strftime("%Y-%m-%d %H:%M %Z"), platform.node())]
     for block, title in BLOCKS:
         for k, text in info.get(block, []):
@@ -476,18 +484,21 @@ def main():
         "instance's anypind over each bulk run's wall time, % of one core.",
         "VM numbers are emulated (TCG): only ratios within the VM block mean anything.",
     ]
-    if sc:
+    if scs:
         notes += [
-            "Second chance: a client without anypin; off = instance 0 (nothing",
-            "stamped), direct = on with A at inst1, forwarded = on with A moved",
-            "to inst2 after the connection was up (inst2 forwards the client's",
-            "segments to inst1). Ratios to off (the stamp's cost), and",
-            "fwd/direct; latency ratios inverted, so below 1 is worse. The",
+            "Second chance, of each datapath in its own half (anypind's tc",
+            "programs on the host, anypin.ko in the VM; ratios within a table",
+            "only): a client without anypin; off = no instance (nothing",
+            "stamped; anypind loads no tc program), direct = on with A at",
+            "inst1, forwarded = on with A moved to inst2 after the connection",
+            "was up (inst2 forwards the client's segments to inst1). Ratios to",
+            "off (the second chance's cost), and fwd/direct (what forwarding",
+            "adds); latency ratios inverted, so below 1 is worse. The",
             "counters: inst2's sc_forwarded and sc_limited and inst1's",
             "sc_tunnel per forwarded measurement, medians of the rounds.",
         ]
     text = "\n".join(head) + "\n\n" + t.text() + "\n\n"
-    if sc:
+    for sc in scs:
         text += sc.text() + "\n\n"
     text += "\n".join(notes) + "\n"
     if g:
@@ -499,7 +510,7 @@ def main():
     if a.md:
         with open(a.md, "w") as f:
             f.write("\n".join(head) + "\n\n" + t.markdown() + "\n")
-            if sc:
+            for sc in scs:
                 f.write("\n" + sc.markdown() + "\n")
             if g:
                 f.write("\n" + "\n".join("- " + x for x in g) + "\n")

@@ -15,8 +15,9 @@
 #   dnat      a static DNAT of A to U1 on the client (iptables -t nat)
 # with the order rotated from round to round (the module is loaded and
 # unloaded each time). Then anypin.ko's second chance
-# (docs/second-chance.md), rounds the same way: a client without anypin,
-# both instances responders, A routed to inst1, and
+# (docs/second-chance.md; lib.sh's sc_rounds, as host.sh measures
+# anypind's), rounds the same way: a client without anypin, both instances
+# responders, A routed to inst1, and
 #   sc_off     instance 0 on both: nothing stamped
 #   sc_direct  the second chance on (inst1 instance 1, inst2 instance 2)
 #   sc_fwd     the same, and A moved to inst2 once the connections are
@@ -74,11 +75,6 @@ FLOWS=${BENCH_FLOWS:-10000 1000000}
 TABLES=${BENCH_TABLES-kmod dnat}
 BENCH_CONNRATE=$root/build/bench/connrate
 SYNS=$root/build/bench/syns
-RR=$root/build/bench/rr
-SC=${BENCH_SC:-1}
-# The seconds the second chance's measurements leave out first (iperf3's
-# -O, rr's WARMUP): sc_fwd's move and what it disturbs fall within them.
-SC_WARM=2
 BENCH_RAW=${BENCH_RAW:-${ANYPIN_VM_OUT:?}/raw-vm.txt}
 read -ra METRICS <<<"${BENCH_METRICS:-bulk1 bulk8 bulkR conn1 conn8}"
 
@@ -338,102 +334,11 @@ table() {
 }
 
 # sc_stat NS COUNTER: COUNTER of NS's prefix of the measured family
-# (/proc/net/anypin/stats), 0 when there is none.
+# (/proc/net/anypin/stats), 0 when there is none; for lib.sh's sc_run.
 sc_stat() {
 	local v
 	v=$(apstat "$1" "$2" "any$BENCH_FAMILY" 2>/dev/null)
 	echo "${v:-0}"
-}
-
-# sc_conns PORT N: the client has N connections to PORT established.
-sc_conns() {
-	[ "$(lab_ns client ss -Htn state established "dport = :$1" | wc -l)" -ge "$2" ]
-}
-
-# sc_run MODE ROUND NAME PORT N OUT CMD...: CMD, its output to OUT. In
-# sc_fwd, CMD runs in the background; once the client has the N
-# connections to PORT that CMD opens, and inst1 has had a fifth of a
-# second to send on them (a connection can move once inst1 has stamped a
-# segment of it), the router moves A to inst2, and after CMD back to inst1. Then
-# inst2's sc_forwarded and sc_limited and inst1's sc_tunnel over CMD are
-# recorded as the values COUNTER.NAME.rROUND, and it fails, loudly, if
-# inst2 forwarded nothing: that measurement is not of a forwarded flow.
-sc_run() {
-	local mode=$1 r=$2 name=$3 port=$4 n=$5 out=$6 pid fw0 li0 tu0 fw li tu
-	shift 6
-	if [ "$mode" != sc_fwd ]; then
-		"$@" >"$out"
-		return
-	fi
-	fw0=$(sc_stat inst2 sc_forwarded) li0=$(sc_stat inst2 sc_limited)
-	tu0=$(sc_stat inst1 sc_tunnel)
-	"$@" >"$out" &
-	pid=$!
-	lab_wait_until 15 sc_conns "$port" "$n" ||
-		bench_log "sc_fwd round $r: $name: not $n connections to port $port after 15 s"
-	sleep 0.2
-	lab_route_a inst2 || bench_log "sc_fwd round $r: $name: the router did not move A"
-	wait "$pid" || true
-	lab_route_a inst1 || bench_log "sc_fwd round $r: $name: the router did not move A back"
-	fw=$(($(sc_stat inst2 sc_forwarded) - fw0)) li=$(($(sc_stat inst2 sc_limited) - li0))
-	tu=$(($(sc_stat inst1 sc_tunnel) - tu0))
-	bench_rec value vm "sc_forwarded.$name.r$r" sc_fwd "$fw"
-	bench_rec value vm "sc_limited.$name.r$r" sc_fwd "$li"
-	bench_rec value vm "sc_tunnel.$name.r$r" sc_fwd "$tu"
-	if [ "$fw" -le 0 ]; then
-		bench_log "!!! sc_fwd round $r: $name: inst2 forwarded NOTHING (sc_forwarded $fw, inst1 sc_tunnel $tu): not a forwarded flow, recorded as nan !!!"
-		return 1
-	fi
-	[ "$li" = 0 ] ||
-		bench_log "sc_fwd round $r: $name: inst2 refused $li forwards (sc_limited: forward_rate)"
-}
-
-# sc_rr: "P50 P99" (us) of rr's round trips over one connection, SC_WARM
-# seconds left out, then BENCH_SECS; "nan nan" if the connection failed.
-sc_rr() {
-	local out
-	out=$(lab_ns client timeout $((SC_WARM + BENCH_SECS + 30)) "$RR" -c "$BENCH_A" \
-		"$BENCH_RR_PORT" "$SC_WARM" "$BENCH_SECS" 2>&1) || {
-		bench_log "rr: $out"
-		echo nan nan
-		return
-	}
-	printf '%s\n' "$out" | awk '
-		!/^rtts / { print "rr: " $0 > "/dev/stderr"; next }
-		{
-			for (i = 1; i < NF; i += 2) v[$i] = $(i + 1)
-			if (v["errors"] > 0 || v["rtts"] == 0) {
-				print "rr: " $0 > "/dev/stderr"
-				print "nan nan"
-			} else
-				print v["p50_us"], v["p99_us"]
-			done = 1
-		}
-		END { if (!done) print "nan nan" }'
-}
-
-# sc_measure MODE ROUND: the second chance's metrics in MODE (sc_run):
-#   scbulk1   iperf3, the client sends (in sc_fwd every data segment is
-#             forwarded)
-#   scbulkR   iperf3 -R, the server sends (only the client's ACKs are)
-#   rr50 rr99 rr's round trips, one byte each way
-sc_measure() {
-	local mode=$1 r=$2 out=$LAB_STATE/sc.out m v p50 p99 args
-	for m in scbulk1 scbulkR; do
-		args=(-O "$SC_WARM")
-		[ "$m" = scbulk1 ] || args+=(-R)
-		v=nan
-		if sc_run "$mode" "$r" "$m" "$BENCH_IPERF_PORT" 2 "$out" bench_iperf "${args[@]}"; then
-			v=$(cat "$out")
-		fi
-		bench_rec sample vm "$m" "$mode" "$r" "$v"
-	done
-	p50=nan p99=nan
-	if sc_run "$mode" "$r" rr "$BENCH_RR_PORT" 1 "$out" sc_rr; then
-		read -r p50 p99 <"$out" || true
-	fi
-	bench_rec sample vm rr50 "$mode" "$r" "${p50:-nan}"
-	bench_rec sample vm rr99 "$mode" "$r" "${p99:-nan}"
 }
 
 lab_up
@@ -444,9 +349,7 @@ bench_client2_up
 bench_rec info vm where "qemu TCG guest, kernel $(uname -r), $(nproc) vCPUs, $(awk '/MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo), veth lab (tests/lab)"
 bench_rec info vm run "IPv$BENCH_FAMILY, $ROUNDS rounds of $BENCH_SECS s per measurement; tables: $TROUNDS rounds of $TSECS s per state"
 if [ "$SC" != 0 ]; then
-	bench_rec info vm sc "second chance: client without anypin, $SC_WARM s left out first (iperf3 -O, rr), sc_fwd's move within them"
-	lab_bg inst1 rr "$RR" -s "$BENCH_RR_PORT"
-	lab_wait_listen inst1 "$BENCH_RR_PORT" 30
+	sc_setup vm
 fi
 
 # Tables smaller than this: their memory is measured first, in quiet.
@@ -478,20 +381,9 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 
+# The second chance (lib.sh): a module refusing its keys ends the run.
 if [ "$SC" != 0 ]; then
-	lab_route_a inst1
-	for r in $(seq "$ROUNDS"); do
-		for mode in $(bench_order "$r" sc_off sc_direct sc_fwd); do
-			bench_log "second chance, round $r/$ROUNDS: $mode"
-			# The second chance's keys: lab_anypin_conf (LAB_ANYPIN_SECOND).
-			second=1
-			[ "$mode" != sc_off ] || second=
-			LAB_ANYPIN_LEGACY=client LAB_ANYPIN_SECOND=$second kmod_on ||
-				{ bench_log "$mode: the module or its configuration refused"; exit 1; }
-			sc_measure "$mode" "$r"
-			kmod_off
-		done
-	done
+	sc_rounds vm "$ROUNDS" kmod_on kmod_off
 fi
 
 for mode in $TABLES; do
