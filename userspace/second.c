@@ -140,8 +140,7 @@ static void fill_prefix(const struct ap_pconf *pc, struct sc_prefix *v)
 struct keys {
 	int fd;
 	u32 ksize, n;
-	u8 *k;			/* n keys of ksize bytes */
-	u8 *v;			/* their values, of 4 bytes */
+	u8 *k;			/* n keys of ksize bytes (their values: __u32) */
 };
 
 static int keys_add(struct keys *s, const void *k, u32 v)
@@ -179,28 +178,15 @@ static void keys_prune(const struct keys *s)
 	}
 }
 
-/* An address the decapsulation admits, its kinds (SC_ADDR_*) or-ed. */
-static int add_addr(struct keys *s, const struct ap_addr *a, u8 kind)
+/* Peer address @a of prefix @prefix, which the decapsulation admits. */
+static int add_addr(struct keys *s, u8 prefix, const struct ap_addr *a)
 {
-	struct sc_addr k = { .family = a->family };
-	u32 i;
+	struct sc_addr k = { .family = a->family, .prefix = prefix };
 
 	if (!a->family)
 		return 0;
 	memcpy(k.addr, a->b, ap_addr_len(a->family));
-	for (i = 0; i < s->n; i++)
-		if (!memcmp(s->k + (size_t)i * s->ksize, &k, sizeof(k)))
-			break;
-	if (i == s->n) {
-		memcpy(s->k + (size_t)i * s->ksize, &k, sizeof(k));
-		s->v[i] = 0;
-	}
-	s->v[i] |= kind;
-	if (bpf_map_update_elem(s->fd, &k, &s->v[i], BPF_ANY))
-		return -1;
-	if (i == s->n)
-		s->n++;
-	return 0;
+	return keys_add(s, &k, 1);
 }
 
 static int fill_lpm(struct keys *l4, struct keys *l6, const struct ap_conf *c)
@@ -235,12 +221,9 @@ static int fill_addrs(struct keys *a, const struct ap_conf *c)
 
 		if (!pc->instance)
 			continue;
-		if (add_addr(a, &pc->unicast4, SC_ADDR_OWN) ||
-		    add_addr(a, &pc->unicast6, SC_ADDR_OWN))
-			return -1;
 		for (id = 1; id <= AP_SC_ID_MAX; id++)
-			if (add_addr(a, &pc->peers.peer[id].addr4, SC_ADDR_PEER) ||
-			    add_addr(a, &pc->peers.peer[id].addr6, SC_ADDR_PEER))
+			if (add_addr(a, i, &pc->peers.peer[id].addr4) ||
+			    add_addr(a, i, &pc->peers.peer[id].addr6))
 				return -1;
 	}
 	return 0;
@@ -255,10 +238,9 @@ static int fill(const struct ap_conf *c)
 {
 	struct sc_global g = { .forward_rate = c->forward_rate };
 	static u8 kbuf[3][SC_PREFIXES * (SC_IDS + 1) * 2 * sizeof(struct sc_addr)];
-	static u8 vbuf[SC_PREFIXES * (SC_IDS + 1) * 2];
-	struct keys l4 = { sc.lpm4, sizeof(struct sc_lpm4), 0, kbuf[0], NULL };
-	struct keys l6 = { sc.lpm6, sizeof(struct sc_lpm6), 0, kbuf[1], NULL };
-	struct keys a = { sc.addr, sizeof(struct sc_addr), 0, kbuf[2], vbuf };
+	struct keys l4 = { sc.lpm4, sizeof(struct sc_lpm4), 0, kbuf[0] };
+	struct keys l6 = { sc.lpm6, sizeof(struct sc_lpm6), 0, kbuf[1] };
+	struct keys a = { sc.addr, sizeof(struct sc_addr), 0, kbuf[2] };
 	u32 i, id, k, zero = 0;
 
 	if (bpf_map_update_elem(sc.global, &zero, &g, BPF_ANY))

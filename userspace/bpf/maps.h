@@ -45,13 +45,14 @@ struct sc_peer {
 	__u8 pad[2];
 };
 
-/* Map sc_addr: the addresses the decapsulation admits, what they are. */
-#define SC_ADDR_OWN	1		/* a prefix's unicast: outer destination */
-#define SC_ADDR_PEER	2		/* a peer's: outer source */
-
+/*
+ * Map sc_addr: the addresses of each prefix's peers, the outer sources
+ * the decapsulation admits for it (value 1, a __u32).
+ */
 struct sc_addr {
 	__u8 family;			/* 4 or 6 */
-	__u8 pad[3];
+	__u8 prefix;			/* the prefix's index */
+	__u8 pad[2];
 	__u8 addr[16];			/* IPv4: the first 4 */
 };
 

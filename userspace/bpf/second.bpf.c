@@ -61,7 +61,7 @@ LPM(sc_lpm4, struct sc_lpm4);
 LPM(sc_lpm6, struct sc_lpm6);
 MAP(sc_prefix, BPF_MAP_TYPE_ARRAY, SC_PREFIXES, __u32, struct sc_prefix);
 MAP(sc_peer, BPF_MAP_TYPE_ARRAY, SC_PREFIXES * SC_IDS, __u32, struct sc_peer);
-MAP(sc_addr, BPF_MAP_TYPE_HASH, SC_PREFIXES * (SC_IDS + 1) * 2, struct sc_addr, __u8);
+MAP(sc_addr, BPF_MAP_TYPE_HASH, SC_PREFIXES * (SC_IDS + 1) * 2, struct sc_addr, __u32);
 MAP(sc_global, BPF_MAP_TYPE_ARRAY, 1, __u32, struct sc_global);
 MAP(sc_stats, BPF_MAP_TYPE_PERCPU_ARRAY, SC_PREFIXES * SC_NSTATS, __u32, __u64);
 
@@ -395,26 +395,23 @@ int sc_egress(struct __sk_buff *skb)
 	return TC_ACT_UNSPEC;
 }
 
-static __always_inline __u8 addr_kind(__u8 family, const void *a)
+static __always_inline bool eq16(const void *a, const void *b)
 {
-	struct sc_addr k = { .family = family };
-	__u8 *v;
+	__u64 x[2], y[2];
 
-	if (family == AP_AF_INET)
-		__builtin_memcpy(k.addr, a, 4);
-	else
-		__builtin_memcpy(k.addr, a, 16);
-	v = bpf_map_lookup_elem(&sc_addr, &k);
-	return v ? *v : 0;
+	__builtin_memcpy(x, a, 16);
+	__builtin_memcpy(y, b, 16);
+	return x[0] == y[0] && x[1] == y[1];
 }
 
 /*
- * What a peer sent to our unicast address, from its own: a segment to A
- * of a prefix with an instance, or an ICMP error to A about one from A
+ * What a peer of a prefix with an instance sent to its unicast address,
+ * from the peer's (as the module's anypin_from_peer() admits it): a
+ * segment to A of that prefix, or an ICMP error to A about one from A
  * (ap_sc_icmp()), counted as the core's AP_SC_TUNNEL, loses its outer
  * header. Returns 1 when it took the packet (the verdict in *@act), 0
- * with the packet untouched for anything else in IP-in-IP between those
- * addresses (the host's own tunnels, inner fragments, other ports), which
+ * with the packet untouched for anything else in IP-in-IP (the host's
+ * own tunnels, inner fragments, other ports, other addresses), which
  * plain anycast would pass too. @p and @q are the caller's, for the
  * stack's sake.
  */
@@ -422,7 +419,10 @@ static __always_inline int decap(struct __sk_buff *skb, struct pkt *p, struct pk
 {
 	struct ap_sc_seg seg = { .tunnel = true };
 	__u8 outer_ecn, family = l3_family(skb);
+	struct sc_addr from = { .family = family };
+	__u8 to6[16] = {};
 	struct sc_prefix *pr;
+	__u32 to4 = 0;
 	__u32 hlen, idx;
 
 	if (family == AP_AF_INET) {
@@ -432,22 +432,20 @@ static __always_inline int decap(struct __sk_buff *skb, struct pkt *p, struct pk
 		    o.version != 4 || o.ihl < 5 || o.protocol != IPPROTO_IPIP ||
 		    (o.frag_off & bpf_htons(IP_MF | IP_OFFMASK)))
 			return 0;
-		if (!(addr_kind(AP_AF_INET, &o.daddr) & SC_ADDR_OWN) ||
-		    !(addr_kind(AP_AF_INET, &o.saddr) & SC_ADDR_PEER))
-			return 0;
 		hlen = o.ihl * 4;
 		outer_ecn = o.tos & ECN_MASK;
+		to4 = o.daddr;
+		__builtin_memcpy(from.addr, &o.saddr, 4);
 	} else if (family == AP_AF_INET6) {
 		struct ipv6hdr o;
 
 		if (bpf_skb_load_bytes(skb, ETH_HLEN, &o, sizeof(o)) ||
 		    o.version != 6 || o.nexthdr != IPPROTO_IPV6)
 			return 0;
-		if (!(addr_kind(AP_AF_INET6, &o.daddr) & SC_ADDR_OWN) ||
-		    !(addr_kind(AP_AF_INET6, &o.saddr) & SC_ADDR_PEER))
-			return 0;
 		hlen = sizeof(o);
 		outer_ecn = (o.flow_lbl[0] >> 4) & ECN_MASK;
+		__builtin_memcpy(to6, &o.daddr, 16);
+		__builtin_memcpy(from.addr, &o.saddr, 16);
 	} else {
 		return 0;
 	}
@@ -463,6 +461,12 @@ static __always_inline int decap(struct __sk_buff *skb, struct pkt *p, struct pk
 	else
 		return 0;
 	if (!pr || ap_sc_verdict(pr->instance, pr->peers, &seg) != AP_SC_TUNNEL)
+		return 0;
+	if (family == AP_AF_INET ? !pr->has4 || pr->own4 != to4 :
+				   !pr->has6 || !eq16(pr->own6, to6))
+		return 0;
+	from.prefix = idx;
+	if (!bpf_map_lookup_elem(&sc_addr, &from))
 		return 0;
 	*act = TC_ACT_SHOT;
 	/* RFC 6040: CE outside on a not-ECT packet drops it. */
