@@ -172,8 +172,7 @@ coverage: deps
 	gcovr -r . --filter 'include/anypin/' --object-directory $(B)/cov \
 		--fail-under-line 90 --print-summary
 
-# Ratios with and without anypind on the lab path; never part of check.
-# Ratios with and without anypin (docs/bench.md): anypind and a static DNAT
+# Never part of check. Ratios with and without anypin (docs/bench.md): anypind and a static DNAT
 # on this host, anypin.ko and the DNAT in the VM (BENCH_VM=0 skips it);
 # the table goes to build/bench/results.txt.
 bench: deps
