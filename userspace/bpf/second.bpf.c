@@ -84,6 +84,7 @@ static __always_inline void count(__u32 prefix, __u32 what)
 /* A packet's IP and TCP headers, copied (offsets from the MAC header). */
 struct pkt {
 	__u32 l4;
+	__u32 end;		/* of the IP packet; 0: a quote, which may be cut */
 	__u16 tot;		/* IPv4 tot_len / IPv6 payload_len */
 	__u8 family;		/* AP_AF_INET, AP_AF_INET6 */
 	__u8 proto;		/* IPv4 protocol / IPv6 next header */
@@ -168,7 +169,10 @@ static __always_inline __u8 l3_family(const struct __sk_buff *skb)
 /*
  * The IP header at @nh (of @family) into @p, its protocol in p->proto:
  * 0, or -1 for no such header or a fragment. An ICMP error's quote
- * (@quoted) may be a first fragment.
+ * (@quoted) may be a first fragment, and may be cut. Another packet's IP
+ * length must hold its header and fit in the frame, as ap_parse() has
+ * it: tc ingress comes before the stack's own checks. 0 there is a BIG
+ * TCP aggregate's, over 64 KiB.
  */
 static __always_inline int parse_ip(struct __sk_buff *skb, __u32 nh, __u8 family, bool quoted,
 				    struct pkt *p)
@@ -201,10 +205,21 @@ static __always_inline int parse_ip(struct __sk_buff *skb, __u32 nh, __u8 family
 	} else {
 		return -1;
 	}
+	p->end = 0;
+	if (!quoted) {
+		__u32 have = skb->len - nh;
+		__u32 len = family == AP_AF_INET ? p->tot : p->tot + sizeof(struct ipv6hdr);
+
+		if (!p->tot)
+			len = have > 0xffff ? have : 0;
+		if (len < p->l4 - nh || len > have)
+			return -1;
+		p->end = nh + len;
+	}
 	return 0;
 }
 
-/* The TCP header and options at p->l4 into @p: 0, or -1. */
+/* The TCP header and options at p->l4 into @p, within p->end: 0, or -1. */
 static __always_inline int parse_tcp(struct __sk_buff *skb, struct pkt *p)
 {
 	struct opt_walk ow = {};	/* bpf_loop's ctx must be on the stack */
@@ -212,7 +227,8 @@ static __always_inline int parse_tcp(struct __sk_buff *skb, struct pkt *p)
 
 	if (p->proto != IPPROTO_TCP)
 		return -1;
-	if (bpf_skb_load_bytes(skb, p->l4, &p->th, sizeof(p->th)) || p->th.doff < 5)
+	if (bpf_skb_load_bytes(skb, p->l4, &p->th, sizeof(p->th)) || p->th.doff < 5 ||
+	    (p->end && p->l4 + p->th.doff * 4 > p->end))
 		return -1;
 	p->flags = ((__u8 *)&p->th)[13];
 	/* Bounds the verifier of 6.1 can follow: 4 to 40 bytes, never 0. */
@@ -259,9 +275,9 @@ static __always_inline int parse_quote(struct __sk_buff *skb, const struct pkt *
 	if (p->family == AP_AF_INET ? type != 3 && type != 11 && type != 12 :
 				      type < 1 || type > 4)
 		return -1;
-	if (parse_ip(skb, p->l4 + 8, p->family, true, q))
+	if (parse_ip(skb, p->l4 + 8, p->family, true, q) || parse_tcp(skb, q))
 		return -1;
-	return parse_tcp(skb, q);
+	return q->l4 + q->th.doff * 4 > p->end ? -1 : 0;
 }
 
 /*
