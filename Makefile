@@ -30,7 +30,8 @@ $(B)/libanypin-core.a: $(CORE_OBJS)
 $(B)/tests/%: tests/unit/%.c $(UNIT_LIB) $(B)/libanypin-core.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(AP_CFLAGS) -Itests/unit/lib $(CFLAGS) $(UNIT_LDFLAGS) -o $@ $< \
-		$(filter userspace/%.c,$^) $(UNIT_LIB) $(B)/libanypin-core.a -lcmocka $(UNIT_LDLIBS)
+		$(filter userspace/%.c $(B)/userspace/%.o,$^) $(UNIT_LIB) $(B)/libanypin-core.a \
+		-lcmocka $(UNIT_LDLIBS)
 
 # The tests of anypind's parts link them as they are; test_anypind_table makes
 # malloc and calloc fail at will.
@@ -53,6 +54,12 @@ $(B)/userspace/%.o: userspace/%.c $(HDRS)
 
 $(B)/anypind: $(ANYPIND_OBJS) $(B)/libanypin-core.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(NFQ_PKGS) libbpf)
+
+# The second chance's programs run by the kernel on the test's frames
+# (BPF_PROG_TEST_RUN), loaded and filled by anypind's own objects; skipped
+# without root.
+$(B)/tests/test_second_bpf: $(filter-out $(B)/userspace/main.o,$(ANYPIND_OBJS))
+$(B)/tests/test_second_bpf: UNIT_LDLIBS = $(shell pkg-config --libs $(NFQ_PKGS) libbpf)
 
 # The second chance's tc programs, embedded in anypind (userspace/second.c):
 # built with clang whatever CC is, from the core's inline rules (sc.h).

@@ -566,3 +566,8 @@ void second_close(void)
 	sc.obj = NULL;
 	sc.egress = sc.ingress = -1;
 }
+
+int second_prog_fd(bool ingress)
+{
+	return ingress ? sc.ingress : sc.egress;
+}

@@ -30,5 +30,7 @@ void second_count(struct table *t);
  * and unloads; nothing when nothing is loaded.
  */
 void second_close(void);
+/* The loaded program of a direction, -1 when none: for tests (BPF_PROG_TEST_RUN). */
+int second_prog_fd(bool ingress);
 
 #endif
