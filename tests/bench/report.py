@@ -433,7 +433,11 @@ def goals(summary):
     for r in summary["rows"]:
         if r["block"] == "vm" and r["mode"] == "kmod" and r["metric"].startswith("mem@"):
             x = r["with"]
-            verdict = "reached" if x <= 128 else "not reached"
+            # No entry added, a failed count: nothing measured, nothing reached.
+            if not x > 0:
+                verdict = "not measured"
+            else:
+                verdict = "reached" if x <= 128 else "not reached"
             out.append("module memory per flow <= 128 bytes, %s flows: %.0f: %s" %
                        (r["metric"][4:], x, verdict))
             summary["goals"].append({"goal": "memory per flow " + r["metric"][4:],

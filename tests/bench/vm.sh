@@ -106,7 +106,7 @@ short() {
 # count MODE: entries in MODE's table on the client.
 count() {
 	case $1 in
-	kmod) lab_ns client awk '$1 == "total" { print $NF }' /proc/net/anypin/stats ;;
+	kmod) apstat client flows ;;
 	dnat) lab_ns client cat /proc/sys/net/netfilter/nf_conntrack_count ;;
 	esac
 }
@@ -140,7 +140,7 @@ memory() {
 	k1=$(bench_kernel_kb)
 	c1=$(count "$1")
 	bench_rec value vm "mem@$2" "$1" "$(awk -v k="$((k1 - $3))" -v c="$((c1 - $4))" \
-		'BEGIN { printf "%.1f", (c > 0 ? k * 1024 / c : 0) }')"
+		'BEGIN { if (c > 0) printf "%.1f", k * 1024 / c; else print "nan" }')"
 	bench_rec value vm "added@$2" "$1" "$((c1 - $4))"
 	bench_log "$1: $c1 entries, $((k1 - $3)) kB more"
 }
