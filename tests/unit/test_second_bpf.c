@@ -659,11 +659,14 @@ static void add_a(const struct fam *f)
 
 	assert_true(s >= 0);
 	if (f->family == AP_AF_INET) {
+		struct sockaddr_in sin = { .sin_family = AF_INET };
 		struct ifreq r;
 
 		memset(&r, 0, sizeof(r));
 		strcpy(r.ifr_name, "lo:1");
-		sockaddr_of((struct sockaddr_storage *)&r.ifr_addr, f->family, f->a, 0);
+		/* ifr_addr has room for a sockaddr_in, not for sockaddr_of()'s storage */
+		assert_int_equal(inet_pton(AF_INET, f->a, &sin.sin_addr), 1);
+		memcpy(&r.ifr_addr, &sin, sizeof(sin));
 		assert_int_equal(ioctl(s, SIOCSIFADDR, &r), 0);
 	} else {
 		struct in6_ifreq r = { .ifr6_prefixlen = 128 };
