@@ -835,8 +835,16 @@ static int commit(bool count)
 	/* A refused install keeps its elements for another try; else they are done. */
 	if (!ret || count)
 		nops = 0;
-	if (ret && count)
+	if (ret && count) {
+		static time_t said;
+
 		nft_errors++;
+		/* The restore that follows is once a second; so is this. */
+		if (said != time(NULL)) {
+			said = time(NULL);
+			logmsg("nftables refused a batch: %s", strerror(batch_error));
+		}
+	}
 	return ret;
 }
 
@@ -1065,14 +1073,36 @@ int nft_counters(void (*fn)(void *arg, u8 role, bool out, const struct ap_tuple 
 	return ret;
 }
 
+static int op_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct op));
+}
+
+/*
+ * The ends read, then deleted. A dump comes in parts, each a new walk of
+ * the kernel's hash set skipping what was sent, so an element a FIN added
+ * meanwhile (or a resize) can shift it and one key come twice: deleted
+ * once here, since a second delete would be refused (ENOENT) with the
+ * whole batch. A refused batch leaves its ends in the set, to be read
+ * again next second; it is no reason to put the table back.
+ */
 int nft_ends(void (*fn)(void *arg, const struct ap_tuple *t), void *arg)
 {
 	struct dump d = { .ended = fn, .arg = arg };
+	u32 i, n = 0;
 	int ret;
 
 	nft_commit();
 	ret = dump_set(S_ENDS, AP_AF_INET, &d) | dump_set(S_ENDS, AP_AF_INET6, &d);
-	nft_commit();
+	/* Only the ends' deletes are queued (op_new() zeroes each whole). */
+	if (nops > 1)
+		qsort(ops, nops, sizeof(*ops), op_cmp);
+	for (i = 0; i < nops; i++)
+		if (!n || op_cmp(&ops[i], &ops[n - 1]))
+			ops[n++] = ops[i];
+	nops = n;
+	commit(false);
+	nops = 0;
 	return ret;
 }
 
