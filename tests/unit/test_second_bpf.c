@@ -505,7 +505,11 @@ static void test_decap(void **state)
 		became(true, in, n, TC_ACT_UNSPEC, tmp, ip + ETH);
 		n = frame_ipip(in, f->peer3, f->own, tmp + ETH, ip);
 		untouched(true, in, n, "an error from the other prefix's peer");
-		assert_int_equal(counter(f->web, AP_STAT_SC_TUNNEL) - before, 2);
+		/* a module peer forwards one quoting 8 bytes of TCP: its ports will do */
+		ip = frame_error(tmp, f, want, f->hlen + 8) - ETH;
+		n = frame_ipip(in, f->peer2, f->own, tmp + ETH, ip);
+		became(true, in, n, TC_ACT_UNSPEC, tmp, ip + ETH);
+		assert_int_equal(counter(f->web, AP_STAT_SC_TUNNEL) - before, 3);
 
 		/* RFC 6040: CE outside marks an ECN-capable inside, drops another */
 		ip = ack_naming(tmp, f, 2) - ETH;
@@ -967,8 +971,10 @@ static void test_budget(void **state)
 	assert_int_equal(second_set(&limited, err, sizeof(err)), 0);
 	/*
 	 * The budget is per CPU and second: of 6 in a moment, 2 at most, 4
-	 * if a second starts in between, fewer if the tests before used it.
+	 * if a second starts in between. Past the window the tests before
+	 * may have used, so that one at least must go.
 	 */
+	usleep(1100000);
 	assert_int_equal(sched_getaffinity(0, sizeof(all), &all), 0);
 	CPU_ZERO(&one);
 	CPU_SET(sched_getcpu(), &one);
@@ -987,7 +993,7 @@ static void test_budget(void **state)
 		assert_memory_equal(out, in, n);
 	}
 	assert_int_equal(sched_setaffinity(0, sizeof(all), &all), 0);
-	assert_true(sent <= 4);
+	assert_true(sent >= 1 && sent <= 4);
 	assert_int_equal(counter(f->web, AP_STAT_SC_FORWARDED) - fwd, sent);
 	assert_int_equal(counter(f->web, AP_STAT_SC_LIMITED) - lim, 6 - sent);
 	assert_int_equal(second_set(&conf, err, sizeof(err)), 0);

@@ -61,7 +61,8 @@ LPM(sc_lpm4, struct sc_lpm4);
 LPM(sc_lpm6, struct sc_lpm6);
 MAP(sc_prefix, BPF_MAP_TYPE_ARRAY, SC_PREFIXES, __u32, struct sc_prefix);
 MAP(sc_peer, BPF_MAP_TYPE_ARRAY, SC_PREFIXES * SC_IDS, __u32, struct sc_peer);
-MAP(sc_addr, BPF_MAP_TYPE_HASH, SC_PREFIXES * (SC_IDS + 1) * 2, struct sc_addr, __u32);
+/* Twice what one configuration fills: a refill adds the new keys before the stale go. */
+MAP(sc_addr, BPF_MAP_TYPE_HASH, SC_PREFIXES * SC_IDS * 2 * 2, struct sc_addr, __u32);
 MAP(sc_global, BPF_MAP_TYPE_ARRAY, 1, __u32, struct sc_global);
 MAP(sc_stats, BPF_MAP_TYPE_PERCPU_ARRAY, SC_PREFIXES * SC_NSTATS, __u32, __u64);
 
@@ -261,11 +262,14 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 nh, __u8 family, s
 
 /*
  * The TCP segment that @p, an ICMP error as ap_icmp_is_error() takes
- * one, quotes into @q: 0, or -1. Its header and options must be whole
- * in the quote (the core reads what there is of them); IPv6 without
- * extension headers.
+ * one, quotes into @q: 0, or -1. With @whole its header and options must
+ * be whole in the quote, for its TSval (the core reads what there is of
+ * them); else its ports will do, as ap_parse_inner() has them, to take
+ * out of the tunnel what a peer's module sent on. IPv6 without extension
+ * headers.
  */
-static __always_inline int parse_quote(struct __sk_buff *skb, const struct pkt *p, struct pkt *q)
+static __always_inline int parse_quote(struct __sk_buff *skb, const struct pkt *p, struct pkt *q,
+				       bool whole)
 {
 	__u8 type;
 
@@ -275,7 +279,14 @@ static __always_inline int parse_quote(struct __sk_buff *skb, const struct pkt *
 	if (p->family == AP_AF_INET ? type != 3 && type != 11 && type != 12 :
 				      type < 1 || type > 4)
 		return -1;
-	if (parse_ip(skb, p->l4 + 8, p->family, true, q) || parse_tcp(skb, q))
+	if (parse_ip(skb, p->l4 + 8, p->family, true, q) || q->proto != IPPROTO_TCP)
+		return -1;
+	/* As ap_parse_inner(): the quoted header holds itself and 8 bytes. */
+	if (q->family == AP_AF_INET && q->tot < q->ip4.ihl * 4 + 8)
+		return -1;
+	if (!whole)
+		return q->l4 + 8 > p->end || bpf_skb_load_bytes(skb, q->l4, &q->th, 8) ? -1 : 0;
+	if (parse_tcp(skb, q))
 		return -1;
 	return q->l4 + q->th.doff * 4 > p->end ? -1 : 0;
 }
@@ -471,7 +482,7 @@ static __always_inline int decap(struct __sk_buff *skb, struct pkt *p, struct pk
 	if (!parse_tcp(skb, p))
 		pr = match(p, family == AP_AF_INET ? (void *)&p->ip4.daddr : (void *)&p->ip6.daddr,
 			   p->th.dest, &idx);
-	else if (!parse_quote(skb, p, q))
+	else if (!parse_quote(skb, p, q, false))
 		pr = match(q, family == AP_AF_INET ? (void *)&q->ip4.saddr : (void *)&q->ip6.saddr,
 			   q->th.source, &idx);
 	else
@@ -713,7 +724,7 @@ int sc_ingress(struct __sk_buff *skb)
 		seg.ts = p.ts_off && (p.flags & AP_TCP_ACK);
 		seg.owner = seg.ts ? ap_sc_owner(p.tsecr) : 0;
 	} else {
-		if (parse_quote(skb, &p, &q))
+		if (parse_quote(skb, &p, &q, true))
 			return TC_ACT_UNSPEC;
 		pr = match(&q, q.family == AP_AF_INET ? (void *)&q.ip4.saddr :
 							(void *)&q.ip6.saddr,
