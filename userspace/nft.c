@@ -133,6 +133,23 @@ static int batch_send(void)
 	return ret;
 }
 
+/* Whether a refused batch calls for a restore: not for the ends' deletes. */
+static bool counted = true;
+
+/* A refused batch: counted (a restore follows) if @count; said once a second at most. */
+static void refused(bool count)
+{
+	static time_t said;
+
+	if (count)
+		nft_errors++;
+	if (said != time(NULL)) {
+		said = time(NULL);
+		logmsg("nftables refused a batch%s: %s", count ? "" : " of ends read",
+		       strerror(batch_error));
+	}
+}
+
 /* Room for one more message, sending what is there if the buffer is full. */
 static struct nlmsghdr *msg(u16 type, u16 flags)
 {
@@ -140,7 +157,7 @@ static struct nlmsghdr *msg(u16 type, u16 flags)
 		batch_start();
 	if (mnl_nlmsg_batch_size(batch) > BATCH_SIZE - 8192) {
 		if (batch_send())
-			nft_errors++;
+			refused(counted);
 		batch_start();
 	}
 	batch_msgs++;
@@ -835,16 +852,8 @@ static int commit(bool count)
 	/* A refused install keeps its elements for another try; else they are done. */
 	if (!ret || count)
 		nops = 0;
-	if (ret && count) {
-		static time_t said;
-
-		nft_errors++;
-		/* The restore that follows is once a second; so is this. */
-		if (said != time(NULL)) {
-			said = time(NULL);
-			logmsg("nftables refused a batch: %s", strerror(batch_error));
-		}
-	}
+	if (ret && count)
+		refused(true);
 	return ret;
 }
 
@@ -1101,7 +1110,10 @@ int nft_ends(void (*fn)(void *arg, const struct ap_tuple *t), void *arg)
 		if (!n || op_cmp(&ops[i], &ops[n - 1]))
 			ops[n++] = ops[i];
 	nops = n;
-	commit(false);
+	counted = false;
+	if (commit(false))
+		refused(false);
+	counted = true;
 	nops = 0;
 	return ret;
 }
