@@ -167,10 +167,13 @@ nat() {
 			-p tcp -j SNAT --to-source "[$R_C6]:20000-30000"
 }
 
-# small_mtu on|off: the router's MTU for what inst1 sends to the client
-# (the route cache of inst1 flushed after, for the phases that follow).
+# small_mtu on|off: the router's MTU for what inst1 sends to the client.
+# off takes away whatever on put there, and flushes the instances' route
+# caches (the path MTU they learned) for the phases that follow, even
+# when something of it is missing; it fails if some of it was there but
+# would not go.
 small_mtu() {
-	local i
+	local i rc=0
 	if [ "$1" = on ]; then
 		ip -n "$NS_ROUTER" rule add iif i1 lookup 171 pref 171 &&
 			ip -n "$NS_ROUTER" -6 rule add iif i1 lookup 171 pref 171 &&
@@ -178,14 +181,17 @@ small_mtu() {
 			ip -n "$NS_ROUTER" -6 route add "$C6/128" dev c0 table 171 mtu lock "$MTU"
 		return
 	fi
-	ip -n "$NS_ROUTER" rule del pref 171 &&
-		ip -n "$NS_ROUTER" -6 rule del pref 171 &&
-		ip -n "$NS_ROUTER" route flush table 171 &&
-		ip -n "$NS_ROUTER" -6 route flush table 171 || return 1
+	for i in -4 -6; do
+		if ip -n "$NS_ROUTER" "$i" rule show pref 171 | grep -q .; then
+			ip -n "$NS_ROUTER" "$i" rule del pref 171 || rc=1
+		fi
+		ip -n "$NS_ROUTER" "$i" route flush table 171 2>/dev/null || true
+	done
 	for i in inst1 inst2; do
 		lab_ns "$i" ip route flush cache 2>/dev/null || true
 		lab_ns "$i" ip -6 route flush cache 2>/dev/null || true
 	done
+	return "$rc"
 }
 
 # ptbs NS F: the "fragmentation needed" (F 4) or "packet too big" (F 6)
@@ -194,9 +200,9 @@ small_mtu() {
 ptbs() {
 	if [ "$2" = 4 ]; then
 		lab_ns "$1" awk '$1 == "Icmp:" && !h { for (i = 2; i <= NF; i++) col[$i] = i; h = 1; next }
-			$1 == "Icmp:" { print $col["InDestUnreachs"] + 0 }' /proc/net/snmp
+			$1 == "Icmp:" { print $col["InDestUnreachs"] + 0 }' /proc/net/snmp || echo 0
 	else
-		lab_ns "$1" awk '$1 == "Icmp6InPktTooBigs" { print $2 + 0 }' /proc/net/snmp6
+		lab_ns "$1" awk '$1 == "Icmp6InPktTooBigs" { print $2 + 0 }' /proc/net/snmp6 || echo 0
 	fi
 }
 
@@ -205,7 +211,7 @@ ptbs() {
 icmp_out() {
 	local ipt=$LAB_IPT
 	[ "$1" = 4 ] || ipt=$LAB_IP6T
-	lab_ns router "$ipt" -w -nvxL OUTPUT |
+	{ lab_ns router "$ipt" -w -nvxL OUTPUT || true; } |
 		awk 'index($0, "/* ptb-to-a */") { s += $1 } END { print s + 0 }'
 }
 
