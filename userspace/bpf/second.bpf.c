@@ -329,6 +329,32 @@ static __always_inline struct sc_prefix *match(const struct pkt *p, const void *
 }
 
 /*
+ * The IP packet at @nh (of @family) into @p, and the prefix that governs
+ * it: a TCP segment's by its destination, an ICMP error's by the source
+ * of the segment it quotes (into @q, @whole as parse_quote() has it), as
+ * ap_sc_in() and ap_sc_icmp() take them. NULL for anything else; the
+ * caller tells the two apart by p->proto.
+ */
+static __always_inline struct sc_prefix *lookup(struct __sk_buff *skb, __u32 nh, __u8 family,
+						 bool whole, struct pkt *p, struct pkt *q,
+						 __u32 *idx)
+{
+	if (parse_ip(skb, nh, family, false, p))
+		return NULL;
+	if (p->proto == IPPROTO_TCP) {
+		if (parse_tcp(skb, p))
+			return NULL;
+		return match(p, family == AP_AF_INET ? (void *)&p->ip4.daddr :
+						       (void *)&p->ip6.daddr,
+			     p->th.dest, idx);
+	}
+	if (parse_quote(skb, p, q, whole))
+		return NULL;
+	return match(q, family == AP_AF_INET ? (void *)&q->ip4.saddr : (void *)&q->ip6.saddr,
+		     q->th.source, idx);
+}
+
+/*
  * Rewrites @n (2 or 4) bytes at TCP offset @at with @to, keeping the
  * checksum whatever the alignment: the window of @win (4 or 8) bytes
  * around them starts at an even offset, so its one's-complement
@@ -477,16 +503,7 @@ static __always_inline int decap(struct __sk_buff *skb, struct pkt *p, struct pk
 		return 0;
 	}
 	/* The inner packet decides, read in place: nothing changes unless it is ours. */
-	if (parse_ip(skb, ETH_HLEN + hlen, family, false, p))
-		return 0;
-	if (!parse_tcp(skb, p))
-		pr = match(p, family == AP_AF_INET ? (void *)&p->ip4.daddr : (void *)&p->ip6.daddr,
-			   p->th.dest, &idx);
-	else if (!parse_quote(skb, p, q, false))
-		pr = match(q, family == AP_AF_INET ? (void *)&q->ip4.saddr : (void *)&q->ip6.saddr,
-			   q->th.source, &idx);
-	else
-		return 0;
+	pr = lookup(skb, ETH_HLEN + hlen, family, false, p, q, &idx);
 	if (!pr || ap_sc_verdict(pr->instance, pr->peers, &seg) != AP_SC_TUNNEL)
 		return 0;
 	if (family == AP_AF_INET ? !pr->has4 || pr->own4 != to4 :
@@ -711,30 +728,19 @@ int sc_ingress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	if (decap(skb, &p, &q, &act))
 		return act;
-	if (parse_ip(skb, ETH_HLEN, l3_family(skb), false, &p))
+	pr = lookup(skb, ETH_HLEN, l3_family(skb), true, &p, &q, &idx);
+	if (!pr)
 		return TC_ACT_UNSPEC;
 	error = p.proto != IPPROTO_TCP;
 	if (!error) {
-		if (parse_tcp(skb, &p))
-			return TC_ACT_UNSPEC;
-		pr = match(&p, p.family == AP_AF_INET ? (void *)&p.ip4.daddr :
-							(void *)&p.ip6.daddr,
-			   p.th.dest, &idx);
 		seg.syn = p.flags & AP_TCP_SYN;
 		seg.ts = p.ts_off && (p.flags & AP_TCP_ACK);
 		seg.owner = seg.ts ? ap_sc_owner(p.tsecr) : 0;
 	} else {
-		if (parse_quote(skb, &p, &q, true))
-			return TC_ACT_UNSPEC;
-		pr = match(&q, q.family == AP_AF_INET ? (void *)&q.ip4.saddr :
-							(void *)&q.ip6.saddr,
-			   q.th.source, &idx);
 		seg.syn = q.flags & AP_TCP_SYN;
 		seg.ts = !seg.syn && q.ts_off;
 		seg.owner = seg.ts ? ap_sc_owner(q.tsval) : 0;
 	}
-	if (!pr)
-		return TC_ACT_UNSPEC;
 	k = idx * SC_IDS + seg.owner;
 	peer = bpf_map_lookup_elem(&sc_peer, &k);
 	if (!peer)
