@@ -32,7 +32,7 @@
 #include <bpf/bpf.h>
 #include <cmocka.h>
 
-#include <anypin/sc.h>
+#include <anypin/second.h>
 #include "pktgen.h"
 #include "second.h"
 #include "table.h"
@@ -880,17 +880,19 @@ static u32 breaking(u8 *fr, u32 n, const struct fam *f, enum bad how)
 	return n;
 }
 
+/* Options that break a list of 16 bytes they end, as the core walks it. */
+static const struct {
+	u8 o[4], n;
+	const char *what;
+} opts[] = {
+	{ { 5, 0 }, 2, "an option of length 0" },
+	{ { 5, 1 }, 2, "an option of length 1" },
+	{ { 5, 7 }, 2, "an option past the options" },
+	{ { 1, 1, 1, 5 }, 4, "an option without its length" },
+};
+
 static void test_malformed(void **state)
 {
-	static const struct {
-		u8 o[4], n;
-		const char *what;
-	} opts[] = {
-		{ { 5, 0 }, 2, "an option of length 0" },
-		{ { 5, 1 }, 2, "an option of length 1" },
-		{ { 5, 7 }, 2, "an option past the options" },
-		{ { 1, 1, 1, 5 }, 4, "an option without its length" },
-	};
 	const struct fam *f;
 	struct pg_tcp t;
 	u32 n, m, i;
@@ -952,6 +954,56 @@ static void test_malformed(void **state)
 			nops(&t, 2);
 			ts(&t, 1, 64 + 2);
 			untouched(true, in, frame_tcp(in, &t), "IPv6 with a hop-by-hop header");
+		}
+	}
+}
+
+/* What the core decides for the error @fr (@n bytes), which prefix web governs. */
+static enum ap_sc core_icmp(const struct fam *f, u8 *fr, u32 n)
+{
+	const struct ap_pconf *pc = &conf.prefixes[f->web];
+	struct ap_sc_to to;
+	struct ap_pkt p;
+
+	assert_int_equal(ap_parse(&p, fr + ETH, n - ETH, n - ETH), AP_OK);
+	return ap_sc_icmp(pc->instance, &pc->peers, &p, false, &to);
+}
+
+/*
+ * An error whose quoted options hold one the core cannot walk goes where
+ * the core sends it: after the timestamp, to the peer its TSval names,
+ * since ap_icmp_tsval() reads no further; before it, nowhere.
+ */
+static void test_quote_options(void **state)
+{
+	const struct fam *f;
+	struct pg_tcp t;
+	bool after;
+	u32 n, i;
+
+	(void)state;
+	ready();
+	FOR_FAM(f) {
+		for (i = 0; i < 2 * sizeof(opts) / sizeof(opts[0]); i++) {
+			after = i & 1;
+			from_a(&t, f, AP_TCP_ACK);
+			t.paylen = 200;
+			if (!after)
+				pg_tcp_add_opt(&t, opts[i / 2].o, opts[i / 2].n);
+			nops(&t, 2);
+			ts(&t, 64 * 500 + 2, 7000);
+			if (after)
+				pg_tcp_add_opt(&t, opts[i / 2].o, opts[i / 2].n);
+			n = frame_error(in, f, tmp, pg_build_tcp(tmp, &t, NULL));
+			assert_int_equal(core_icmp(f, in, n), after ? AP_SC_FORWARD : AP_SC_NO_TS);
+			if (!after) {
+				untouched(true, in, n, opts[i / 2].what);
+				continue;
+			}
+			if (run(true, in, n) != TC_ACT_REDIRECT)
+				fail_msg("%s after the timestamp, %s: not forwarded",
+					 opts[i / 2].what, f->family == AP_AF_INET ? "IPv4" : "IPv6");
+			encapsulated(f, in, n, f->own, f->peer2);
 		}
 	}
 }
@@ -1092,6 +1144,7 @@ int main(void)
 		cmocka_unit_test(test_local),
 		cmocka_unit_test(test_mtu),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_quote_options),
 		cmocka_unit_test(test_budget),
 	};
 	int r;

@@ -114,12 +114,13 @@ static __always_inline __u32 get32(const __u8 *b, __u32 x)
  * its states explode past the verifier's limit, each option sequence
  * being one. It reads the options as ap_tcp_opts() does: the first MSS
  * and timestamp count, and a list it cannot walk (@bad) leaves the
- * segment alone, as the core does.
+ * segment alone, as the core does. A quote's (@quote) as
+ * ap_icmp_tsval() does: it ends at the first timestamp, whatever follows.
  */
 struct opt_walk {
 	__u8 opts[64];
 	__u32 optlen, i;
-	__u8 ts_off, mss_off, auth, bad;
+	__u8 quote, ts_off, mss_off, auth, bad;
 };
 
 static long opt_step(__u32 idx, void *ctx)
@@ -153,6 +154,8 @@ static long opt_step(__u32 idx, void *ctx)
 		o->mss_off = sizeof(struct tcphdr) + i;
 	else if (kind == AP_TCPOPT_TS && len == AP_TCPOPT_TS_LEN && !o->ts_off)
 		o->ts_off = sizeof(struct tcphdr) + i;
+	if (o->quote && o->ts_off)
+		return 1;
 	o->i = i + len;
 	return 0;
 }
@@ -241,6 +244,7 @@ static __always_inline int parse_tcp(struct __sk_buff *skb, struct pkt *p)
 	    bpf_skb_load_bytes(skb, p->l4 + sizeof(struct tcphdr), ow.opts, optlen))
 		return -1;
 	ow.optlen = optlen;
+	ow.quote = !p->end;
 	bpf_loop(40, opt_step, &ow, 0);
 	if (ow.bad)
 		return -1;
