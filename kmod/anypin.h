@@ -158,7 +158,7 @@ const struct ap_pconf *anypin_sc_prefix(const struct anypin_conf *kc, const stru
 
 /* tunnel.c: its encapsulation */
 unsigned int anypin_forward(const struct anypin_ctx *x, struct sk_buff *skb,
-			    const struct ap_pkt *p, const struct ap_sc_to *to);
+			    const struct ap_pkt *p, const struct ap_verdict *v);
 enum anypin_decap {
 	ANYPIN_DECAP_NONE,	/* not from a peer: untouched */
 	ANYPIN_DECAP_DONE,	/* the skb holds the inner packet now */

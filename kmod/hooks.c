@@ -235,7 +235,7 @@ static unsigned int anypin_hook(struct sk_buff *skb, const struct nf_hook_state 
 		return NF_DROP;
 	/* Only at IN, never for a packet from a peer (the core's rule). */
 	if (v.forward && hook == AP_HOOK_IN)
-		return anypin_forward(&x, skb, &p, &v.fwd);
+		return anypin_forward(&x, skb, &p, &v);
 	if (v.reroute) {
 		if (hook == AP_HOOK_OUT) {
 			err = anypin_reroute(st->net, skb, st);

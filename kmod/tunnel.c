@@ -209,18 +209,20 @@ static unsigned int anypin_forward_from(struct net *net, struct sk_buff *skb,
 			       (const struct in6_addr *)to->addr.b);
 }
 
+/*
+ * @v's forward: its prefix is the one that decided it, in the
+ * configuration the core decided with (x->kc, read once by the hook).
+ */
 unsigned int anypin_forward(const struct anypin_ctx *x, struct sk_buff *skb,
-			    const struct ap_pkt *p, const struct ap_sc_to *to)
+			    const struct ap_pkt *p, const struct ap_verdict *v)
 {
-	const struct ap_pconf *pc = anypin_sc_prefix(x->kc, p, AP_HOOK_IN);
 	unsigned int verdict;
 
-	if (!pc)
-		return NF_ACCEPT;
-	verdict = anypin_forward_from(x->an->net, skb, p, pc, to);
+	verdict = anypin_forward_from(x->an->net, skb, p, &x->kc->c.prefixes[v->fwd_prefix],
+				      &v->fwd);
 	/* sc_forwarded counted the core's decision; this, what did not go */
 	if (verdict == NF_ACCEPT)
-		anypin_stats_inc(x->an, ap_slots_slot(&x->kc->slots, pc - x->kc->c.prefixes),
+		anypin_stats_inc(x->an, ap_slots_slot(&x->kc->slots, v->fwd_prefix),
 				 AP_STAT_SC_UNSENT);
 	return verdict;
 }

@@ -226,6 +226,7 @@ static void sc_apply(const struct ctx *x, const struct ap_pconf *pc, enum ap_sc 
 	} else {
 		x->v->forward = true;
 		x->v->fwd = *to;
+		x->v->fwd_prefix = prefix;
 		count(x, prefix, AP_STAT_SC_FORWARDED);
 	}
 }

@@ -87,6 +87,8 @@ struct ap_verdict {
 	/* Encapsulate it to fwd.addr and send it there, not deliver it here. */
 	bool forward;
 	struct ap_sc_to fwd;
+	/* With forward: the index in c->prefixes of the prefix that decided it. */
+	u8 fwd_prefix;
 	u32 rst_len;		/* a RST to send is in rst[] */
 	u8 rst[AP_RST_MAX];
 };

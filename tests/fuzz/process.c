@@ -173,21 +173,20 @@ static bool sc_budget(void *t)
 	return true;
 }
 
-/* Whether @to is a peer @c configures, by its id. */
-static bool is_peer(const struct ap_conf *c, const struct ap_sc_to *to)
+/* Whether @v's forward goes to a peer of the prefix that decided it, by its id. */
+static bool is_peer(const struct ap_conf *c, const struct ap_verdict *v)
 {
+	const struct ap_pconf *pc;
 	const struct ap_addr *a;
-	int i;
 
-	for (i = 0; i < c->nprefixes; i++) {
-		if (!(c->prefixes[i].peers.ids & (u64)1 << to->id))
-			continue;
-		a = to->addr.family == AP_AF_INET ? &c->prefixes[i].peers.peer[to->id].addr4 :
-		    &c->prefixes[i].peers.peer[to->id].addr6;
-		if (ap_addr_eq(a, &to->addr))
-			return true;
-	}
-	return false;
+	if (v->fwd_prefix >= c->nprefixes)
+		return false;
+	pc = &c->prefixes[v->fwd_prefix];
+	if (!pc->instance || !(pc->peers.ids & (u64)1 << v->fwd.id))
+		return false;
+	a = v->fwd.addr.family == AP_AF_INET ? &pc->peers.peer[v->fwd.id].addr4 :
+	    &pc->peers.peer[v->fwd.id].addr6;
+	return ap_addr_eq(a, &v->fwd.addr);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -372,7 +371,7 @@ static void one(struct table *t, int h, u8 ctl, u32 now, u32 head, const u8 *d, 
 	CHECK(granted - grants == v.forward);
 	if (v.forward) {
 		CHECK(hook == AP_HOOK_IN && !tunnel && !changed && !v.drop && !v.rst_len);
-		CHECK(v.fwd.addr.family == p.family && is_peer(&conf[h], &v.fwd));
+		CHECK(v.fwd.addr.family == p.family && is_peer(&conf[h], &v));
 		CHECK(icmp || !local_yes);
 	}
 	/* Past the headers only the option moves the payload on. */

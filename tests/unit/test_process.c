@@ -328,8 +328,16 @@ static void hook_mode(struct host *h, struct pkt *k, enum ap_hook hk, enum ap_cs
 	assert_int_equal(ap_parse(&k->p, k->buf, k->p.len, k->p.len), AP_OK);
 	/* Only the second chance forwards, never what it changed. */
 	if (k->v.forward) {
+		const struct ap_pconf *pc;
+
 		assert_true(h->sc && hk == AP_HOOK_IN && !k->v.changed && !k->v.drop);
 		assert_int_equal(k->v.fwd.addr.family, k->p.family);
+		/* Its prefix: a responder with an id, whose peer it goes to. */
+		assert_true(k->v.fwd_prefix < h->c.nprefixes);
+		pc = &h->c.prefixes[k->v.fwd_prefix];
+		assert_int_equal(pc->role, AP_ROLE_RESPONDER);
+		assert_int_not_equal(pc->instance, 0);
+		assert_true(pc->peers.ids & (u64)1 << k->v.fwd.id);
 	}
 }
 
@@ -1108,11 +1116,13 @@ static void expect_sc_counts(const struct host *h, u8 pi, unsigned int stamped,
 	assert_int_equal(sc_count(h, AP_STAT_SC_FORWARDED), fwd);
 }
 
-static void expect_fwd(const struct pkt *k, u8 id, const char *addr)
+/* Forwarded to peer @id at @addr, decided by prefix @pi (its index). */
+static void expect_fwd(const struct pkt *k, u8 pi, u8 id, const char *addr)
 {
 	struct ap_addr a;
 
 	assert_true(k->v.forward);
+	assert_int_equal(k->v.fwd_prefix, pi);
 	assert_int_equal(k->v.fwd.id, id);
 	pg_addr(&a, addr);
 	assert_true(ap_addr_eq(&k->v.fwd.addr, &a));
@@ -1165,7 +1175,7 @@ static void sc_connection(const struct net *n, enum ap_csum_mode mode)
 	/* The route flips: inst2 has no socket for it and sends it to inst1. */
 	build_ts(&k, n->c, n->a, 40000, 80, AP_TCP_ACK | AP_TCP_PSH, 10, 1001, ts, mode);
 	hook_mode(&inst2, &k, AP_HOOK_IN, mode);
-	expect_fwd(&k, 1, n->u1);
+	expect_fwd(&k, pi, 1, n->u1);
 	expect_addrs(&k, n->c, n->a);
 	assert_int_equal(inst2.t.local_calls, 1);
 	expect_sc_counts(&inst2, pi, 0, 0, 1, 0, 0);
@@ -1253,7 +1263,7 @@ static void test_sc_not_applied(void **state)
 	assert_false(k.v.forward);
 	build_ts(&k, net4.c, net4.a, 40000, 443, AP_TCP_ACK, 10, 1001, 5057, AP_CSUM_FULL);
 	hook(&inst2, &k, AP_HOOK_IN);
-	expect_fwd(&k, 1, net4.u1);
+	expect_fwd(&k, prefix_of(&net4), 1, net4.u1);
 	expect_sc_counts(&inst1, 1, 1, 0, 0, 0, 0);
 }
 
@@ -1310,7 +1320,7 @@ static void test_sc_kept(void **state)
 	inst2.t.budget = 1;
 	build_ts(&k, net6.c, net6.a, 40000, 80, AP_TCP_ACK, 10, 1001, 64 + 1, AP_CSUM_FULL);
 	hook(&inst2, &k, AP_HOOK_IN);
-	expect_fwd(&k, 1, net6.u1);
+	expect_fwd(&k, prefix_of(&net6), 1, net6.u1);
 	hook(&inst2, &k, AP_HOOK_IN);
 	assert_false(k.v.forward);
 	expect_sc_counts(&inst2, 1, 0, 0, 1, 1, 0);
@@ -1386,7 +1396,7 @@ static void test_sc_icmp(void **state)
 		len = pg_build_icmp(e.buf, &ic, seg.buf, f ? 1232 : 60, NULL);
 		assert_int_equal(ap_parse(&e.p, e.buf, len, len), AP_OK);
 		hook(&inst2, &e, AP_HOOK_IN);
-		expect_fwd(&e, 1, n->u1);
+		expect_fwd(&e, prefix_of(n), 1, n->u1);
 		assert_false(e.v.changed);
 		assert_int_equal(inst2.t.stats[f][AP_STAT_SC_FORWARDED], 1);
 		/* at inst1, whose it is: nothing; through the tunnel: counted */
