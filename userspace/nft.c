@@ -133,9 +133,6 @@ static int batch_send(void)
 	return ret;
 }
 
-/* Whether a refused batch calls for a restore: not for the ends' deletes. */
-static bool counted = true;
-
 /* A refused batch: counted (a restore follows) if @count; said once a second at most. */
 static void refused(bool count)
 {
@@ -150,14 +147,17 @@ static void refused(bool count)
 	}
 }
 
-/* Room for one more message, sending what is there if the buffer is full. */
-static struct nlmsghdr *msg(u16 type, u16 flags)
+/*
+ * Room for one more message, sending what is there if the buffer is full;
+ * @count: its refusal calls for a restore (not for the ends' deletes).
+ */
+static struct nlmsghdr *msg(u16 type, u16 flags, bool count)
 {
 	if (!batch)
 		batch_start();
 	if (mnl_nlmsg_batch_size(batch) > BATCH_SIZE - 8192) {
 		if (batch_send())
-			refused(counted);
+			refused(count);
 		batch_start();
 	}
 	batch_msgs++;
@@ -368,7 +368,7 @@ static struct nftnl_rule *rule(const char *chain)
 
 static void rule_send(struct nftnl_rule *r)
 {
-	struct nlmsghdr *nlh = msg(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
+	struct nlmsghdr *nlh = msg(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, true);
 
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	msg_done();
@@ -669,7 +669,7 @@ static void rules_family(const struct ap_conf *c, u8 family, u16 queue, FILE *f)
 static void table_msg(u16 type, u16 flags, bool owner)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
-	struct nlmsghdr *nlh = msg(type, flags);
+	struct nlmsghdr *nlh = msg(type, flags, true);
 
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE);
 	if (owner)
@@ -715,7 +715,7 @@ static void set_msg(int set, u8 family)
 				  (set == S_SYNS ? NFT_SET_TIMEOUT : 0));
 		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, set == S_SYNS ? SYNS_MAX : ENDS_MAX);
 	}
-	nlh = msg(NFT_MSG_NEWSET, NLM_F_CREATE);
+	nlh = msg(NFT_MSG_NEWSET, NLM_F_CREATE, true);
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	msg_done();
 	nftnl_set_free(s);
@@ -733,13 +733,13 @@ static void chain_msg(int i, u16 type)
 		nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, chains[i].hook);
 		nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, chains[i].prio);
 		nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-		nlh = msg(type, NLM_F_CREATE);
+		nlh = msg(type, NLM_F_CREATE, true);
 		nftnl_chain_nlmsg_build_payload(nlh, ch);
 	} else {
 		/* A rule deletion naming only the chain flushes it. */
 		struct nftnl_rule *r = rule(chains[i].name);
 
-		nlh = msg(NFT_MSG_DELRULE, 0);
+		nlh = msg(NFT_MSG_DELRULE, 0, true);
 		nftnl_rule_nlmsg_build_payload(nlh, r);
 		nftnl_rule_free(r);
 	}
@@ -757,7 +757,7 @@ struct op {
 static struct op *ops;
 static u32 nops, ops_max;
 
-static void op_send(const struct op *o)
+static void op_send(const struct op *o, bool count)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
@@ -771,7 +771,8 @@ static void op_send(const struct op *o)
 	if (o->dlen)
 		nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, o->data, o->dlen);
 	nftnl_set_elem_add(s, e);
-	nlh = msg(o->add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, o->add ? NLM_F_CREATE : 0);
+	nlh = msg(o->add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, o->add ? NLM_F_CREATE : 0,
+		  count);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	msg_done();
 	nftnl_set_free(s);
@@ -840,7 +841,7 @@ static int commit(bool count)
 	int ret;
 
 	for (i = 0; i < nops; i++)
-		op_send(&ops[i]);
+		op_send(&ops[i], true);
 	if (!batch)
 		return 0;
 	if (!batch_msgs) {
@@ -1109,12 +1110,11 @@ int nft_ends(void (*fn)(void *arg, const struct ap_tuple *t), void *arg)
 	for (i = 0; i < nops; i++)
 		if (!n || op_cmp(&ops[i], &ops[n - 1]))
 			ops[n++] = ops[i];
-	nops = n;
-	counted = false;
+	for (i = 0; i < n; i++)
+		op_send(&ops[i], false);
+	nops = 0;
 	if (commit(false))
 		refused(false);
-	counted = true;
-	nops = 0;
 	return ret;
 }
 
