@@ -414,6 +414,17 @@ static const struct link *find_link(const struct links *ls, int ifindex)
 	return NULL;
 }
 
+/* The device's entry in sc.devs, or NULL. */
+static struct dev *find_dev(int ifindex)
+{
+	int i;
+
+	for (i = 0; i < sc.ndevs; i++)
+		if (sc.devs[i].ifindex == ifindex)
+			return &sc.devs[i];
+	return NULL;
+}
+
 static void detach(int ifindex)
 {
 	tc(ifindex, BPF_TC_INGRESS, -1);
@@ -440,10 +451,7 @@ void second_attach(void)
 	sc.ndevs = n;
 	for (i = 0; i < ls.n && sc.ndevs < SC_DEVS; i++) {
 		l = &ls.l[i];
-		for (j = 0; j < sc.ndevs; j++)
-			if (sc.devs[j].ifindex == l->ifindex)
-				break;
-		if (j < sc.ndevs || !wanted(l))
+		if (find_dev(l->ifindex) || !wanted(l))
 			continue;
 		sc.devs[sc.ndevs].ifindex = l->ifindex;
 		sc.devs[sc.ndevs++].ok = !attach_one(l->ifindex, l->name);
@@ -460,7 +468,8 @@ void second_attach(void)
 static void sweep(void)
 {
 	static const enum bpf_tc_attach_point at[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
-	int i, j, k, e;
+	const struct dev *d;
+	int i, k, e;
 
 	sc.swept = true;
 	libbpf_set_print(libbpf_log);
@@ -469,10 +478,8 @@ static void sweep(void)
 		return;
 	}
 	for (i = 0; i < ls.n; i++) {
-		for (j = 0; j < sc.ndevs; j++)
-			if (sc.devs[j].ifindex == ls.l[i].ifindex && sc.devs[j].ok)
-				break;
-		if (!ls.l[i].ether || j < sc.ndevs)
+		d = find_dev(ls.l[i].ifindex);
+		if (!ls.l[i].ether || (d && d->ok))
 			continue;
 		for (k = 0; k < 2; k++) {
 			sc.quiet = true;
