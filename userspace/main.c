@@ -315,8 +315,10 @@ static int loop(struct state *s, int sfd)
 		pfd[1].events = POLLIN;
 		pfd[2].fd = nft_monitor_fd();
 		pfd[2].events = POLLIN;
-		nctl = ctl_pollfds(pfd + 3, NPOLL - 3);
-		n = poll(pfd, 3 + nctl, 1000);
+		pfd[3].fd = second_monitor_fd();	/* -1, not polled: no second chance */
+		pfd[3].events = POLLIN;
+		nctl = ctl_pollfds(pfd + 4, NPOLL - 4);
+		n = poll(pfd, 4 + nctl, 1000);
 		if (n < 0 && errno != EINTR) {
 			logmsg("poll: %s", strerror(errno));
 			return 1;
@@ -327,6 +329,9 @@ static int loop(struct state *s, int sfd)
 			logmsg("table inet %s changed under us: putting it back", NFT_TABLE);
 			s->nft_errors = nft_errors - 1;
 		}
+		/* POLLERR too: lost notifications (ENOBUFS) with none queued. */
+		if (n > 0 && (pfd[3].revents & (POLLIN | POLLERR)))
+			second_monitor_run();
 		if (now_sec() != last_sweep) {
 			bool counters;
 
@@ -337,7 +342,6 @@ static int loop(struct state *s, int sfd)
 			if (counters)
 				last_refresh = last_sweep;
 			read_pins(s, counters);
-			second_attach();
 			table_sweep(s->table);
 			nft_commit();
 		}
@@ -351,7 +355,7 @@ static int loop(struct state *s, int sfd)
 			else
 				s->ci.restores++;
 		}
-		ctl_run(pfd + 3, n > 0 ? nctl : 0, &s->ci);
+		ctl_run(pfd + 4, n > 0 ? nctl : 0, &s->ci);
 		if (n > 0 && (pfd[0].revents & POLLIN) &&
 		    read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGHUP)

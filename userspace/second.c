@@ -60,16 +60,19 @@ static const u8 stat_of[SC_NSTATS] = {
 
 static struct {
 	struct bpf_object *obj;
+	struct mnl_socket *mon;		/* link notifications, while loaded */
 	int egress, ingress;		/* the programs */
 	int lpm4, lpm6, prefix, peer, addr, global, stats;
 	int ndevs;
 	struct dev {
 		int ifindex;
 		bool ok;		/* attached; else refused, said once */
+		bool seen;		/* listed by the dump under way */
 	} devs[SC_DEVS];
 	u64 last[SC_PREFIXES][SC_NSTATS];
 	bool quiet;			/* sweeping: the kernel's "not found" is no news */
 	bool swept;			/* since this anypind started */
+	bool resync;			/* notifications lost: a dump when the queue is read */
 } sc = { .egress = -1, .ingress = -1 };
 
 /* libbpf's warnings (the verifier's log among them) go to our log. */
@@ -275,9 +278,10 @@ static int fill(const struct ap_conf *c)
 	return 0;
 }
 
-/* A device of the namespace, as rtnetlink lists it. */
+/* A device of the namespace, as rtnetlink tells of it (a dump, a notification). */
 struct link {
 	int ifindex;
+	bool gone;		/* RTM_DELLINK: deleted, or moved to another namespace */
 	bool ether;		/* ARPHRD_ETHER, the only framing the programs parse */
 	/*
 	 * A bridge port, bond or team slave, Open vSwitch port: its packets
@@ -288,29 +292,28 @@ struct link {
 	char name[IF_NAMESIZE];
 };
 
-struct links {
-	int n;
-	struct link l[SC_DEVS];
-};
-
 static bool attr_str_is(const struct nlattr *a, const char *s)
 {
 	return mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0 && !strcmp(mnl_attr_get_str(a), s);
 }
 
-static int link_cb(const struct nlmsghdr *nlh, void *arg)
+/*
+ * @nlh as a device: 0, or -1 when it tells of none. AF_UNSPEC's only: a
+ * bridge tells of its ports, and of itself as its own master, in
+ * AF_BRIDGE messages of the same group.
+ */
+static int parse_link(const struct nlmsghdr *nlh, struct link *l)
 {
 	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *a, *b;
-	struct links *ls = arg;
 	bool master = false, vrf = false;
-	struct link *l;
 
-	if (nlh->nlmsg_type != RTM_NEWLINK || ls->n >= SC_DEVS)
-		return MNL_CB_OK;
-	l = &ls->l[ls->n++];
+	if ((nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK) ||
+	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ifi)) || ifi->ifi_family != AF_UNSPEC)
+		return -1;
 	memset(l, 0, sizeof(*l));
 	l->ifindex = ifi->ifi_index;
+	l->gone = nlh->nlmsg_type == RTM_DELLINK;
 	l->ether = ifi->ifi_type == ARPHRD_ETHER;
 	mnl_attr_for_each(a, nlh, sizeof(*ifi)) {
 		switch (mnl_attr_get_type(a)) {
@@ -329,11 +332,25 @@ static int link_cb(const struct nlmsghdr *nlh, void *arg)
 		}
 	}
 	l->lower = master && !vrf;
+	return 0;
+}
+
+/* @arg: the function a message about a device goes to. */
+static int link_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	void (*const *fn)(const struct link *) = arg;
+	struct link l;
+
+	if (!parse_link(nlh, &l))
+		(*fn)(&l);
 	return MNL_CB_OK;
 }
 
-/* The devices of the namespace (an rtnetlink dump: /sys may be another's): 0, or -1. */
-static int links(struct links *ls)
+/*
+ * @fn for each device of the namespace (an rtnetlink dump: /sys may be
+ * another's): 0, or -1 (EINTR: the devices changed during the dump).
+ */
+static int links(void (*fn)(const struct link *))
 {
 	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
 	char buf[32768];
@@ -342,7 +359,6 @@ static int links(struct links *ls)
 	u32 sq = (u32)time(NULL), portid;
 	int n = -1;
 
-	ls->n = 0;
 	if (!nl)
 		return -1;
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID))
@@ -357,7 +373,7 @@ static int links(struct links *ls)
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		goto out;
 	while ((n = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
-		n = mnl_cb_run(buf, (size_t)n, sq, portid, link_cb, ls);
+		n = mnl_cb_run(buf, (size_t)n, sq, portid, link_cb, &fn);
 		if (n <= 0)
 			break;
 	}
@@ -369,7 +385,7 @@ out:
 /* Whether the device gets our filters: its packets cross them once. */
 static bool wanted(const struct link *l)
 {
-	return l->ether && !l->lower;
+	return !l->gone && l->ether && !l->lower;
 }
 
 static int tc(int ifindex, enum bpf_tc_attach_point at, int prog)
@@ -400,18 +416,10 @@ static int attach_one(int ifindex, const char *name)
 		return 0;
 	tc(ifindex, BPF_TC_INGRESS, -1);
 fail:
-	logmsg("second chance: no filters on %s: %s", name, strerror(-e));
+	/* Gone since the message (a veth moved into a container): its RTM_DELLINK follows. */
+	if (e != -ENODEV)
+		logmsg("second chance: no filters on %s: %s", name, strerror(-e));
 	return -1;
-}
-
-static const struct link *find_link(const struct links *ls, int ifindex)
-{
-	int i;
-
-	for (i = 0; i < ls->n; i++)
-		if (ls->l[i].ifindex == ifindex)
-			return &ls->l[i];
-	return NULL;
 }
 
 /* The device's entry in sc.devs, or NULL. */
@@ -431,63 +439,144 @@ static void detach(int ifindex)
 	tc(ifindex, BPF_TC_EGRESS, -1);
 }
 
-static struct links ls;		/* the last dump, for the two below */
-
-void second_attach(void)
+/*
+ * A device's filters as it is now: attached when it comes or leaves its
+ * master, detached when it joins one, forgotten when it goes (its
+ * filters with it).
+ */
+static void update(const struct link *l)
 {
-	const struct link *l;
-	int i, j, n = 0;
+	struct dev *d = find_dev(l->ifindex);
 
-	if (!sc.obj || links(&ls))
-		return;
-	/* Devices gone, or now a lower one: forgotten, their filters with them. */
-	for (j = 0; j < sc.ndevs; j++) {
-		l = find_link(&ls, sc.devs[j].ifindex);
-		if (l && wanted(l))
-			sc.devs[n++] = sc.devs[j];
-		else if (l && sc.devs[j].ok)
+	if (d && !wanted(l)) {
+		if (d->ok && !l->gone)
 			detach(l->ifindex);
-	}
-	sc.ndevs = n;
-	for (i = 0; i < ls.n && sc.ndevs < SC_DEVS; i++) {
-		l = &ls.l[i];
-		if (find_dev(l->ifindex) || !wanted(l))
-			continue;
-		sc.devs[sc.ndevs].ifindex = l->ifindex;
-		sc.devs[sc.ndevs++].ok = !attach_one(l->ifindex, l->name);
+		*d = sc.devs[--sc.ndevs];
+	} else if (d) {
+		d->seen = true;
+	} else if (wanted(l) && sc.ndevs < SC_DEVS) {
+		d = &sc.devs[sc.ndevs++];
+		d->ifindex = l->ifindex;
+		d->ok = !attach_one(l->ifindex, l->name);
+		d->seen = true;
 	}
 }
 
 /*
- * Deletes our filters from every Ethernet device, lower ones included,
- * but those in sc.devs: what an anypind killed with -9 (or crashed) left,
- * which would go on stamping and forwarding with its configuration. A
- * device without them (ENOENT) or without a clsact qdisc (EINVAL) is the
- * usual case.
+ * Every device from a dump: when the programs load, and when
+ * notifications were lost. One it no longer lists went while no
+ * notification said so. A dump that fails is tried again after the next
+ * notification (the change that interrupted it sends one).
+ */
+static void resync(void)
+{
+	int i;
+
+	for (i = 0; i < sc.ndevs; i++)
+		sc.devs[i].seen = false;
+	sc.resync = links(update) != 0;
+	if (sc.resync) {
+		if (errno != EINTR)
+			logmsg("second chance: listing the devices: %s", strerror(errno));
+		return;
+	}
+	for (i = 0; i < sc.ndevs;) {
+		if (sc.devs[i].seen)
+			i++;
+		else
+			sc.devs[i] = sc.devs[--sc.ndevs];
+	}
+}
+
+/*
+ * The link notifications (RTNLGRP_LINK), subscribed to before the first
+ * dump, so that no change falls between the two.
+ */
+static int monitor(char *err, size_t errlen)
+{
+	int group = RTNLGRP_LINK, size = 1 << 20;
+
+	sc.mon = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!sc.mon || mnl_socket_bind(sc.mon, 0, MNL_SOCKET_AUTOPID) ||
+	    mnl_socket_setsockopt(sc.mon, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group))) {
+		snprintf(err, errlen, "second chance: link notifications: %s", strerror(errno));
+		return -1;
+	}
+	/* Room for a burst (containers starting) before a dump has to make up for it. */
+	if (setsockopt(mnl_socket_get_fd(sc.mon), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
+		setsockopt(mnl_socket_get_fd(sc.mon), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	return 0;
+}
+
+int second_monitor_fd(void)
+{
+	return sc.mon ? mnl_socket_get_fd(sc.mon) : -1;
+}
+
+void second_monitor_run(void)
+{
+	void (*fn)(const struct link *) = update;
+	char buf[32768];
+	ssize_t n;
+	int i;
+
+	/* A share of the loop at a time: what is left wakes poll() again. */
+	for (i = 0; sc.mon && i < 64; i++) {
+		n = mnl_socket_recvfrom(sc.mon, buf, sizeof(buf));
+		if (n < 0 && errno == EAGAIN) {
+			if (sc.resync)
+				resync();
+			return;
+		}
+		/*
+		 * Lost (ENOBUFS: the socket overran) or cut short (ENOSPC):
+		 * a dump, once the queue is read, which it makes stale.
+		 */
+		if (n < 0)
+			sc.resync = true;
+		else if (!sc.resync)
+			mnl_cb_run(buf, (size_t)n, 0, 0, link_cb, &fn);
+	}
+}
+
+/*
+ * Deletes our filters from an Ethernet device, lower ones included, that
+ * has none of this anypind's. A device without them (ENOENT), without a
+ * clsact qdisc (EINVAL) or gone since the dump is the usual case.
+ */
+static void sweep_one(const struct link *l)
+{
+	static const enum bpf_tc_attach_point at[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
+	const struct dev *d = find_dev(l->ifindex);
+	int k, e;
+
+	if (!l->ether || (d && d->ok))
+		return;
+	for (k = 0; k < 2; k++) {
+		sc.quiet = true;
+		e = tc(l->ifindex, at[k], -1);
+		sc.quiet = false;
+		if (e && e != -ENOENT && e != -EINVAL && e != -ENODEV)
+			logmsg("second chance: removing a filter from %s: %s", l->name,
+			       strerror(-e));
+	}
+}
+
+/*
+ * What an anypind killed with -9 (or crashed) left, which would go on
+ * stamping and forwarding with its configuration, off every device but
+ * ours. A dump the devices' changes interrupt starts again.
  */
 static void sweep(void)
 {
-	static const enum bpf_tc_attach_point at[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
-	const struct dev *d;
-	int i, k, e;
+	int tries = 3;
 
 	sc.swept = true;
 	libbpf_set_print(libbpf_log);
-	if (links(&ls)) {
-		logmsg("second chance: listing the devices: %s", strerror(errno));
-		return;
-	}
-	for (i = 0; i < ls.n; i++) {
-		d = find_dev(ls.l[i].ifindex);
-		if (!ls.l[i].ether || (d && d->ok))
-			continue;
-		for (k = 0; k < 2; k++) {
-			sc.quiet = true;
-			e = tc(ls.l[i].ifindex, at[k], -1);
-			sc.quiet = false;
-			if (e && e != -ENOENT && e != -EINVAL)
-				logmsg("second chance: removing a filter from %s: %s",
-				       ls.l[i].name, strerror(-e));
+	while (links(sweep_one)) {
+		if (errno != EINTR || !--tries) {
+			logmsg("second chance: listing the devices: %s", strerror(errno));
+			return;
 		}
 	}
 }
@@ -523,15 +612,20 @@ int second_set(const struct ap_conf *c, char *err, size_t errlen)
 		sweep();
 		return -1;
 	}
+	if (!loaded && monitor(err, errlen)) {
+		second_close();
+		return -1;
+	}
 	if (fill(c)) {
 		snprintf(err, errlen, "second chance: filling its maps: %s", strerror(errno));
 		if (!loaded)
 			second_close();
 		return -1;
 	}
-	second_attach();
-	if (!loaded)
+	if (!loaded) {
+		resync();
 		sweep();
+	}
 	return 0;
 }
 
@@ -565,6 +659,10 @@ void second_count(struct table *t)
 
 void second_close(void)
 {
+	if (sc.mon)
+		mnl_socket_close(sc.mon);
+	sc.mon = NULL;
+	sc.resync = false;
 	if (!sc.obj)
 		return;
 	sc.ndevs = 0;

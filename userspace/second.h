@@ -18,11 +18,14 @@
  * @err set and the programs as they were.
  */
 int second_set(const struct ap_conf *c, char *err, size_t errlen);
+/* The socket of link notifications while the programs are loaded, else -1: for poll(). */
+int second_monitor_fd(void);
 /*
- * Attaches to the devices that came (or left their master) since the last
- * call, detaches from those that joined a master (each second).
+ * Attaches to the devices that came (or left their master), detaches from
+ * those that joined a master, as the notifications say; after some were
+ * lost, a dump of every device says it.
  */
-void second_attach(void);
+void second_monitor_run(void);
 /* What the programs counted since the last call, into @t's rows. */
 void second_count(struct table *t);
 /*
