@@ -6,10 +6,11 @@
  * the MSS on the way out; on the way in, the outer header taken off what a
  * prefix's own peers send it, the forward to the peer a TSecr (an error's
  * quoted TSval) names unless a socket here takes the segment, and what
- * cannot be parsed left as it came. In a network namespace of its own, so
- * that no device gets the filters and the socket lookups see the test's
- * sockets alone; skipped where it cannot have one or load a program
- * (not root).
+ * cannot be parsed left as it came; and the filters following the
+ * devices by their notifications. In a network namespace of its own, so
+ * that no device gets the filters but the test's own and the socket
+ * lookups see the test's sockets alone; skipped where it cannot have one
+ * or load a program (not root).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,9 +28,13 @@
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/if_link.h>
 #include <linux/ipv6.h>
 #include <linux/pkt_cls.h>
+#include <linux/rtnetlink.h>
+#include <libmnl/libmnl.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <cmocka.h>
 
 #include <anypin/second.h>
@@ -1051,6 +1056,116 @@ static void test_budget(void **state)
 	assert_int_equal(second_set(&conf, err, sizeof(err)), 0);
 }
 
+/*
+ * `ip link add NAME [index INDEX] type KIND` (@kind), `ip link set NAME
+ * master M` (@master an index, 0 for nomaster, -1 for neither) or `ip
+ * link del NAME` (RTM_DELLINK): 0, or an errno.
+ */
+static int link_req(u16 type, const char *name, const char *kind, int index, int master)
+{
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+	struct nlattr *info;
+	ssize_t n;
+	int e = 0;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (kind ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_index = index;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	if (kind) {
+		info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+		mnl_attr_nest_end(nlh, info);
+	}
+	if (master >= 0)
+		mnl_attr_put_u32(nlh, IFLA_MASTER, (u32)master);
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) ||
+	    mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0 ||
+	    (n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) < 0 ||
+	    mnl_cb_run(buf, (size_t)n, 0, 0, NULL, NULL) < 0)
+		e = errno;
+	if (nl)
+		mnl_socket_close(nl);
+	return e;
+}
+
+static bool filtered(const char *name, enum bpf_tc_attach_point at)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = (int)if_nametoindex(name),
+			    .attach_point = at);
+	/* anypind's handle and priority (docs/second-chance.md). */
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = 0x616e7970, .priority = 0x6170);
+
+	return !bpf_tc_query(&h, &o);
+}
+
+/* How many of our two filters device @name has (libbpf quiet: none is no news). */
+static int filters(const char *name)
+{
+	libbpf_print_fn_t print = libbpf_set_print(NULL);
+	int n = filtered(name, BPF_TC_INGRESS) + filtered(name, BPF_TC_EGRESS);
+
+	libbpf_set_print(print);
+	return n;
+}
+
+/*
+ * The filters follow the devices by their notifications, in the test's
+ * namespace: a device that comes gets them, one that joins a bridge loses
+ * them and gets them back when it leaves, one that goes is forgotten (a
+ * new one on its index gets them), and after notifications were lost a
+ * dump finds what they told.
+ */
+static void test_devices(void **state)
+{
+	static const char *const burst[] = { "sct2", "sct3", "sct4", "sct5" };
+	int fd, idx, tiny = 1;
+	size_t i;
+
+	(void)state;
+	ready();
+	fd = second_monitor_fd();
+	assert_true(fd >= 0);
+	assert_int_equal(link_req(RTM_NEWLINK, "sct0", "veth", 0, -1), 0);
+	assert_int_equal(link_req(RTM_NEWLINK, "sctbr", "bridge", 0, -1), 0);
+	second_monitor_run();
+	assert_int_equal(filters("sct0"), 2);
+	assert_int_equal(filters("sctbr"), 2);
+
+	assert_int_equal(link_req(RTM_NEWLINK, "sct0", NULL, 0, (int)if_nametoindex("sctbr")), 0);
+	second_monitor_run();
+	assert_int_equal(filters("sct0"), 0);
+	assert_int_equal(filters("sctbr"), 2);
+	assert_int_equal(link_req(RTM_NEWLINK, "sct0", NULL, 0, 0), 0);
+	second_monitor_run();
+	assert_int_equal(filters("sct0"), 2);
+
+	idx = (int)if_nametoindex("sct0");
+	assert_int_equal(link_req(RTM_DELLINK, "sct0", NULL, 0, -1), 0);
+	assert_int_equal(link_req(RTM_NEWLINK, "sct1", "bridge", idx, -1), 0);
+	assert_int_equal((int)if_nametoindex("sct1"), idx);
+	second_monitor_run();
+	assert_int_equal(filters("sct1"), 2);
+
+	/* The socket's smallest buffer: one notification fits, the rest are lost. */
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &tiny, sizeof(tiny)), 0);
+	for (i = 0; i < sizeof(burst) / sizeof(burst[0]); i++)
+		assert_int_equal(link_req(RTM_NEWLINK, burst[i], "bridge", 0, -1), 0);
+	second_monitor_run();
+	for (i = 0; i < sizeof(burst) / sizeof(burst[0]); i++)
+		assert_int_equal(filters(burst[i]), 2);
+
+	for (i = 0; i < sizeof(burst) / sizeof(burst[0]); i++)
+		assert_int_equal(link_req(RTM_DELLINK, burst[i], NULL, 0, -1), 0);
+	assert_int_equal(link_req(RTM_DELLINK, "sct1", NULL, 0, -1), 0);
+	assert_int_equal(link_req(RTM_DELLINK, "sctbr", NULL, 0, -1), 0);
+	second_monitor_run();
+}
+
 /* errno of loading a program that returns 0, or 0. */
 static int probe(void)
 {
@@ -1146,6 +1261,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_quote_options),
 		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_devices),
 	};
 	int r;
 
