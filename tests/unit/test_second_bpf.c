@@ -5,12 +5,12 @@
  * by anypind's own second_set() from a parsed configuration: the stamp and
  * the MSS on the way out; on the way in, the outer header taken off what a
  * prefix's own peers send it, the forward to the peer a TSecr (an error's
- * quoted TSval) names unless a socket here takes the segment, and what
- * cannot be parsed left as it came; and the filters following the
- * devices by their notifications. In a network namespace of its own, so
- * that no device gets the filters but the test's own and the socket
- * lookups see the test's sockets alone; skipped where it cannot have one
- * or load a program (not root).
+ * quoted TSval) names unless a socket here takes the segment or there is
+ * no route to the peer, and what cannot be parsed left as it came; and
+ * the filters following the devices by their notifications. In a network
+ * namespace of its own, so that no device gets the filters but the
+ * test's own and the socket lookups and routes are the test's alone;
+ * skipped where it cannot have one or load a program (not root).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -759,32 +759,171 @@ static void set_mtu(int mtu)
  * gso_type, and bpf_skb_adjust_room() refuses to grow a GSO packet that
  * is not TCP's (ENOTSUPP), so such a forward is never sent here.
  */
+/* A forward of @mtu bytes with the outer header goes, one of a byte more stays: @what. */
+static void mtu_edge(const struct fam *f, u32 mtu, const char *what)
+{
+	u64 fwd = counter(f->web, AP_STAT_SC_FORWARDED);
+	u64 unsent = counter(f->web, AP_STAT_SC_UNSENT);
+	struct pg_tcp t;
+	u32 n;
+
+	to_a(&t, f, AP_TCP_ACK);
+	nops(&t, 2);
+	ts(&t, 1, 64 + 2);
+	t.paylen = mtu - 2 * f->hlen - 32;
+	n = frame_tcp(in, &t);
+	assert_int_equal(run(true, in, n), TC_ACT_REDIRECT);
+	encapsulated(f, in, n, f->own, f->peer2);
+	t.paylen++;
+	untouched(true, in, frame_tcp(in, &t), what);
+	assert_int_equal(counter(f->web, AP_STAT_SC_FORWARDED) - fwd, 2);
+	assert_int_equal(counter(f->web, AP_STAT_SC_UNSENT) - unsent, 1);
+}
+
 static void test_mtu(void **state)
 {
 	const struct fam *f;
-	struct pg_tcp t;
-	u64 fwd, unsent;
-	u32 n;
 
 	(void)state;
 	ready();
 	set_mtu(1500);
+	FOR_FAM(f)
+		mtu_edge(f, 1500, "a forward too big for the MTU");
+	set_mtu(65536);
+}
+
+/*
+ * A host route to @addr in the main table, through lo (test_run's device,
+ * so the output device the programs look up with): @type RTN_UNICAST,
+ * with a locked @mtu unless 0, or a reject route. RTM_DELROUTE for @cmd
+ * deletes it: an errno, 0 when done.
+ */
+static int route(u16 cmd, const char *addr, u8 type, u32 mtu)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct ap_addr a;
+	struct nlattr *m;
+	struct rtmsg *rt;
+	ssize_t n;
+	int e = 0;
+
+	if (!nl)
+		return errno;
+	pg_addr(&a, addr);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = cmd;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	if (cmd == RTM_NEWROUTE)
+		nlh->nlmsg_flags |= NLM_F_CREATE | NLM_F_EXCL;
+	nlh->nlmsg_seq = 1;
+	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+	rt->rtm_family = a.family == AP_AF_INET ? AF_INET : AF_INET6;
+	rt->rtm_dst_len = a.family == AP_AF_INET ? 32 : 128;
+	rt->rtm_table = RT_TABLE_MAIN;
+	rt->rtm_protocol = RTPROT_BOOT;
+	rt->rtm_type = type;
+	rt->rtm_scope = type == RTN_UNICAST ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
+	mnl_attr_put(nlh, RTA_DST, a.family == AP_AF_INET ? 4 : 16, a.b);
+	if (type == RTN_UNICAST)
+		mnl_attr_put_u32(nlh, RTA_OIF, if_nametoindex("lo"));
+	if (mtu) {
+		m = mnl_attr_nest_start(nlh, RTA_METRICS);
+		mnl_attr_put_u32(nlh, RTAX_MTU, mtu);
+		mnl_attr_put_u32(nlh, RTAX_LOCK, 1u << RTAX_MTU);
+		mnl_attr_nest_end(nlh, m);
+	}
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) ||
+	    mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		e = errno;
+	else if ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) < 0 ||
+		 mnl_cb_run(buf, (size_t)n, 1, mnl_socket_get_portid(nl), NULL, NULL) < 0)
+		e = errno;
+	mnl_socket_close(nl);
+	return e;
+}
+
+/* @addr's route replaced by one of @type (0: none), as route() has it. */
+static void reroute(const char *addr, u8 old, u8 type, u32 mtu)
+{
+	int e = old ? route(RTM_DELROUTE, addr, old, 0) : 0;
+
+	if (!e && type)
+		e = route(RTM_NEWROUTE, addr, type, mtu);
+	if (e)
+		fail_msg("the route to %s: %s", addr, strerror(e));
+}
+
+/* A sysctl of the test's namespace: 0, or errno. */
+static int write_sysctl(const char *path, const char *v)
+{
+	FILE *f = fopen(path, "we");
+	int e = 0;
+
+	if (!f)
+		return errno;
+	if (fputs(v, f) < 0)
+		e = errno;
+	if (fclose(f) && !e)
+		e = errno;
+	return e;
+}
+
+static const char *const forwarding[2] = { "/proc/sys/net/ipv4/conf/all/forwarding",
+					   "/proc/sys/net/ipv6/conf/all/forwarding" };
+
+static void set_forwarding(const struct fam *f, bool on)
+{
+	assert_int_equal(write_sysctl(forwarding[f->family == AP_AF_INET6], on ? "1" : "0"), 0);
+}
+
+/*
+ * A forward with no route to the peer stays here, counted sc_unsent, as
+ * in the module: the host answers it as plain anycast does, where a
+ * forward the kernel cannot route would be lost. So does one too big for
+ * the route's MTU. setup() gave every peer a route through lo and turned
+ * forwarding on, without which the kernel does not look a route up for
+ * the programs: the forward then goes unchecked, as before.
+ */
+static void test_unrouted(void **state)
+{
+	static const u8 rejects[] = { RTN_UNREACHABLE, RTN_BLACKHOLE, RTN_PROHIBIT, 0 };
+	const struct fam *f;
+	u64 fwd, unsent;
+	u8 old;
+	u32 i, n;
+
+	(void)state;
+	ready();
 	FOR_FAM(f) {
 		fwd = counter(f->web, AP_STAT_SC_FORWARDED);
 		unsent = counter(f->web, AP_STAT_SC_UNSENT);
-		to_a(&t, f, AP_TCP_ACK);
-		nops(&t, 2);
-		ts(&t, 1, 64 + 2);
-		t.paylen = 1500 - 2 * f->hlen - 32;	/* 1500 bytes with the outer header */
-		n = frame_tcp(in, &t);
+		for (old = RTN_UNICAST, i = 0; i < sizeof(rejects); old = rejects[i++]) {
+			reroute(f->peer2, old, rejects[i], 0);
+			untouched(true, in, ack_naming(in, f, 2), "a forward with no route");
+			n = quoted(tmp, f, AP_TCP_ACK, 2);
+			untouched(true, in, frame_error(in, f, tmp, n), "an error with no route");
+		}
+		assert_int_equal(counter(f->web, AP_STAT_SC_FORWARDED) - fwd, 8);
+		assert_int_equal(counter(f->web, AP_STAT_SC_UNSENT) - unsent, 8);
+		/* the other prefix's peer keeps its route */
+		n = ack_to(in, f, f->a_other, 3);
+		assert_int_equal(run(true, in, n), TC_ACT_REDIRECT);
+		encapsulated(f, in, n, f->own_other, f->peer3);
+
+		/* the route's MTU, smaller than lo's */
+		reroute(f->peer2, 0, RTN_UNICAST, 1400);
+		mtu_edge(f, 1400, "a forward too big for the route's MTU");
+		reroute(f->peer2, RTN_UNICAST, RTN_UNICAST, 0);
+
+		/* not looked up where the device does not forward: sent unchecked, as before */
+		set_forwarding(f, false);
+		n = ack_naming(in, f, 2);
 		assert_int_equal(run(true, in, n), TC_ACT_REDIRECT);
 		encapsulated(f, in, n, f->own, f->peer2);
-		t.paylen++;
-		untouched(true, in, frame_tcp(in, &t), "a forward too big for the MTU");
-		assert_int_equal(counter(f->web, AP_STAT_SC_FORWARDED) - fwd, 2);
-		assert_int_equal(counter(f->web, AP_STAT_SC_UNSENT) - unsent, 1);
+		set_forwarding(f, true);
 	}
-	set_mtu(65536);
 }
 
 /*
@@ -1213,6 +1352,25 @@ static int lo_up(void)
 }
 
 /*
+ * Forwarding on and a route to every peer through lo, as an instance that
+ * routes has them, so that the programs look them up (test_unrouted):
+ * 0, or errno.
+ */
+static int routes(void)
+{
+	static const char *const peers[] = { "198.51.100.2", "198.51.100.3", "2001:db8:1::2",
+					     "2001:db8:1::3" };
+	int e = write_sysctl(forwarding[0], "1");
+	u32 i;
+
+	if (!e)
+		e = write_sysctl(forwarding[1], "1");
+	for (i = 0; !e && i < sizeof(peers) / sizeof(peers[0]); i++)
+		e = route(RTM_NEWROUTE, peers[i], RTN_UNICAST, 0);
+	return e;
+}
+
+/*
  * A network namespace of the test's own before anything loads: no device
  * in it gets second_set()'s filters (lo is not Ethernet), and test_run's
  * skb is its lo's.
@@ -1244,8 +1402,13 @@ static void setup(void)
 		return;
 	load_err[0] = 0;
 	e = lo_up();
-	if (e)
+	if (e) {
 		snprintf(load_err, sizeof(load_err), "lo: %s", strerror(e));
+		return;
+	}
+	e = routes();
+	if (e)
+		snprintf(load_err, sizeof(load_err), "routes to the peers: %s", strerror(e));
 }
 
 int main(void)
@@ -1258,6 +1421,7 @@ int main(void)
 		cmocka_unit_test(test_forward),
 		cmocka_unit_test(test_local),
 		cmocka_unit_test(test_mtu),
+		cmocka_unit_test(test_unrouted),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_quote_options),
 		cmocka_unit_test(test_budget),

@@ -36,6 +36,8 @@
 #define ECN_ECT0	2
 #define ECN_CE		3
 #define PACKET_HOST	0
+#define AF_INET		2
+#define AF_INET6	10
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -624,37 +626,99 @@ static __always_inline __u8 ecn_encap(__u8 tos)
 }
 
 /*
- * Whether @p, @len bytes of IP, fits the MTU of the device it leaves by
- * with @hlen bytes more, or each of its GSO segments does: neither
- * adjust_room nor redirect_neigh checks, and a GRO'd packet of a
- * connection whose MSS was never lowered would leave as segments too big.
- * bpf_check_mtu() only reads the device's MTU here: its own verdict
- * passes any GSO packet, and cannot add a header to a GSO packet's segments.
+ * What must fit the MTU of the way out: @p, @len bytes of IP, or each of
+ * its GSO segments, with @hlen bytes more. Neither adjust_room nor
+ * redirect_neigh checks, and a GRO'd packet of a connection whose MSS was
+ * never lowered would leave as segments too big.
  */
-static __always_inline int fits(struct __sk_buff *skb, const struct pkt *p, __u32 len,
-				__u32 hlen)
+static __always_inline __u32 outer_len(const struct __sk_buff *skb, const struct pkt *p,
+				       __u32 len, __u32 hlen)
 {
-	__u32 mtu = 0, seg;
+	__u32 seg;
 
-	if (bpf_check_mtu(skb, skb->ingress_ifindex, &mtu, 0, 0) < 0)
-		return 0;
 	if (skb->gso_size) {
 		seg = p->l4 - ETH_HLEN + p->th.doff * 4 + skb->gso_size;
 		if (seg < len)
 			len = seg;
 	}
-	return len + hlen <= mtu;
+	return len + hlen;
 }
 
 /*
- * @p in an outer header from @pr's unicast address to @peer's: 0, -1 with
- * the packet as it was, or -2 with it broken. adjust_room leaves zeros,
+ * Whether @tot bytes fit the MTU of the device the packet came in on.
+ * bpf_check_mtu() only reads the device's MTU here: its own verdict
+ * passes any GSO packet, and cannot add a header to a GSO packet's segments.
+ */
+static __always_inline int fits(struct __sk_buff *skb, __u32 tot)
+{
+	__u32 mtu = 0;
+
+	if (bpf_check_mtu(skb, skb->ingress_ifindex, &mtu, 0, 0) < 0)
+		return 0;
+	return tot <= mtu;
+}
+
+/*
+ * The route from @pr's unicast address to @peer's for an outer packet of
+ * @tot bytes, as the module's ip_route_output_key() and
+ * ip6_dst_lookup_flow() find it (an output route, the packet's mark
+ * aside), but with the device the packet came in on as the output device
+ * (OUTPUT): IPv4 takes no route through another, IPv6 prefers one through
+ * it. 1 with the device it chose in *@ifindex and the next hop in @nh;
+ * -1 where the module would not send either: no route, a reject route,
+ * too small an MTU (the route's if locked, one learned toward the peer,
+ * or the device's); 0 where the helper will not look: it refuses
+ * (FWD_DISABLED) on a device that does not forward, OUTPUT or not, and
+ * the forward goes unchecked, as before. skb->ifindex is ingress_ifindex
+ * at tc ingress, and the one test_run sets.
+ */
+static __always_inline int route(struct __sk_buff *skb, const struct pkt *p,
+				 const struct sc_prefix *pr, const struct sc_peer *peer, __u32 tot,
+				 struct bpf_redir_neigh *nh, __u32 *ifindex)
+{
+	struct bpf_fib_lookup f = {};
+	long r;
+
+	f.ifindex = skb->ifindex;
+	f.tot_len = tot;
+	if (p->family == AP_AF_INET) {
+		f.family = AF_INET;
+		f.l4_protocol = IPPROTO_IPIP;
+		f.ipv4_src = pr->own4;
+		f.ipv4_dst = peer->addr4;
+	} else {
+		f.family = AF_INET6;
+		f.l4_protocol = IPPROTO_IPV6;
+		__builtin_memcpy(f.ipv6_src, pr->own6, 16);
+		__builtin_memcpy(f.ipv6_dst, peer->addr6, 16);
+	}
+	r = bpf_fib_lookup(skb, &f, sizeof(f), BPF_FIB_LOOKUP_OUTPUT);
+	if (r == BPF_FIB_LKUP_RET_FWD_DISABLED)
+		return 0;
+	if (r != BPF_FIB_LKUP_RET_SUCCESS && r != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return -1;
+	__builtin_memset(nh, 0, sizeof(*nh));
+	/* An IPv4 route may have an IPv6 gateway: the family is the lookup's. */
+	nh->nh_family = f.family;
+	if (f.family == AF_INET)
+		nh->ipv4_nh = f.ipv4_dst;
+	else
+		__builtin_memcpy(nh->ipv6_nh, f.ipv6_dst, 16);
+	*ifindex = f.ifindex;
+	return 1;
+}
+
+/*
+ * @p in an outer header from @pr's unicast address to @peer's, which
+ * route() finds (*@ifindex 0: it did not look): 0, -1 with the packet as
+ * it was, or -2 with it broken. adjust_room leaves zeros,
  * which a CHECKSUM_COMPLETE sum does not see; the header written over
  * them goes into the sum (BPF_F_RECOMPUTE_CSUM), for whatever receives
  * this skb with it (a veth's peer).
  */
 static __always_inline int encap(struct __sk_buff *skb, const struct pkt *p,
-				 const struct sc_prefix *pr, const struct sc_peer *peer)
+				 const struct sc_prefix *pr, const struct sc_peer *peer,
+				 struct bpf_redir_neigh *nh, __u32 *ifindex)
 {
 	/* The SYN-ACK's MSS left room for the header: gso_size stays. */
 	__u64 fl = BPF_F_ADJ_ROOM_FIXED_GSO;
@@ -667,8 +731,13 @@ static __always_inline int encap(struct __sk_buff *skb, const struct pkt *p,
 	 */
 	__u32 len = !p->tot ? skb->len - ETH_HLEN :
 		    p->family == AP_AF_INET ? p->tot : p->tot + sizeof(struct ipv6hdr);
+	__u32 tot;
 
-	if (len + hlen > 0xffff || !fits(skb, p, len, hlen))
+	if (len + hlen > 0xffff)
+		return -1;
+	tot = outer_len(skb, p, len, hlen);
+	*ifindex = 0;
+	if (!fits(skb, tot) || route(skb, p, pr, peer, tot, nh, ifindex) < 0)
 		return -1;
 	if (p->family == AP_AF_INET) {
 		struct iphdr o = {};
@@ -721,11 +790,12 @@ SEC("tc")
 int sc_ingress(struct __sk_buff *skb)
 {
 	struct ap_sc_seg seg = {};
+	struct bpf_redir_neigh nh;
 	struct sc_prefix *pr;
 	struct sc_peer *peer;
 	struct pkt p, q;
+	__u32 idx, k, ifindex = 0;
 	bool error;
-	__u32 idx, k;
 	int act, r;
 
 	if (skb->pkt_type != PACKET_HOST || skb->vlan_present)
@@ -760,11 +830,19 @@ int sc_ingress(struct __sk_buff *skb)
 	/* As the module counts: the decision, then a send that failed. */
 	count(idx, SC_FORWARDED);
 	/* With no own address of the family, no outer header can be sent. */
-	r = (p.family == AP_AF_INET ? pr->has4 : pr->has6) ? encap(skb, &p, pr, peer) : -1;
+	r = (p.family == AP_AF_INET ? pr->has4 : pr->has6) ?
+		    encap(skb, &p, pr, peer, &nh, &ifindex) : -1;
 	if (r) {
 		count(idx, SC_UNSENT);
 		return r == -1 ? TC_ACT_UNSPEC : TC_ACT_SHOT;
 	}
-	/* Routed to the peer, out of the device it came in on. */
+	/*
+	 * By the route encap() checked, to its next hop, not by the redirect's
+	 * own lookup: that one may find another (a multipath route's other
+	 * leg, a route changed since), and loses a packet it cannot route.
+	 */
+	if (ifindex)
+		return bpf_redirect_neigh(ifindex, &nh, sizeof(nh), 0);
+	/* Unchecked: routed to the peer by the kernel, out of the device it came in on. */
 	return bpf_redirect_neigh(skb->ingress_ifindex, NULL, 0, 0);
 }
