@@ -30,9 +30,10 @@
 #             inst1's unicast addresses (unreachable routes to U1, as
 #             when the path between the instances breaks): inst2 decides
 #             to forward the client's segments but cannot send them.
-#             Only with a datapath, and only one that keeps such a
-#             forward where it landed (UNSENT_DATAPATHS, below): its
-#             promise is to be never worse than plain anycast
+#             Only with a datapath (UNSENT_DATAPATHS, below), which
+#             must keep such a forward where it landed: its promise is
+#             to be never worse than plain anycast. With anypind,
+#             inst2's eth0 forwards meanwhile (UNSENT_FORWARD, below)
 #   nat       flap, with the router's source NAT of the client (to its
 #             own address, ports 20000-30000; NAT66 for IPv6), as a home
 #             or carrier-grade NAT on the path; last, as it leaves the
@@ -92,12 +93,15 @@ EVENTS=(flap spread drain cookies tfo ptb unsent nat)
 # The datapaths unsent is for: those whose forwards meet the route to the
 # peer before they leave, and stay where they landed when there is none,
 # counted sc_unsent. The module's do (ip_route_output_key(),
-# ip6_dst_lookup_flow(): docs/kmod.md). anypind's do not: sc_ingress
-# hands the forward to bpf_redirect_neigh(), which drops what the kernel
-# cannot route, counted by neither (docs/second-chance.md), so the client
-# retransmits into nothing rather than being reset: a known gap, not a
-# behaviour this scenario should pass.
-UNSENT_DATAPATHS=kmod
+# ip6_dst_lookup_flow(): docs/kmod.md), and so do anypind's
+# (bpf_fib_lookup() before the outer header: docs/second-chance.md), but
+# only where the device they came in on forwards: on one that does not,
+# the kernel looks no route up for a BPF program, and the forward leaves
+# unchecked, dropped by the kernel where there is no route. So for the
+# datapaths in UNSENT_FORWARD, inst2's eth0 forwards during unsent; the
+# lab's instances otherwise do not, and nothing else needs them to.
+UNSENT_DATAPATHS="kmod anypind"
+UNSENT_FORWARD=anypind
 MTU=1280
 LAB_ANYPIN_LEGACY=client
 
@@ -262,6 +266,12 @@ icmp_out() {
 		awk 'index($0, "/* ptb-to-a */") { s += $1 } END { print s + 0 }'
 }
 
+# inst2_forwarding 0|1: whether inst2's eth0, where the client's packets
+# come in, forwards (IPv4 and IPv6).
+inst2_forwarding() {
+	lab_sysctl inst2 "net.ipv4.conf.eth0.forwarding=$1" "net.ipv6.conf.eth0.forwarding=$1"
+}
+
 # instances KEY=VALUE: a sysctl on both instances.
 instances() {
 	lab_sysctl inst1 "$1" && lab_sysctl inst2 "$1"
@@ -306,6 +316,11 @@ run() {
 		LAB_ANYPIN_LEGACY='' lab_datapath_start ||
 			lab_fail "$name" "the datapath did not start with the client role"
 		;;
+	unsent)
+		case " $UNSENT_FORWARD " in
+		*" $LAB_DATAPATH "*) inst2_forwarding 1 || ok=0 ;;
+		esac
+		;;
 	esac
 	[ "$ok" = 1 ] || lab_fail "$name" "the instances refused the settings of $1"
 	[ -z "$ext" ] || k0=$(tcpext inst1 "$ext")
@@ -321,7 +336,10 @@ run() {
 	MORE_ARGS=()
 	case $1 in
 	ptb) small_mtu off || lab_fail "$name" "the small MTU was not taken away" ;;
-	unsent) peer_unreachable off || lab_fail "$name" "inst2's unreachable routes to U1 would not go" ;;
+	unsent)
+		peer_unreachable off || lab_fail "$name" "inst2's unreachable routes to U1 would not go"
+		inst2_forwarding 0 || lab_fail "$name" "inst2's eth0 would not stop forwarding"
+		;;
 	nat) nat off || lab_fail "$name" "the SNAT rules were not removed" ;;
 	cookies) instances net.ipv4.tcp_syncookies=1 || lab_fail "$name" "tcp_syncookies=1 refused" ;;
 	tfo)
