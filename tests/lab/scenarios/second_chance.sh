@@ -75,7 +75,10 @@
 # counters, has no second chance: lab_datapath_unavailable says why.
 # Check names: "second-flap-v4 without anypin", "second-flap-v4 with kmod".
 # Knobs: SECOND_MB (1), SECOND_RATE (1000000 / LAB_SLOW bytes/s),
-# SECOND_MAXTIME (20 LAB_SLOW s).
+# SECOND_MAXTIME (20 LAB_SLOW s), SECOND_FORWARDING (0; 1: the instances'
+# eth0 forward throughout, so that anypind's forwards leave by the route
+# its programs look up, which they do not where the device does not
+# forward).
 #
 # Ten phases per datapath (nine without unsent) and seven without, each a
 # paced transfer: in the VM's guest, beside the lab's, that takes more
@@ -102,6 +105,7 @@ EVENTS=(flap spread drain cookies tfo ptb unsent nat)
 # lab's instances otherwise do not, and nothing else needs them to.
 UNSENT_DATAPATHS="kmod anypind"
 UNSENT_FORWARD=anypind
+FORWARDING=${SECOND_FORWARDING:-0}
 MTU=1280
 LAB_ANYPIN_LEGACY=client
 
@@ -266,10 +270,10 @@ icmp_out() {
 		awk 'index($0, "/* ptb-to-a */") { s += $1 } END { print s + 0 }'
 }
 
-# inst2_forwarding 0|1: whether inst2's eth0, where the client's packets
-# come in, forwards (IPv4 and IPv6).
-inst2_forwarding() {
-	lab_sysctl inst2 "net.ipv4.conf.eth0.forwarding=$1" "net.ipv6.conf.eth0.forwarding=$1"
+# forwarding NAME 0|1: whether the instance NAME's eth0, where the
+# client's packets come in, forwards (IPv4 and IPv6).
+forwarding() {
+	lab_sysctl "$1" "net.ipv4.conf.eth0.forwarding=$2" "net.ipv6.conf.eth0.forwarding=$2"
 }
 
 # instances KEY=VALUE: a sysctl on both instances.
@@ -318,7 +322,7 @@ run() {
 		;;
 	unsent)
 		case " $UNSENT_FORWARD " in
-		*" $LAB_DATAPATH "*) inst2_forwarding 1 || ok=0 ;;
+		*" $LAB_DATAPATH "*) forwarding inst2 1 || ok=0 ;;
 		esac
 		;;
 	esac
@@ -338,7 +342,7 @@ run() {
 	ptb) small_mtu off || lab_fail "$name" "the small MTU was not taken away" ;;
 	unsent)
 		peer_unreachable off || lab_fail "$name" "inst2's unreachable routes to U1 would not go"
-		inst2_forwarding 0 || lab_fail "$name" "inst2's eth0 would not stop forwarding"
+		forwarding inst2 "$FORWARDING" || lab_fail "$name" "inst2's eth0 forwarding would not go back to $FORWARDING"
 		;;
 	nat) nat off || lab_fail "$name" "the SNAT rules were not removed" ;;
 	cookies) instances net.ipv4.tcp_syncookies=1 || lab_fail "$name" "tcp_syncookies=1 refused" ;;
@@ -522,6 +526,8 @@ sc_start() {
 }
 
 lab_up
+forwarding inst1 "$FORWARDING"
+forwarding inst2 "$FORWARDING"
 lab_serve "$MB"
 lab_ns router "$LAB_IPT" -w -A OUTPUT -d "$A4" -p icmp --icmp-type fragmentation-needed \
 	-m comment --comment ptb-to-a
