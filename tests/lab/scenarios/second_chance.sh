@@ -75,10 +75,11 @@
 # counters, has no second chance: lab_datapath_unavailable says why.
 # Check names: "second-flap-v4 without anypin", "second-flap-v4 with kmod".
 # Knobs: SECOND_MB (1), SECOND_RATE (1000000 / LAB_SLOW bytes/s),
-# SECOND_MAXTIME (20 LAB_SLOW s), SECOND_FORWARDING (0; 1: the instances'
-# eth0 forward throughout, so that anypind's forwards leave by the route
-# its programs look up, which they do not where the device does not
-# forward).
+# SECOND_MAXTIME (20 LAB_SLOW s), SECOND_FORWARDING (6: the instances'
+# eth0 forward IPv6 only; 0: neither family, 1: both). anypind's forwards
+# leave by the route its programs look up where the device forwards, and
+# unchecked where it does not: the default runs each way once, IPv4
+# unchecked and IPv6 by the lookup.
 #
 # Ten phases per datapath (nine without unsent) and seven without, each a
 # paced transfer: in the VM's guest, beside the lab's, that takes more
@@ -105,7 +106,7 @@ EVENTS=(flap spread drain cookies tfo ptb unsent nat)
 # lab's instances otherwise do not, and nothing else needs them to.
 UNSENT_DATAPATHS="kmod anypind"
 UNSENT_FORWARD=anypind
-FORWARDING=${SECOND_FORWARDING:-0}
+FORWARDING=${SECOND_FORWARDING:-6}
 MTU=1280
 LAB_ANYPIN_LEGACY=client
 
@@ -270,10 +271,15 @@ icmp_out() {
 		awk 'index($0, "/* ptb-to-a */") { s += $1 } END { print s + 0 }'
 }
 
-# forwarding NAME 0|1: whether the instance NAME's eth0, where the
-# client's packets come in, forwards (IPv4 and IPv6).
+# forwarding NAME 0|1|6: whether the instance NAME's eth0, where the
+# client's packets come in, forwards: neither family, both, IPv6 only.
 forwarding() {
-	lab_sysctl "$1" "net.ipv4.conf.eth0.forwarding=$2" "net.ipv6.conf.eth0.forwarding=$2"
+	local v4=0 v6=0
+	case $2 in
+	1) v4=1 v6=1 ;;
+	6) v6=1 ;;
+	esac
+	lab_sysctl "$1" "net.ipv4.conf.eth0.forwarding=$v4" "net.ipv6.conf.eth0.forwarding=$v6"
 }
 
 # instances KEY=VALUE: a sysctl on both instances.
