@@ -37,7 +37,8 @@ static_assert(SC_PORT_RANGES == AP_MAX_PORT_RANGES, "the ranges of ports");
  */
 #define SC_HANDLE	0x616e7970
 #define SC_PRIO		0x6170
-#define SC_DEVS		1024
+/* Devices with our filters: a search of them per notification. */
+#define SC_DEVS		4096
 
 /* The object, built by the Makefile (clang -target bpf) and embedded. */
 __asm__(".pushsection .rodata\n"
@@ -73,6 +74,7 @@ static struct {
 	bool quiet;			/* sweeping: the kernel's "not found" is no news */
 	bool swept;			/* since this anypind started */
 	bool resync;			/* notifications lost: a dump when the queue is read */
+	bool full;			/* a device got no filters for want of room: said */
 } sc = { .egress = -1, .ingress = -1 };
 
 /* libbpf's warnings (the verifier's log among them) go to our log. */
@@ -406,7 +408,9 @@ static int attach_one(int ifindex, const char *name)
 	int e;
 
 	/* The clsact qdisc, shared with whoever else uses it: kept on exit. */
+	sc.quiet = true;	/* EEXIST, said by libbpf too, is the usual case */
 	e = bpf_tc_hook_create(&h);
+	sc.quiet = false;
 	if (e && e != -EEXIST)
 		goto fail;
 	e = tc(ifindex, BPF_TC_INGRESS, sc.ingress);
@@ -447,14 +451,23 @@ static void detach(int ifindex)
 static void update(const struct link *l)
 {
 	struct dev *d = find_dev(l->ifindex);
+	static bool said;	/* that the devices are too many, once */
 
 	if (d && !wanted(l)) {
 		if (d->ok && !l->gone)
 			detach(l->ifindex);
 		*d = sc.devs[--sc.ndevs];
+		/* Room again: a dump finds those that found none. */
+		sc.resync |= sc.full;
 	} else if (d) {
 		d->seen = true;
-	} else if (wanted(l) && sc.ndevs < SC_DEVS) {
+	} else if (wanted(l) && sc.ndevs == SC_DEVS) {
+		if (!said)
+			logmsg("second chance: %d devices have its filters already: %s gets none",
+			       SC_DEVS, l->name);
+		said = true;
+		sc.full = true;
+	} else if (wanted(l)) {
 		d = &sc.devs[sc.ndevs++];
 		d->ifindex = l->ifindex;
 		d->ok = !attach_one(l->ifindex, l->name);
@@ -474,6 +487,7 @@ static void resync(void)
 
 	for (i = 0; i < sc.ndevs; i++)
 		sc.devs[i].seen = false;
+	sc.full = false;
 	sc.resync = links(update) != 0;
 	if (sc.resync) {
 		if (errno != EINTR)
