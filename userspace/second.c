@@ -234,10 +234,117 @@ static int fill_addrs(struct keys *a, const struct ap_conf *c)
 	return 0;
 }
 
+/* A socket for route queries (RTM_GETROUTE), open while they are asked. */
+struct ask {
+	struct mnl_socket *nl;
+	u32 seq, portid;
+};
+
+static int ask_open(struct ask *q)
+{
+	q->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!q->nl)
+		return -1;
+	if (mnl_socket_bind(q->nl, 0, MNL_SOCKET_AUTOPID)) {
+		int e = errno;
+
+		mnl_socket_close(q->nl);
+		errno = e;
+		return -1;
+	}
+	q->seq = (u32)time(NULL);
+	q->portid = mnl_socket_get_portid(q->nl);
+	return 0;
+}
+
+/* What rtnetlink answered a route query: the route's type, or an error. */
+struct answer {
+	int error;
+	u8 type;
+};
+
+static int answer_route(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
+	struct answer *a = arg;
+
+	if (nlh->nlmsg_type == RTM_NEWROUTE && nlh->nlmsg_len >= mnl_nlmsg_size(sizeof(*rt)))
+		a->type = rt->rtm_type;
+	return MNL_CB_OK;
+}
+
+static int answer_error(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	struct answer *a = arg;
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	a->error = -e->error;
+	return MNL_CB_STOP;
+}
+
 /*
- * Every map from @c: the prefixes' and peers' arrays first, then the
- * keys that lead to them, then the stale keys out. A packet in between
- * may meet a mix of both configurations, as the module's readers may.
+ * Whether there is no route from @src to @dst (of @family), as the
+ * module's ip_route_output_key() and ip6_dst_lookup_flow() find one: an
+ * output lookup with no device, the mark aside. No route, a reject route
+ * (unreachable, blackhole, prohibit, throw: an error) or any type but
+ * unicast (the peer's address is this host's own) is none, and for IPv4
+ * so is a @src that is not this host's: 1. A route: 0. -1 when it could
+ * not be asked, or the kernel had no memory to answer.
+ */
+static int unrouted(struct ask *q, int family, const void *src, const void *dst)
+{
+	static mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = answer_error };
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	size_t len = family == AF_INET ? 4 : 16;
+	struct answer a = { 0, RTN_UNSPEC };
+	struct rtmsg *rt;
+	ssize_t n;
+
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = ++q->seq;
+	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+	rt->rtm_family = (u8)family;
+	rt->rtm_src_len = rt->rtm_dst_len = (u8)(len * 8);
+	mnl_attr_put(nlh, RTA_SRC, len, src);
+	mnl_attr_put(nlh, RTA_DST, len, dst);
+	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
+		return -1;
+	n = mnl_socket_recvfrom(q->nl, buf, sizeof(buf));
+	if (n < 0 || mnl_cb_run2(buf, (size_t)n, q->seq, q->portid, answer_route, &a, ctl,
+				 NLMSG_MIN_TYPE) < 0)
+		return -1;
+	if (a.error == ENOMEM || a.error == ENOBUFS) {
+		errno = a.error;
+		return -1;
+	}
+	return a.error || a.type != RTN_UNICAST;
+}
+
+/* @p's noroute flags, from @pr's unicast addresses: 0, or -1 (not asked). */
+static int check_peer(struct ask *q, const struct sc_prefix *pr, struct sc_peer *p)
+{
+	int r4 = 0, r6 = 0;
+
+	if (pr->has4 && p->has4 && (r4 = unrouted(q, AF_INET, &pr->own4, &p->addr4)) < 0)
+		return -1;
+	if (pr->has6 && p->has6 && (r6 = unrouted(q, AF_INET6, pr->own6, p->addr6)) < 0)
+		return -1;
+	p->noroute4 = (u8)r4;
+	p->noroute6 = (u8)r6;
+	return 0;
+}
+
+/*
+ * Every map from @c: the prefixes' and peers' arrays first (with the
+ * routes to the peers as they are now), then the keys that lead to them,
+ * then the stale keys out. A packet in between may meet a mix of both
+ * configurations, as the module's readers may.
  */
 static int fill(const struct ap_conf *c)
 {
@@ -247,13 +354,19 @@ static int fill(const struct ap_conf *c)
 	struct keys l6 = { sc.lpm6, sizeof(struct sc_lpm6), 0, kbuf[1] };
 	struct keys a = { sc.addr, sizeof(struct sc_addr), 0, kbuf[2] };
 	u32 i, id, k, zero = 0;
+	struct ask q;
+	int r = -1;
 
-	if (bpf_map_update_elem(sc.global, &zero, &g, BPF_ANY))
+	if (ask_open(&q))
 		return -1;
+	if (bpf_map_update_elem(sc.global, &zero, &g, BPF_ANY))
+		goto out;
 	for (i = 0; i < SC_PREFIXES; i++) {
 		struct sc_prefix v = { 0 };
 		const struct ap_pconf *pc = i < c->nprefixes ? &c->prefixes[i] : NULL;
 
+		if (pc)
+			fill_prefix(pc, &v);
 		for (id = 0; id < SC_IDS; id++) {
 			struct sc_peer p = { 0 };
 
@@ -262,22 +375,25 @@ static int fill(const struct ap_conf *c)
 				p.has6 = pc->peers.peer[id].addr6.family != 0;
 				p.addr4 = pc->peers.peer[id].addr4.v4;
 				memcpy(p.addr6, pc->peers.peer[id].addr6.b, 16);
+				if (v.on && check_peer(&q, &v, &p))
+					goto out;
 			}
 			k = i * SC_IDS + id;
 			if (bpf_map_update_elem(sc.peer, &k, &p, BPF_ANY))
-				return -1;
+				goto out;
 		}
-		if (pc)
-			fill_prefix(pc, &v);
 		if (bpf_map_update_elem(sc.prefix, &i, &v, BPF_ANY))
-			return -1;
+			goto out;
 	}
 	if (fill_lpm(&l4, &l6, c) || fill_addrs(&a, c))
-		return -1;
+		goto out;
 	keys_prune(&l4);
 	keys_prune(&l6);
 	keys_prune(&a);
-	return 0;
+	r = 0;
+out:
+	mnl_socket_close(q.nl);
+	return r;
 }
 
 /* A device of the namespace, as rtnetlink tells of it (a dump, a notification). */

@@ -6,11 +6,13 @@
  * the MSS on the way out; on the way in, the outer header taken off what a
  * prefix's own peers send it, the forward to the peer a TSecr (an error's
  * quoted TSval) names unless a socket here takes the segment or there is
- * no route to the peer, and what cannot be parsed left as it came; and
- * the filters following the devices by their notifications. In a network
- * namespace of its own, so that no device gets the filters but the
- * test's own and the socket lookups and routes are the test's alone;
- * skipped where it cannot have one or load a program (not root).
+ * no route to the peer (where the device does not forward, as anypind
+ * asked rtnetlink), and what cannot be parsed
+ * left as it came; and the filters following the devices by their
+ * notifications. In a network namespace of its own, so that no device
+ * gets the filters but the test's own and the socket lookups and routes
+ * are the test's alone; skipped where it cannot have one or load a
+ * program (not root).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -792,6 +794,39 @@ static void test_mtu(void **state)
 	set_mtu(65536);
 }
 
+/* A request @cmd in @buf, that creates what does not exist yet when @create. */
+static struct nlmsghdr *request(char *buf, u16 cmd, bool create)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = cmd;
+	if (create)
+		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	return nlh;
+}
+
+/* @nlh sent to rtnetlink, which must acknowledge it: an errno, 0 when done. */
+static int rtnl(struct nlmsghdr *nlh)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	ssize_t n;
+	int e = 0;
+
+	if (!nl)
+		return errno;
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = 1;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) ||
+	    mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		e = errno;
+	else if ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) < 0 ||
+		 mnl_cb_run(buf, (size_t)n, 1, mnl_socket_get_portid(nl), NULL, NULL) < 0)
+		e = errno;
+	mnl_socket_close(nl);
+	return e;
+}
+
 /*
  * A host route to @addr in the main table, through lo (test_run's device,
  * so the output device the programs look up with): @type RTN_UNICAST,
@@ -800,24 +835,14 @@ static void test_mtu(void **state)
  */
 static int route(u16 cmd, const char *addr, u8 type, u32 mtu)
 {
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
 	struct ap_addr a;
 	struct nlattr *m;
 	struct rtmsg *rt;
-	ssize_t n;
-	int e = 0;
 
-	if (!nl)
-		return errno;
 	pg_addr(&a, addr);
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = cmd;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	if (cmd == RTM_NEWROUTE)
-		nlh->nlmsg_flags |= NLM_F_CREATE | NLM_F_EXCL;
-	nlh->nlmsg_seq = 1;
+	nlh = request(buf, cmd, cmd == RTM_NEWROUTE);
 	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
 	rt->rtm_family = a.family == AP_AF_INET ? AF_INET : AF_INET6;
 	rt->rtm_dst_len = a.family == AP_AF_INET ? 32 : 128;
@@ -834,14 +859,26 @@ static int route(u16 cmd, const char *addr, u8 type, u32 mtu)
 		mnl_attr_put_u32(nlh, RTAX_LOCK, 1u << RTAX_MTU);
 		mnl_attr_nest_end(nlh, m);
 	}
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) ||
-	    mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		e = errno;
-	else if ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) < 0 ||
-		 mnl_cb_run(buf, (size_t)n, 1, mnl_socket_get_portid(nl), NULL, NULL) < 0)
-		e = errno;
-	mnl_socket_close(nl);
-	return e;
+	return rtnl(nlh);
+}
+
+/* @addr on lo (RTM_NEWADDR for @cmd) or off it (RTM_DELADDR): an errno, 0 when done. */
+static int address(u16 cmd, const char *addr)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = request(buf, cmd, cmd == RTM_NEWADDR);
+	struct ifaddrmsg *ifa;
+	struct ap_addr a;
+
+	pg_addr(&a, addr);
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = a.family == AP_AF_INET ? AF_INET : AF_INET6;
+	ifa->ifa_prefixlen = a.family == AP_AF_INET ? 32 : 128;
+	ifa->ifa_flags = IFA_F_NODAD;
+	ifa->ifa_index = if_nametoindex("lo");
+	mnl_attr_put(nlh, IFA_LOCAL, ap_addr_len(a.family), a.b);
+	mnl_attr_put(nlh, IFA_ADDRESS, ap_addr_len(a.family), a.b);
+	return rtnl(nlh);
 }
 
 /* @addr's route replaced by one of @type (0: none), as route() has it. */
@@ -884,7 +921,7 @@ static void set_forwarding(const struct fam *f, bool on)
  * forward the kernel cannot route would be lost. So does one too big for
  * the route's MTU. setup() gave every peer a route through lo and turned
  * forwarding on, without which the kernel does not look a route up for
- * the programs: the forward then goes unchecked, as before.
+ * the programs (test_unforwarded).
  */
 static void test_unrouted(void **state)
 {
@@ -916,12 +953,81 @@ static void test_unrouted(void **state)
 		reroute(f->peer2, 0, RTN_UNICAST, 1400);
 		mtu_edge(f, 1400, "a forward too big for the route's MTU");
 		reroute(f->peer2, RTN_UNICAST, RTN_UNICAST, 0);
+	}
+}
 
-		/* not looked up where the device does not forward: sent unchecked, as before */
+/* A forward to peer 2, and an error's, go: by the kernel's route where it does not look one up. */
+static void forwarded(const struct fam *f)
+{
+	u32 n = ack_naming(in, f, 2);
+
+	assert_int_equal(run(true, in, n), TC_ACT_REDIRECT);
+	encapsulated(f, in, n, f->own, f->peer2);
+	n = frame_error(in, f, tmp, quoted(tmp, f, AP_TCP_ACK, 2));
+	assert_int_equal(run(true, in, n), TC_ACT_REDIRECT);
+	encapsulated(f, in, n, f->own, f->peer2);
+}
+
+/* Both stay here, as without anypin: @what. */
+static void unsent(const struct fam *f, const char *what)
+{
+	u64 fwd = counter(f->web, AP_STAT_SC_FORWARDED);
+	u64 uns = counter(f->web, AP_STAT_SC_UNSENT);
+	u32 n;
+
+	untouched(true, in, ack_naming(in, f, 2), what);
+	n = quoted(tmp, f, AP_TCP_ACK, 2);
+	untouched(true, in, frame_error(in, f, tmp, n), what);
+	assert_int_equal(counter(f->web, AP_STAT_SC_FORWARDED) - fwd, 2);
+	assert_int_equal(counter(f->web, AP_STAT_SC_UNSENT) - uns, 2);
+}
+
+/*
+ * Where the device does not forward, the kernel looks no route up for
+ * the programs: anypind asks rtnetlink instead, from the prefix's
+ * unicast address to each peer, when a configuration is set, and a
+ * forward with none stays here, sc_unsent, as where the device forwards.
+ * Without that, it would leave unchecked, and the kernel would lose it.
+ */
+static void test_unforwarded(void **state)
+{
+	static const u8 rejects[] = { RTN_UNREACHABLE, RTN_BLACKHOLE, RTN_PROHIBIT, RTN_THROW, 0 };
+	const struct fam *f;
+	char err[512];
+	u32 i, n;
+	u8 old;
+
+	(void)state;
+	ready();
+	FOR_FAM(f) {
 		set_forwarding(f, false);
-		n = ack_naming(in, f, 2);
+		assert_int_equal(second_set(&conf, err, sizeof(err)), 0);
+		forwarded(f);
+		/* a reject route, then none at all */
+		for (old = RTN_UNICAST, i = 0; i < sizeof(rejects); old = rejects[i++]) {
+			reroute(f->peer2, old, rejects[i], 0);
+			assert_int_equal(second_set(&conf, err, sizeof(err)), 0);
+			unsent(f, rejects[i] ? "a reject route to the peer, not forwarding" :
+					       "no route to the peer, not forwarding");
+		}
+		/* the other prefix's peer keeps its route */
+		n = ack_to(in, f, f->a_other, 3);
 		assert_int_equal(run(true, in, n), TC_ACT_REDIRECT);
-		encapsulated(f, in, n, f->own, f->peer2);
+		encapsulated(f, in, n, f->own_other, f->peer3);
+		/* the route back */
+		reroute(f->peer2, 0, RTN_UNICAST, 0);
+		assert_int_equal(second_set(&conf, err, sizeof(err)), 0);
+		forwarded(f);
+
+		/* IPv4 routes nothing from an address that is not this host's */
+		if (f->family == AP_AF_INET) {
+			assert_int_equal(address(RTM_DELADDR, f->own), 0);
+			assert_int_equal(second_set(&conf, err, sizeof(err)), 0);
+			unsent(f, "the unicast address gone from this host");
+			assert_int_equal(address(RTM_NEWADDR, f->own), 0);
+			assert_int_equal(second_set(&conf, err, sizeof(err)), 0);
+			forwarded(f);
+		}
 		set_forwarding(f, true);
 	}
 }
@@ -1353,13 +1459,16 @@ static int lo_up(void)
 
 /*
  * Forwarding on and a route to every peer through lo, as an instance that
- * routes has them, so that the programs look them up (test_unrouted):
- * 0, or errno.
+ * routes has them, so that the programs look them up (test_unrouted),
+ * and the prefixes' unicast addresses on lo, as an instance has them
+ * (test_unforwarded): 0, or errno.
  */
 static int routes(void)
 {
 	static const char *const peers[] = { "198.51.100.2", "198.51.100.3", "2001:db8:1::2",
 					     "2001:db8:1::3" };
+	static const char *const own[] = { "198.51.100.1", "198.51.100.9", "2001:db8:1::1",
+					   "2001:db8:1::9" };
 	int e = write_sysctl(forwarding[0], "1");
 	u32 i;
 
@@ -1367,6 +1476,8 @@ static int routes(void)
 		e = write_sysctl(forwarding[1], "1");
 	for (i = 0; !e && i < sizeof(peers) / sizeof(peers[0]); i++)
 		e = route(RTM_NEWROUTE, peers[i], RTN_UNICAST, 0);
+	for (i = 0; !e && i < sizeof(own) / sizeof(own[0]); i++)
+		e = address(RTM_NEWADDR, own[i]);
 	return e;
 }
 
@@ -1422,6 +1533,7 @@ int main(void)
 		cmocka_unit_test(test_local),
 		cmocka_unit_test(test_mtu),
 		cmocka_unit_test(test_unrouted),
+		cmocka_unit_test(test_unforwarded),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_quote_options),
 		cmocka_unit_test(test_budget),

@@ -42,7 +42,12 @@ struct sc_peer {
 	__u32 addr4;
 	__u8 addr6[16];
 	__u8 has4, has6;
-	__u8 pad[2];
+	/*
+	 * No route from the prefix's unicast address to addr4, addr6, as
+	 * anypind asked rtnetlink: what the programs go by where the kernel
+	 * looks no route up for them (a device that does not forward).
+	 */
+	__u8 noroute4, noroute6;
 };
 
 /*

@@ -667,10 +667,11 @@ static __always_inline int fits(struct __sk_buff *skb, __u32 tot)
  * it. 1 with the device it chose in *@ifindex and the next hop in @nh;
  * -1 where the module would not send either: no route, a reject route,
  * too small an MTU (the route's if locked, one learned toward the peer,
- * or the device's); 0 where the helper will not look: it refuses
- * (FWD_DISABLED) on a device that does not forward, OUTPUT or not, and
- * the forward goes unchecked, as before. skb->ifindex is ingress_ifindex
- * at tc ingress, and the one test_run sets.
+ * or the device's). The helper will not look on a device that does not
+ * forward (FWD_DISABLED, OUTPUT or not): there anypind's own lookup
+ * decides (@peer's noroute flags, rtnetlink's answer), -1 for no route,
+ * 0 for one, the forward then routed by the kernel. skb->ifindex is
+ * ingress_ifindex at tc ingress, and the one test_run sets.
  */
 static __always_inline int route(struct __sk_buff *skb, const struct pkt *p,
 				 const struct sc_prefix *pr, const struct sc_peer *peer, __u32 tot,
@@ -694,7 +695,7 @@ static __always_inline int route(struct __sk_buff *skb, const struct pkt *p,
 	}
 	r = bpf_fib_lookup(skb, &f, sizeof(f), BPF_FIB_LOOKUP_OUTPUT);
 	if (r == BPF_FIB_LKUP_RET_FWD_DISABLED)
-		return 0;
+		return (p->family == AP_AF_INET ? peer->noroute4 : peer->noroute6) ? -1 : 0;
 	if (r != BPF_FIB_LKUP_RET_SUCCESS && r != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return -1;
 	__builtin_memset(nh, 0, sizeof(*nh));
@@ -710,8 +711,8 @@ static __always_inline int route(struct __sk_buff *skb, const struct pkt *p,
 
 /*
  * @p in an outer header from @pr's unicast address to @peer's, which
- * route() finds (*@ifindex 0: it did not look): 0, -1 with the packet as
- * it was, or -2 with it broken. adjust_room leaves zeros,
+ * route() finds (*@ifindex 0: the helper did not look): 0, -1 with the
+ * packet as it was, or -2 with it broken. adjust_room leaves zeros,
  * which a CHECKSUM_COMPLETE sum does not see; the header written over
  * them goes into the sum (BPF_F_RECOMPUTE_CSUM), for whatever receives
  * this skb with it (a veth's peer).
@@ -843,6 +844,6 @@ int sc_ingress(struct __sk_buff *skb)
 	 */
 	if (ifindex)
 		return bpf_redirect_neigh(ifindex, &nh, sizeof(nh), 0);
-	/* Unchecked: routed to the peer by the kernel, out of the device it came in on. */
+	/* By anypind's lookup: routed to the peer by the kernel, out of the device it came in on. */
 	return bpf_redirect_neigh(skb->ingress_ifindex, NULL, 0, 0);
 }
