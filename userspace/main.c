@@ -317,8 +317,10 @@ static int loop(struct state *s, int sfd)
 		pfd[2].events = POLLIN;
 		pfd[3].fd = second_monitor_fd();	/* -1, not polled: no second chance */
 		pfd[3].events = POLLIN;
-		nctl = ctl_pollfds(pfd + 4, NPOLL - 4);
-		n = poll(pfd, 4 + nctl, 1000);
+		pfd[4].fd = second_route_fd();
+		pfd[4].events = POLLIN;
+		nctl = ctl_pollfds(pfd + 5, NPOLL - 5);
+		n = poll(pfd, 5 + nctl, 1000);
 		if (n < 0 && errno != EINTR) {
 			logmsg("poll: %s", strerror(errno));
 			return 1;
@@ -330,7 +332,7 @@ static int loop(struct state *s, int sfd)
 			s->nft_errors = nft_errors - 1;
 		}
 		/* POLLERR too: lost notifications (ENOBUFS) with none queued. */
-		if (n > 0 && (pfd[3].revents & (POLLIN | POLLERR)))
+		if (n > 0 && ((pfd[3].revents | pfd[4].revents) & (POLLIN | POLLERR)))
 			second_monitor_run();
 		if (now_sec() != last_sweep) {
 			bool counters;
@@ -355,7 +357,7 @@ static int loop(struct state *s, int sfd)
 			else
 				s->ci.restores++;
 		}
-		ctl_run(pfd + 4, n > 0 ? nctl : 0, &s->ci);
+		ctl_run(pfd + 5, n > 0 ? nctl : 0, &s->ci);
 		if (n > 0 && (pfd[0].revents & POLLIN) &&
 		    read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGHUP)

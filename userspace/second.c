@@ -62,6 +62,7 @@ static const u8 stat_of[SC_NSTATS] = {
 static struct {
 	struct bpf_object *obj;
 	struct mnl_socket *mon;		/* link notifications, while loaded */
+	struct mnl_socket *routes;	/* route, rule, nexthop and address ones, likewise */
 	int egress, ingress;		/* the programs */
 	int lpm4, lpm6, prefix, peer, addr, global, stats;
 	int ndevs;
@@ -75,6 +76,7 @@ static struct {
 	bool swept;			/* since this anypind started */
 	bool resync;			/* notifications lost: a dump when the queue is read */
 	bool full;			/* a device got no filters for want of room: said */
+	bool recheck;			/* the routes to the peers may have changed */
 } sc = { .egress = -1, .ingress = -1 };
 
 /* libbpf's warnings (the verifier's log among them) go to our log. */
@@ -396,6 +398,45 @@ out:
 	return r;
 }
 
+/*
+ * The peers' noroute flags again, from the maps (fill() set what the
+ * configuration has): after routes, rules, addresses or devices changed.
+ * When it cannot ask, the flags stay as they were until the next change.
+ */
+static void check_routes(void)
+{
+	struct sc_prefix v;
+	struct sc_peer p;
+	struct ask q;
+	u32 i, id, k;
+	u8 n4, n6;
+
+	sc.recheck = false;
+	if (ask_open(&q))
+		goto fail;
+	for (i = 0; i < SC_PREFIXES; i++) {
+		if (bpf_map_lookup_elem(sc.prefix, &i, &v) || !v.on)
+			continue;
+		for (id = 1; id < SC_IDS; id++) {
+			k = i * SC_IDS + id;
+			if (!(v.peers & (u64)1 << id) || bpf_map_lookup_elem(sc.peer, &k, &p))
+				continue;
+			n4 = p.noroute4;
+			n6 = p.noroute6;
+			if (check_peer(&q, &v, &p) ||
+			    ((p.noroute4 != n4 || p.noroute6 != n6) &&
+			     bpf_map_update_elem(sc.peer, &k, &p, BPF_EXIST))) {
+				mnl_socket_close(q.nl);
+				goto fail;
+			}
+		}
+	}
+	mnl_socket_close(q.nl);
+	return;
+fail:
+	logmsg("second chance: the routes to the peers: %s", strerror(errno));
+}
+
 /* A device of the namespace, as rtnetlink tells of it (a dump, a notification). */
 struct link {
 	int ifindex;
@@ -618,18 +659,53 @@ static void resync(void)
 	}
 }
 
+/* A socket of notifications of @groups (@n of them), non-blocking: NULL, or it. */
+static struct mnl_socket *subscribe(const int *groups, int n)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int i, g, e;
+
+	if (!nl)
+		return NULL;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID))
+		goto fail;
+	for (i = 0; i < n; i++) {
+		g = groups[i];
+		if (mnl_socket_setsockopt(nl, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)))
+			goto fail;
+	}
+	return nl;
+fail:
+	e = errno;
+	mnl_socket_close(nl);
+	errno = e;
+	return NULL;
+}
+
 /*
  * The link notifications (RTNLGRP_LINK), subscribed to before the first
- * dump, so that no change falls between the two.
+ * dump, so that no change falls between the two; on a socket of their
+ * own, those that can change the routes from the prefixes' unicast
+ * addresses to the peers, whose loss costs no dump (every peer is asked
+ * again whatever changed).
  */
 static int monitor(char *err, size_t errlen)
 {
-	int group = RTNLGRP_LINK, size = 1 << 20;
+	static const int link[] = { RTNLGRP_LINK };
+	static const int routes[] = {
+		RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE,
+		RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_NEXTHOP,
+	};
+	int size = 1 << 20;
 
-	sc.mon = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (!sc.mon || mnl_socket_bind(sc.mon, 0, MNL_SOCKET_AUTOPID) ||
-	    mnl_socket_setsockopt(sc.mon, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group))) {
+	sc.mon = subscribe(link, 1);
+	if (!sc.mon) {
 		snprintf(err, errlen, "second chance: link notifications: %s", strerror(errno));
+		return -1;
+	}
+	sc.routes = subscribe(routes, sizeof(routes) / sizeof(routes[0]));
+	if (!sc.routes) {
+		snprintf(err, errlen, "second chance: route notifications: %s", strerror(errno));
 		return -1;
 	}
 	/* Room for a burst (containers starting) before a dump has to make up for it. */
@@ -643,14 +719,23 @@ int second_monitor_fd(void)
 	return sc.mon ? mnl_socket_get_fd(sc.mon) : -1;
 }
 
-void second_monitor_run(void)
+int second_route_fd(void)
+{
+	return sc.routes ? mnl_socket_get_fd(sc.routes) : -1;
+}
+
+/*
+ * The link notifications queued, a share of them at a time: what is
+ * left wakes poll() again. A device that comes, goes or changes can take
+ * routes with it (IPv4's go with no notification of their own).
+ */
+static void link_events(void)
 {
 	void (*fn)(const struct link *) = update;
 	char buf[32768];
 	ssize_t n;
 	int i;
 
-	/* A share of the loop at a time: what is left wakes poll() again. */
 	for (i = 0; sc.mon && i < 64; i++) {
 		n = mnl_socket_recvfrom(sc.mon, buf, sizeof(buf));
 		if (n < 0 && errno == EAGAIN) {
@@ -658,6 +743,7 @@ void second_monitor_run(void)
 				resync();
 			return;
 		}
+		sc.recheck = true;
 		/*
 		 * Lost (ENOBUFS: the socket overran) or cut short (ENOSPC):
 		 * a dump, once the queue is read, which it makes stale.
@@ -667,6 +753,28 @@ void second_monitor_run(void)
 		else if (!sc.resync)
 			mnl_cb_run(buf, (size_t)n, 0, 0, link_cb, &fn);
 	}
+}
+
+/* The route notifications queued: read, not parsed, any of them (or their loss) a recheck. */
+static void route_events(void)
+{
+	char buf[32768];
+	int i;
+
+	for (i = 0; sc.routes && i < 64; i++) {
+		if (mnl_socket_recvfrom(sc.routes, buf, sizeof(buf)) < 0 && errno == EAGAIN)
+			return;
+		sc.recheck = true;
+	}
+}
+
+void second_monitor_run(void)
+{
+	link_events();
+	route_events();
+	/* Once for whatever this wakeup read: a handful of queries. */
+	if (sc.recheck && sc.obj)
+		check_routes();
 }
 
 /*
@@ -791,8 +899,10 @@ void second_close(void)
 {
 	if (sc.mon)
 		mnl_socket_close(sc.mon);
-	sc.mon = NULL;
-	sc.resync = false;
+	if (sc.routes)
+		mnl_socket_close(sc.routes);
+	sc.mon = sc.routes = NULL;
+	sc.resync = sc.recheck = false;
 	if (!sc.obj)
 		return;
 	sc.ndevs = 0;

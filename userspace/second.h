@@ -20,10 +20,13 @@
 int second_set(const struct ap_conf *c, char *err, size_t errlen);
 /* The socket of link notifications while the programs are loaded, else -1: for poll(). */
 int second_monitor_fd(void);
+/* That of route, rule and address notifications, likewise. */
+int second_route_fd(void);
 /*
  * Attaches to the devices that came (or left their master), detaches from
  * those that joined a master, as the notifications say; after some were
- * lost, a dump of every device says it.
+ * lost, a dump of every device says it. After any of either socket's, asks
+ * the routes from the prefixes' unicast addresses to their peers again.
  */
 void second_monitor_run(void);
 /* What the programs counted since the last call, into @t's rows. */

@@ -7,7 +7,7 @@
  * prefix's own peers send it, the forward to the peer a TSecr (an error's
  * quoted TSval) names unless a socket here takes the segment or there is
  * no route to the peer (where the device does not forward, as anypind
- * asked rtnetlink), and what cannot be parsed
+ * asked rtnetlink, after its notifications), and what cannot be parsed
  * left as it came; and the filters following the devices by their
  * notifications. In a network namespace of its own, so that no device
  * gets the filters but the test's own and the socket lookups and routes
@@ -915,6 +915,13 @@ static void set_forwarding(const struct fam *f, bool on)
 	assert_int_equal(write_sysctl(forwarding[f->family == AP_AF_INET6], on ? "1" : "0"), 0);
 }
 
+/* Forwarding on again after a test that turns it off, failed or not, for the next. */
+static int forwarding_on(void **state)
+{
+	(void)state;
+	return write_sysctl(forwarding[0], "1") || write_sysctl(forwarding[1], "1") ? -1 : 0;
+}
+
 /*
  * A forward with no route to the peer stays here, counted sc_unsent, as
  * in the module: the host answers it as plain anycast does, where a
@@ -985,9 +992,11 @@ static void unsent(const struct fam *f, const char *what)
 /*
  * Where the device does not forward, the kernel looks no route up for
  * the programs: anypind asks rtnetlink instead, from the prefix's
- * unicast address to each peer, when a configuration is set, and a
- * forward with none stays here, sc_unsent, as where the device forwards.
- * Without that, it would leave unchecked, and the kernel would lose it.
+ * unicast address to each peer, when a configuration is set and after
+ * the notifications of routes and addresses (second_monitor_run(), as
+ * its loop runs it), and a forward with none stays here, sc_unsent, as
+ * where the device forwards. Without that, it would leave unchecked, and
+ * the kernel would lose it.
  */
 static void test_unforwarded(void **state)
 {
@@ -1001,12 +1010,11 @@ static void test_unforwarded(void **state)
 	ready();
 	FOR_FAM(f) {
 		set_forwarding(f, false);
-		assert_int_equal(second_set(&conf, err, sizeof(err)), 0);
 		forwarded(f);
 		/* a reject route, then none at all */
 		for (old = RTN_UNICAST, i = 0; i < sizeof(rejects); old = rejects[i++]) {
 			reroute(f->peer2, old, rejects[i], 0);
-			assert_int_equal(second_set(&conf, err, sizeof(err)), 0);
+			second_monitor_run();
 			unsent(f, rejects[i] ? "a reject route to the peer, not forwarding" :
 					       "no route to the peer, not forwarding");
 		}
@@ -1016,16 +1024,25 @@ static void test_unforwarded(void **state)
 		encapsulated(f, in, n, f->own_other, f->peer3);
 		/* the route back */
 		reroute(f->peer2, 0, RTN_UNICAST, 0);
+		second_monitor_run();
+		forwarded(f);
+
+		/* a configuration set asks too, before any notification is read */
+		reroute(f->peer2, RTN_UNICAST, RTN_UNREACHABLE, 0);
+		assert_int_equal(second_set(&conf, err, sizeof(err)), 0);
+		unsent(f, "no route when the configuration was set");
+		reroute(f->peer2, RTN_UNREACHABLE, RTN_UNICAST, 0);
 		assert_int_equal(second_set(&conf, err, sizeof(err)), 0);
 		forwarded(f);
+		second_monitor_run();
 
 		/* IPv4 routes nothing from an address that is not this host's */
 		if (f->family == AP_AF_INET) {
 			assert_int_equal(address(RTM_DELADDR, f->own), 0);
-			assert_int_equal(second_set(&conf, err, sizeof(err)), 0);
+			second_monitor_run();
 			unsent(f, "the unicast address gone from this host");
 			assert_int_equal(address(RTM_NEWADDR, f->own), 0);
-			assert_int_equal(second_set(&conf, err, sizeof(err)), 0);
+			second_monitor_run();
 			forwarded(f);
 		}
 		set_forwarding(f, true);
@@ -1460,8 +1477,8 @@ static int lo_up(void)
 /*
  * Forwarding on and a route to every peer through lo, as an instance that
  * routes has them, so that the programs look them up (test_unrouted),
- * and the prefixes' unicast addresses on lo, as an instance has them
- * (test_unforwarded): 0, or errno.
+ * and the prefixes' unicast addresses on lo, as an instance has them;
+ * then anypind's loop reads what changed (test_unforwarded): 0, or errno.
  */
 static int routes(void)
 {
@@ -1478,6 +1495,7 @@ static int routes(void)
 		e = route(RTM_NEWROUTE, peers[i], RTN_UNICAST, 0);
 	for (i = 0; !e && i < sizeof(own) / sizeof(own[0]); i++)
 		e = address(RTM_NEWADDR, own[i]);
+	second_monitor_run();
 	return e;
 }
 
@@ -1533,7 +1551,7 @@ int main(void)
 		cmocka_unit_test(test_local),
 		cmocka_unit_test(test_mtu),
 		cmocka_unit_test(test_unrouted),
-		cmocka_unit_test(test_unforwarded),
+		cmocka_unit_test_teardown(test_unforwarded, forwarding_on),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_quote_options),
 		cmocka_unit_test(test_budget),
