@@ -915,13 +915,6 @@ static void set_forwarding(const struct fam *f, bool on)
 	assert_int_equal(write_sysctl(forwarding[f->family == AP_AF_INET6], on ? "1" : "0"), 0);
 }
 
-/* Forwarding on again after a test that turns it off, failed or not, for the next. */
-static int forwarding_on(void **state)
-{
-	(void)state;
-	return write_sysctl(forwarding[0], "1") || write_sysctl(forwarding[1], "1") ? -1 : 0;
-}
-
 /*
  * A forward with no route to the peer stays here, counted sc_unsent, as
  * in the module: the host answers it as plain anycast does, where a
@@ -1047,6 +1040,31 @@ static void test_unforwarded(void **state)
 		}
 		set_forwarding(f, true);
 	}
+}
+
+/*
+ * After test_unforwarded, failed or not, what the tests after it expect:
+ * forwarding on, this instance's unicast addresses and the routes to
+ * peer 2 as setup() made them, and anypind told.
+ */
+static int unforwarded_done(void **state)
+{
+	static const u8 types[] = { RTN_UNICAST, RTN_UNREACHABLE, RTN_BLACKHOLE, RTN_PROHIBIT,
+				    RTN_THROW };
+	const struct fam *f;
+	int e = 0, r;
+	u32 i;
+
+	(void)state;
+	FOR_FAM(f) {
+		for (i = 0; i < sizeof(types); i++)
+			route(RTM_DELROUTE, f->peer2, types[i], 0);
+		r = address(RTM_NEWADDR, f->own);
+		if ((r && r != EEXIST) || route(RTM_NEWROUTE, f->peer2, RTN_UNICAST, 0))
+			e = -1;
+	}
+	second_monitor_run();
+	return e || write_sysctl(forwarding[0], "1") || write_sysctl(forwarding[1], "1") ? -1 : 0;
 }
 
 /*
@@ -1551,7 +1569,7 @@ int main(void)
 		cmocka_unit_test(test_local),
 		cmocka_unit_test(test_mtu),
 		cmocka_unit_test(test_unrouted),
-		cmocka_unit_test_teardown(test_unforwarded, forwarding_on),
+		cmocka_unit_test_teardown(test_unforwarded, unforwarded_done),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_quote_options),
 		cmocka_unit_test(test_budget),
