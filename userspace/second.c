@@ -29,6 +29,7 @@
 static_assert(SC_PREFIXES == AP_MAX_PREFIXES, "a map entry per prefix");
 static_assert(SC_IDS == AP_SC_ID_MAX + 1, "a map entry per id");
 static_assert(SC_PORT_RANGES == AP_MAX_PORT_RANGES, "the ranges of ports");
+static_assert(sizeof(struct sc_peer) == 24, "a peer's entry: no hidden padding, its size kept");
 
 /*
  * Our filters' handle and priority: fixed, so that a restart replaces
