@@ -344,6 +344,7 @@ static int loop(struct state *s, int sfd)
 			if (counters)
 				last_refresh = last_sweep;
 			read_pins(s, counters);
+			second_tick();
 			table_sweep(s->table);
 			nft_commit();
 		}

@@ -78,6 +78,7 @@ static struct {
 	bool resync;			/* notifications lost: a dump when the queue is read */
 	bool full;			/* a device got no filters for want of room: said */
 	bool recheck;			/* the routes to the peers may have changed */
+	bool failed;			/* the last recheck could not ask: said */
 } sc = { .egress = -1, .ingress = -1 };
 
 /* libbpf's warnings (the verifier's log among them) go to our log. */
@@ -406,6 +407,7 @@ out:
  */
 static void check_routes(void)
 {
+	bool again = sc.failed;
 	struct sc_prefix v;
 	struct sc_peer p;
 	struct ask q;
@@ -433,9 +435,13 @@ static void check_routes(void)
 		}
 	}
 	mnl_socket_close(q.nl);
+	sc.failed = false;
 	return;
 fail:
-	logmsg("second chance: the routes to the peers: %s", strerror(errno));
+	/* Asked again each second (second_tick()), said once. */
+	if (!again)
+		logmsg("second chance: the routes to the peers: %s", strerror(errno));
+	sc.recheck = sc.failed = true;
 }
 
 /* A device of the namespace, as rtnetlink tells of it (a dump, a notification). */
@@ -641,23 +647,29 @@ static void update(const struct link *l)
  */
 static void resync(void)
 {
+	bool gone = false;
 	int i;
 
 	for (i = 0; i < sc.ndevs; i++)
 		sc.devs[i].seen = false;
 	sc.full = false;
-	sc.resync = links(update) != 0;
-	if (sc.resync) {
+	sc.resync = false;
+	if (links(update)) {
+		sc.resync = true;
 		if (errno != EINTR)
 			logmsg("second chance: listing the devices: %s", strerror(errno));
 		return;
 	}
 	for (i = 0; i < sc.ndevs;) {
-		if (sc.devs[i].seen)
+		if (sc.devs[i].seen) {
 			i++;
-		else
+		} else {
 			sc.devs[i] = sc.devs[--sc.ndevs];
+			gone = true;
+		}
 	}
+	/* Room the gone left, found after the dump: another gives it out. */
+	sc.resync |= gone && sc.full;
 }
 
 /* A socket of notifications of @groups (@n of them), non-blocking: NULL, or it. */
@@ -774,6 +786,19 @@ void second_monitor_run(void)
 	link_events();
 	route_events();
 	/* Once for whatever this wakeup read: a handful of queries. */
+	if (sc.recheck && sc.obj)
+		check_routes();
+}
+
+/*
+ * Once a second: what a wakeup could not finish. A dump or a query that
+ * failed, or lost notifications read to the end of a wakeup's share,
+ * leaves nothing queued to wake poll() for it.
+ */
+void second_tick(void)
+{
+	if (sc.resync && sc.mon)
+		resync();
 	if (sc.recheck && sc.obj)
 		check_routes();
 }
@@ -903,7 +928,7 @@ void second_close(void)
 	if (sc.routes)
 		mnl_socket_close(sc.routes);
 	sc.mon = sc.routes = NULL;
-	sc.resync = sc.recheck = false;
+	sc.resync = sc.recheck = sc.failed = false;
 	if (!sc.obj)
 		return;
 	sc.ndevs = 0;

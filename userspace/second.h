@@ -29,6 +29,8 @@ int second_route_fd(void);
  * the routes from the prefixes' unicast addresses to their peers again.
  */
 void second_monitor_run(void);
+/* Once a second: a dump or a recheck of the routes that is still due. */
+void second_tick(void);
 /* What the programs counted since the last call, into @t's rows. */
 void second_count(struct table *t);
 /*
