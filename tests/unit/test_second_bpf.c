@@ -782,6 +782,12 @@ static void mtu_edge(const struct fam *f, u32 mtu, const char *what)
 	assert_int_equal(counter(f->web, AP_STAT_SC_UNSENT) - unsent, 1);
 }
 
+static void set_forwarding(const struct fam *f, bool on);
+
+/*
+ * The device's MTU, on its own: where the device does not forward, the
+ * kernel looks no route up (and so checks no route MTU) for the programs.
+ */
 static void test_mtu(void **state)
 {
 	const struct fam *f;
@@ -789,8 +795,12 @@ static void test_mtu(void **state)
 	(void)state;
 	ready();
 	set_mtu(1500);
-	FOR_FAM(f)
+	FOR_FAM(f) {
+		set_forwarding(f, false);
+		mtu_edge(f, 1500, "a forward too big for the MTU, not forwarding");
+		set_forwarding(f, true);
 		mtu_edge(f, 1500, "a forward too big for the MTU");
+	}
 	set_mtu(65536);
 }
 
