@@ -238,7 +238,21 @@ static int fill_addrs(struct keys *a, const struct ap_conf *c)
 	return 0;
 }
 
-/* A socket for route queries (RTM_GETROUTE), open while they are asked. */
+/* An rtnetlink socket of @flags (beside SOCK_CLOEXEC), bound: NULL (errno), or it. */
+static struct mnl_socket *rtnl_open(int flags)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | flags);
+	int e;
+
+	if (!nl || !mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID))
+		return nl;
+	e = errno;
+	mnl_socket_close(nl);
+	errno = e;
+	return NULL;
+}
+
+/* A socket for requests (route queries, device dumps), open while they are made. */
 struct ask {
 	struct mnl_socket *nl;
 	u32 seq, portid;
@@ -246,16 +260,9 @@ struct ask {
 
 static int ask_open(struct ask *q)
 {
-	q->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	q->nl = rtnl_open(0);
 	if (!q->nl)
 		return -1;
-	if (mnl_socket_bind(q->nl, 0, MNL_SOCKET_AUTOPID)) {
-		int e = errno;
-
-		mnl_socket_close(q->nl);
-		errno = e;
-		return -1;
-	}
 	q->seq = (u32)time(NULL);
 	q->portid = mnl_socket_get_portid(q->nl);
 	return 0;
@@ -518,33 +525,29 @@ static int link_cb(const struct nlmsghdr *nlh, void *arg)
  */
 static int links(void (*fn)(const struct link *))
 {
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
 	char buf[32768];
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
-	u32 sq = (u32)time(NULL), portid;
+	struct ask q;
 	int n = -1;
 
-	if (!nl)
+	if (ask_open(&q))
 		return -1;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID))
-		goto out;
-	portid = mnl_socket_get_portid(nl);
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETLINK;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = sq;
+	nlh->nlmsg_seq = q.seq;
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+	if (mnl_socket_sendto(q.nl, nlh, nlh->nlmsg_len) < 0)
 		goto out;
-	while ((n = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
-		n = mnl_cb_run(buf, (size_t)n, sq, portid, link_cb, &fn);
+	while ((n = (int)mnl_socket_recvfrom(q.nl, buf, sizeof(buf))) > 0) {
+		n = mnl_cb_run(buf, (size_t)n, q.seq, q.portid, link_cb, &fn);
 		if (n <= 0)
 			break;
 	}
 out:
-	mnl_socket_close(nl);
+	mnl_socket_close(q.nl);
 	return n < 0 ? -1 : 0;
 }
 
@@ -642,8 +645,8 @@ static void update(const struct link *l)
 /*
  * Every device from a dump: when the programs load, and when
  * notifications were lost. One it no longer lists went while no
- * notification said so. A dump that fails is tried again after the next
- * notification (the change that interrupted it sends one).
+ * notification said so. A dump that fails is tried again at the next
+ * notification or second_tick(), whichever comes first.
  */
 static void resync(void)
 {
@@ -675,13 +678,11 @@ static void resync(void)
 /* A socket of notifications of @groups (@n of them), non-blocking: NULL, or it. */
 static struct mnl_socket *subscribe(const int *groups, int n)
 {
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct mnl_socket *nl = rtnl_open(SOCK_NONBLOCK);
 	int i, g, e;
 
 	if (!nl)
 		return NULL;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID))
-		goto fail;
 	for (i = 0; i < n; i++) {
 		g = groups[i];
 		if (mnl_socket_setsockopt(nl, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)))
