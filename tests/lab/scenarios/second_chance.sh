@@ -30,9 +30,14 @@
 #             inst1's unicast addresses (unreachable routes to U1, as
 #             when the path between the instances breaks): inst2 decides
 #             to forward the client's segments but cannot send them.
-#             Only with a datapath (UNSENT_DATAPATHS, below), which
-#             must keep such a forward where it landed: its promise is
-#             to be never worse than plain anycast
+#             Only with a datapath (without, it is flap), which must
+#             keep such a forward where it landed: its promise is to be
+#             never worse than plain anycast. The module's forwards meet
+#             the route to the peer before they leave
+#             (ip_route_output_key(), ip6_dst_lookup_flow():
+#             docs/kmod.md), and so do anypind's (bpf_fib_lookup()
+#             where the device they came in on forwards, elsewhere the
+#             route anypind asked rtnetlink for: docs/second-chance.md)
 #   nat       flap, with the router's source NAT of the client (to its
 #             own address, ports 20000-30000; NAT66 for IPv6), as a home
 #             or carrier-grade NAT on the path; last, as it leaves the
@@ -81,9 +86,8 @@
 # answer from rtnetlink: the default runs each way once, IPv4 by
 # anypind's answer and IPv6 by the programs' lookup, unsent included.
 #
-# Ten phases per datapath (nine without unsent) and seven without, each a
-# paced transfer: in the VM's guest, beside the lab's, that takes more
-# than one LAB_TIMEOUT.
+# Ten phases per datapath and seven without, each a paced transfer: in
+# the VM's guest, beside the lab's, that takes more than one LAB_TIMEOUT.
 # lab-timeout: 3
 
 set -euo pipefail
@@ -94,14 +98,6 @@ MB=${SECOND_MB:-1}
 RATE=${SECOND_RATE:-$((1000000 / LAB_SLOW))}
 CURL_ARGS=(--max-time "${SECOND_MAXTIME:-$((20 * LAB_SLOW))}" --speed-limit 1024 --speed-time $((3 * LAB_SLOW)))
 EVENTS=(flap spread drain cookies tfo ptb unsent nat)
-# The datapaths unsent is for: those whose forwards meet the route to the
-# peer before they leave, and stay where they landed when there is none,
-# counted sc_unsent. The module's do (ip_route_output_key(),
-# ip6_dst_lookup_flow(): docs/kmod.md), and so do anypind's
-# (bpf_fib_lookup() before the outer header where the device they came
-# in on forwards, and where it does not, the route anypind asked
-# rtnetlink for after the route notification: docs/second-chance.md).
-UNSENT_DATAPATHS="kmod anypind"
 FORWARDING=${SECOND_FORWARDING:-6}
 MTU=1280
 LAB_ANYPIN_LEGACY=client
@@ -530,20 +526,11 @@ lab_ns router "$LAB_IP6T" -w -A OUTPUT -d "$A6" -p icmpv6 --icmpv6-type packet-t
 lab_count_add ipip-to-inst1 4 -o i1 -d "$U1_4" -p 4
 lab_count_add ipip-to-inst1 6 -o i1 -d "$U1_6" -p 41
 
-# runs EVENT: whether this half (LAB_DATAPATH, empty without anypin)
-# runs EVENT. Without anypin, unsent is flap: nothing to send or not.
-runs() {
-	[ "$1" = unsent ] || return 0
-	case " $UNSENT_DATAPATHS " in
-	*" ${LAB_DATAPATH:-none} "*) return 0 ;;
-	esac
-	return 1
-}
-
 LAB_DATAPATH=
 if lab_plain; then
 	for e in "${EVENTS[@]}"; do
-		runs "$e" || continue
+		# Without anypin, unsent is flap: nothing to send or not.
+		[ "$e" != unsent ] || continue
 		lab_log "without anypin: $e"
 		run "$e"
 		judge_without "$e"
@@ -553,7 +540,6 @@ fi
 for dp in $(lab_datapaths); do
 	names=()
 	for e in control capable "${EVENTS[@]}"; do
-		LAB_DATAPATH=$dp runs "$e" || continue
 		names+=("second-$e-v4 with $dp" "second-$e-v6 with $dp")
 	done
 	if ! lab_datapath_use "$dp"; then
@@ -572,10 +558,6 @@ for dp in $(lab_datapaths); do
 		run capable
 		judge_capable
 		for e in "${EVENTS[@]}"; do
-			if ! runs "$e"; then
-				lab_log "skipped: second-$e with $dp: only for datapaths that keep a forward they cannot route (UNSENT_DATAPATHS, which says why)"
-				continue
-			fi
 			lab_log "with $dp: $e"
 			run "$e"
 			if [ "$e" = unsent ]; then
